@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+/** Entry point of the gcache-advisor binary. */
+import { main } from './run.js';
+import { ConfigError } from '../config/load.js';
+import { scrubSecrets } from '../log/logger.js';
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(scrubSecrets(err.message) + '\n');
+      process.exit(err.exitCode);
+    }
+    process.stderr.write(`gcache-advisor: ${scrubSecrets(err.message)}\n`);
+    process.exit(1);
+  },
+);

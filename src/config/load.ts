@@ -1,0 +1,217 @@
+/**
+ * Loads the YAML config file, applies environment overrides, validates it against the schema
+ * and resolves passwords. Any problem becomes one ConfigError line that names the key and what
+ * was expected; the CLI turns it into exit code 2 before anything starts.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import YAML from 'yaml';
+import { configSchema, type ParsedConfig } from './schema.js';
+import { registerSecret } from '../log/logger.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly exitCode = 2;
+}
+
+/** A password that never shows itself in logs, JSON or string interpolation. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+    registerSecret(value);
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return '***';
+  }
+  toJSON(): string {
+    return '***';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'Secret(***)';
+  }
+}
+
+export interface NodeTarget {
+  cluster: string;
+  name: string;
+  host?: string;
+  port: number;
+  socket?: string;
+  user: string;
+  password: Secret;
+  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
+}
+
+export interface ClusterConfig {
+  name: string;
+  targetWindowSeconds: number;
+  maintenanceAllowanceSeconds: number;
+  nodes: NodeTarget[];
+}
+
+export interface Config {
+  source: string;
+  clusters: ClusterConfig[];
+  sampling: { schedule: string; timeoutSeconds: number };
+  horizons: { shortSeconds: number; longSeconds: number };
+  storage: { path: string; retention: { rawSeconds: number; rollupSeconds: number } };
+  http: { host: string; port: number };
+  log: { level: 'debug' | 'info' | 'warn' | 'error' };
+}
+
+export const ENV_PREFIX = 'GCACHE_ADVISOR_';
+
+export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config error: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseConfig(text, file, env);
+}
+
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let raw: unknown;
+  try {
+    raw = YAML.parse(text, { prettyErrors: true, uniqueKeys: true });
+  } catch (err) {
+    const e = err as Error & { linePos?: Array<{ line: number; col: number }> };
+    const where = e.linePos?.[0] ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
+    throw new ConfigError(`config error: ${source}${where}: invalid YAML: ${firstLine(e.message)}`);
+  }
+  if (raw === null || raw === undefined) raw = {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`config error: ${source}: expected a mapping at the top level`);
+  applyEnvOverrides(raw as Record<string, unknown>, env);
+
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new ConfigError(`config error: ${source}: ${describeIssue(issue)}`);
+  }
+  return resolve(result.data, source, env);
+}
+
+/**
+ * GCACHE_ADVISOR_<PATH>=value overrides one key. Path segments are separated by a double
+ * underscore and matched without regard to case or single underscores, so
+ * GCACHE_ADVISOR_STORAGE__PATH sets storage.path and GCACHE_ADVISOR_CLUSTERS__0__TARGET_WINDOW
+ * sets clusters[0].targetWindow. The value is read as YAML, so numbers and booleans keep their type.
+ */
+export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  for (const [key, value] of Object.entries(env)) {
+    if (!key.startsWith(ENV_PREFIX) || value === undefined || key === `${ENV_PREFIX}CONFIG`) continue;
+    const segments = key.slice(ENV_PREFIX.length).split('__').filter(Boolean);
+    if (segments.length === 0) continue;
+    let target: Record<string, unknown> | unknown[] = raw;
+    for (let i = 0; i < segments.length; i++) {
+      const segment = segments[i]!;
+      const last = i === segments.length - 1;
+      const existing = Array.isArray(target) ? segment : matchKey(target, segment);
+      const parsedValue = last ? parseEnvValue(value) : undefined;
+      if (Array.isArray(target)) {
+        const index = Number(segment);
+        if (!Number.isInteger(index) || index < 0) throw new ConfigError(`config error: ${key}: "${segment}" is not a list index`);
+        if (last) target[index] = parsedValue;
+        else target = (target[index] ??= {}) as Record<string, unknown>;
+      } else {
+        const k = existing ?? camelCase(segment);
+        if (last) target[k] = parsedValue;
+        else target = (target[k] ??= /^\d+$/.test(segments[i + 1]!) ? [] : {}) as Record<string, unknown>;
+      }
+    }
+  }
+}
+
+function parseEnvValue(value: string): unknown {
+  try {
+    return YAML.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+function matchKey(object: Record<string, unknown>, segment: string): string | undefined {
+  const wanted = segment.replace(/_/g, '').toLowerCase();
+  return Object.keys(object).find((k) => k.replace(/_/g, '').toLowerCase() === wanted);
+}
+
+function camelCase(segment: string): string {
+  return segment.toLowerCase().replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+}
+
+function describeIssue(issue: { path: PropertyKey[]; message: string; code: string; keys?: string[] }): string {
+  const at = formatPath(issue.path);
+  if (issue.code === 'unrecognized_keys' && issue.keys) {
+    const keys = issue.keys.map((k) => (at ? `${at}.${k}` : k));
+    const hint = issue.keys.includes('password') ? ' (put the password in an environment variable or file: passwordEnv or passwordFile)' : '';
+    return `${keys.join(', ')}: unknown key${hint}`;
+  }
+  return `${at || '(top level)'}: ${issue.message.replace(/^Invalid input: /, '')}`;
+}
+
+export function formatPath(segments: PropertyKey[]): string {
+  return segments
+    .map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? String(s) : `.${String(s)}`))
+    .join('');
+}
+
+function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): Config {
+  const baseDir = path.dirname(path.resolve(source));
+  const clusters = parsed.clusters.map((c, ci) => ({
+    name: c.name,
+    targetWindowSeconds: c.targetWindow,
+    maintenanceAllowanceSeconds: c.maintenanceAllowance,
+    nodes: c.nodes.map((n, ni): NodeTarget => {
+      const at = `clusters[${ci}].nodes[${ni}]`;
+      const passwordEnv = n.passwordEnv ?? (n.passwordFile ? undefined : c.connection.passwordEnv);
+      const passwordFile = n.passwordFile ?? (n.passwordEnv ? undefined : c.connection.passwordFile);
+      return {
+        cluster: c.name,
+        name: n.name,
+        ...(n.host ? { host: n.host } : {}),
+        ...(n.socket ? { socket: n.socket } : {}),
+        port: n.port ?? c.connection.port ?? 3306,
+        user: (n.user ?? c.connection.user)!,
+        password: readPassword(at, passwordEnv, passwordFile, env, baseDir),
+        ...(n.tls ?? c.connection.tls ? { tls: (n.tls ?? c.connection.tls)! } : {}),
+      };
+    }),
+  }));
+  const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(parsed.http.listen)!;
+  return {
+    source,
+    clusters,
+    sampling: { schedule: parsed.sampling.schedule, timeoutSeconds: parsed.sampling.timeout },
+    horizons: { shortSeconds: parsed.horizons.short, longSeconds: parsed.horizons.long },
+    storage: {
+      path: path.resolve(parsed.storage.path),
+      retention: { rawSeconds: parsed.storage.retention.raw, rollupSeconds: parsed.storage.retention.rollups },
+    },
+    http: { host: host!, port: Number(port) },
+    log: parsed.log,
+  };
+}
+
+function readPassword(at: string, envName: string | undefined, file: string | undefined, env: NodeJS.ProcessEnv, baseDir: string): Secret {
+  if (envName) {
+    const value = env[envName];
+    if (value === undefined) throw new ConfigError(`config error: ${at}.passwordEnv: environment variable ${envName} is not set`);
+    return new Secret(value);
+  }
+  const full = path.resolve(baseDir, file!);
+  try {
+    // A trailing newline is what editors and `echo` leave behind; it is never part of a password.
+    return new Secret(fs.readFileSync(full, 'utf8').replace(/\r?\n$/, ''));
+  } catch (err) {
+    throw new ConfigError(`config error: ${at}.passwordFile: cannot read ${full}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text;
+}

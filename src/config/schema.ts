@@ -1,0 +1,124 @@
+/**
+ * The configuration schema. It validates the YAML file and is also the source of the
+ * TypeScript types, so the two can never disagree. Objects are strict: a misspelt key is an
+ * error, not a silently ignored setting.
+ */
+import { z } from 'zod';
+import cron from 'node-cron';
+import { parseDuration, parseSize, UnitParseError } from '../units/parse.js';
+
+/** A duration string ("90s", "15m", "2h") turned into seconds. */
+const duration = z.string({ error: 'expected a duration such as 90s, 15m or 2h' }).transform((value, ctx) => {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as UnitParseError).message });
+    return z.NEVER;
+  }
+});
+
+const positiveDuration = duration.refine((s) => s > 0, 'expected a duration greater than zero');
+
+/** A size string ("128M", "2G") or plain byte count turned into bytes. */
+export const size = z.union([z.string(), z.number()], { error: 'expected a size such as 128M or 2G' }).transform((value, ctx) => {
+  try {
+    return parseSize(value);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as UnitParseError).message });
+    return z.NEVER;
+  }
+});
+
+const port = z.number({ error: 'expected a port number' }).int().min(1, 'expected a port between 1 and 65535').max(65535, 'expected a port between 1 and 65535');
+
+const name = z
+  .string({ error: 'expected a name' })
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a name of letters, digits, ".", "_" or "-"');
+
+const tls = z.strictObject({
+  ca: z.string().optional(),
+  cert: z.string().optional(),
+  key: z.string().optional(),
+  rejectUnauthorized: z.boolean().default(true),
+});
+
+/** Connection settings a cluster can give all its nodes, and a node can override. */
+const connectionFields = {
+  port: port.optional(),
+  user: z.string().min(1, 'expected a user name').optional(),
+  passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
+  passwordFile: z.string().min(1, 'expected a file path').optional(),
+  tls: tls.optional(),
+};
+
+const node = z.strictObject({
+  name,
+  host: z.string().min(1, 'expected a host name or address').optional(),
+  socket: z.string().min(1, 'expected a socket path').optional(),
+  ...connectionFields,
+});
+
+const cluster = z.strictObject({
+  name,
+  /** The replication window the cluster should keep: the sizing target. */
+  targetWindow: positiveDuration.default(3600),
+  /** How long a node may be planned to be away (maintenance, upgrades): the IST budget target. */
+  maintenanceAllowance: positiveDuration.default(1800),
+  connection: z.strictObject(connectionFields).default({}),
+  nodes: z.array(node).min(1, 'expected at least one node'),
+});
+
+const listen = z
+  .string({ error: 'expected host:port' })
+  .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, such as 127.0.0.1:9106 or [::]:9106');
+
+export const configSchema = z
+  .strictObject({
+    clusters: z.array(cluster, { error: 'expected a list of clusters' }).min(1, 'expected at least one cluster'),
+    sampling: z
+      .strictObject({
+        schedule: z
+          .string({ error: 'expected a cron expression' })
+          .refine((expr) => cron.validate(expr), 'expected a cron expression with 5 or 6 fields, such as "*/10 * * * * *"')
+          .default('*/10 * * * * *'),
+        /** Per-node query timeout: a slow node never holds up the others for longer than this. */
+        timeout: positiveDuration.default(5),
+      })
+      .default({ schedule: '*/10 * * * * *', timeout: 5 }),
+    horizons: z
+      .strictObject({ short: positiveDuration.default(300), long: positiveDuration.default(86400) })
+      .default({ short: 300, long: 86400 }),
+    storage: z
+      .strictObject({
+        path: z.string().min(1, 'expected a file path').default('./data/gcache-advisor.db'),
+        retention: z
+          .strictObject({ raw: positiveDuration.default(2 * 86400), rollups: positiveDuration.default(90 * 86400) })
+          .default({ raw: 2 * 86400, rollups: 90 * 86400 }),
+      })
+      .default({ path: './data/gcache-advisor.db', retention: { raw: 2 * 86400, rollups: 90 * 86400 } }),
+    http: z.strictObject({ listen: listen.default('127.0.0.1:9106') }).default({ listen: '127.0.0.1:9106' }),
+    log: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).default({ level: 'info' }),
+  })
+  .superRefine((config, ctx) => {
+    const clusterNames = new Set<string>();
+    config.clusters.forEach((c, ci) => {
+      if (clusterNames.has(c.name)) ctx.addIssue({ code: 'custom', path: ['clusters', ci, 'name'], message: `duplicate cluster name "${c.name}"` });
+      clusterNames.add(c.name);
+      const nodeNames = new Set<string>();
+      c.nodes.forEach((n, ni) => {
+        const at = ['clusters', ci, 'nodes', ni];
+        if (nodeNames.has(n.name)) ctx.addIssue({ code: 'custom', path: [...at, 'name'], message: `duplicate node name "${n.name}" in cluster "${c.name}"` });
+        nodeNames.add(n.name);
+        if (!n.host && !n.socket) ctx.addIssue({ code: 'custom', path: at, message: 'expected host (with optional port) or socket' });
+        if (n.host && n.socket) ctx.addIssue({ code: 'custom', path: at, message: 'expected host or socket, not both' });
+        if (!(n.user ?? c.connection.user)) ctx.addIssue({ code: 'custom', path: [...at, 'user'], message: 'expected a user, on the node or in the cluster connection' });
+        const passwordEnv = n.passwordEnv ?? c.connection.passwordEnv;
+        const passwordFile = n.passwordFile ?? c.connection.passwordFile;
+        if (n.passwordEnv && n.passwordFile) ctx.addIssue({ code: 'custom', path: at, message: 'expected passwordEnv or passwordFile, not both' });
+        if (!passwordEnv && !passwordFile) ctx.addIssue({ code: 'custom', path: [...at, 'passwordEnv'], message: 'expected passwordEnv or passwordFile, on the node or in the cluster connection' });
+      });
+    });
+  });
+
+export type RawConfig = z.input<typeof configSchema>;
+export type ParsedConfig = z.output<typeof configSchema>;

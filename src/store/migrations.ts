@@ -1,0 +1,104 @@
+/**
+ * Numbered schema migrations. Migration N brings the schema from user_version N-1 to N; each
+ * runs in its own transaction together with the PRAGMA user_version bump, so a crash leaves
+ * the database either before or after a migration, never half-way.
+ */
+import type Database from 'better-sqlite3';
+
+export const MIGRATIONS: ReadonlyArray<string> = [
+  // 1: samples, failures, gcache settings per epoch, events, per-minute rollups
+  `
+  CREATE TABLE samples (
+    id INTEGER PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    node TEXT NOT NULL,
+    taken_at INTEGER NOT NULL,            -- ms since the Unix epoch
+    epoch INTEGER NOT NULL,               -- counter epoch: rates never span two
+    received_bytes INTEGER NOT NULL,
+    replicated_bytes INTEGER NOT NULL,
+    received INTEGER NOT NULL,
+    replicated INTEGER NOT NULL,
+    last_committed INTEGER NOT NULL,
+    cached_downto INTEGER,                -- NULL when the gcache is empty
+    local_state TEXT NOT NULL,
+    cluster_status TEXT NOT NULL,
+    cluster_size INTEGER NOT NULL,
+    local_state_uuid TEXT NOT NULL,
+    cluster_state_uuid TEXT NOT NULL,
+    segment INTEGER,
+    flow_control_paused REAL,
+    uptime INTEGER NOT NULL,
+    duration_ms REAL NOT NULL
+  );
+  CREATE INDEX samples_by_node_time ON samples (cluster, node, taken_at);
+  CREATE INDEX samples_by_time ON samples (taken_at);
+
+  CREATE TABLE sample_failures (
+    id INTEGER PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    node TEXT NOT NULL,
+    taken_at INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    message TEXT NOT NULL
+  );
+  CREATE INDEX sample_failures_by_node_time ON sample_failures (cluster, node, taken_at);
+  CREATE INDEX sample_failures_by_time ON sample_failures (taken_at);
+
+  CREATE TABLE node_settings (
+    cluster TEXT NOT NULL,
+    node TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    read_at INTEGER NOT NULL,
+    gcache_size INTEGER NOT NULL,
+    gcache_page_size INTEGER NOT NULL,
+    gcache_keep_pages_size INTEGER NOT NULL,
+    gcache_recover INTEGER NOT NULL,
+    gmcast_segment INTEGER NOT NULL,
+    sst_donor TEXT NOT NULL,
+    PRIMARY KEY (cluster, node, epoch)
+  );
+
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    node TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT NOT NULL                  -- JSON
+  );
+  CREATE INDEX events_by_node_time ON events (cluster, node, at);
+
+  -- One row per node, minute and epoch. The deltas are sums of sample-to-sample movements
+  -- within one epoch whose later sample falls in the minute, so any horizon's rate is
+  -- SUM(bytes)/SUM(seconds) and exact; last_* keep a (time, seqno) point per minute for
+  -- looking up when a seqno was committed after the raw samples have expired.
+  CREATE TABLE rollups_1m (
+    cluster TEXT NOT NULL,
+    node TEXT NOT NULL,
+    minute INTEGER NOT NULL,              -- ms, start of the minute
+    epoch INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    bytes INTEGER NOT NULL,
+    write_sets INTEGER NOT NULL,
+    samples INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    last_committed INTEGER NOT NULL,
+    PRIMARY KEY (cluster, node, minute, epoch)
+  );
+  CREATE INDEX rollups_1m_by_time ON rollups_1m (minute);
+  `,
+];
+
+export function migrate(db: Database.Database): { from: number; to: number } {
+  const from = db.pragma('user_version', { simple: true }) as number;
+  if (from > MIGRATIONS.length) {
+    throw new Error(`database schema version ${from} is newer than this gcache-advisor knows (${MIGRATIONS.length}); upgrade gcache-advisor`);
+  }
+  for (let version = from + 1; version <= MIGRATIONS.length; version++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[version - 1]!);
+      db.pragma(`user_version = ${version}`);
+    })();
+  }
+  return { from, to: MIGRATIONS.length };
+}

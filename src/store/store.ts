@@ -1,0 +1,306 @@
+/**
+ * The SQLite store: every SQL statement of the project lives in this folder.
+ *
+ * WAL mode with synchronous=NORMAL: a committed transaction is in the WAL file before commit
+ * returns, so killing the daemon (even with -9) loses nothing committed; only a power loss
+ * could drop the last transactions, which the next samples replace anyway.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { migrate } from './migrations.js';
+import type { NodeStatus } from '../sampler/status.js';
+import type { SampleDelta } from '../sampler/epoch.js';
+import type { GcacheSettings } from '../sampler/provider-options.js';
+
+export interface StoredSample {
+  cluster: string;
+  node: string;
+  takenAt: number;
+  epoch: number;
+  durationMs: number;
+  status: NodeStatus;
+}
+
+export interface StoredFailure {
+  cluster: string;
+  node: string;
+  takenAt: number;
+  reason: string;
+  message: string;
+}
+
+export interface NodeSettings extends GcacheSettings {
+  cluster: string;
+  node: string;
+  epoch: number;
+  readAt: number;
+  sstDonor: string;
+}
+
+export interface StoredEvent {
+  cluster: string;
+  node: string;
+  at: number;
+  kind: string;
+  detail: Record<string, unknown>;
+}
+
+export interface MinuteRollup {
+  minute: number;
+  epoch: number;
+  seconds: number;
+  bytes: number;
+  writeSets: number;
+  samples: number;
+  lastAt: number;
+  lastCommitted: number;
+}
+
+interface SampleRow {
+  cluster: string;
+  node: string;
+  taken_at: number;
+  epoch: number;
+  received_bytes: number;
+  replicated_bytes: number;
+  received: number;
+  replicated: number;
+  last_committed: number;
+  cached_downto: number | null;
+  local_state: string;
+  cluster_status: string;
+  cluster_size: number;
+  local_state_uuid: string;
+  cluster_state_uuid: string;
+  segment: number | null;
+  flow_control_paused: number | null;
+  uptime: number;
+  duration_ms: number;
+}
+
+const RETENTION_BATCH = 5000;
+
+export class Store {
+  readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(file: string) {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    migrate(this.db);
+    this.stmts = {
+      insertSample: this.db.prepare(`INSERT INTO samples (cluster, node, taken_at, epoch, received_bytes, replicated_bytes, received,
+          replicated, last_committed, cached_downto, local_state, cluster_status, cluster_size, local_state_uuid, cluster_state_uuid,
+          segment, flow_control_paused, uptime, duration_ms)
+        VALUES (@cluster, @node, @taken_at, @epoch, @received_bytes, @replicated_bytes, @received, @replicated, @last_committed,
+          @cached_downto, @local_state, @cluster_status, @cluster_size, @local_state_uuid, @cluster_state_uuid, @segment,
+          @flow_control_paused, @uptime, @duration_ms)`),
+      upsertRollup: this.db.prepare(`INSERT INTO rollups_1m (cluster, node, minute, epoch, seconds, bytes, write_sets, samples, last_at, last_committed)
+        VALUES (@cluster, @node, @minute, @epoch, @seconds, @bytes, @write_sets, 1, @last_at, @last_committed)
+        ON CONFLICT (cluster, node, minute, epoch) DO UPDATE SET
+          seconds = seconds + excluded.seconds, bytes = bytes + excluded.bytes, write_sets = write_sets + excluded.write_sets,
+          samples = samples + 1, last_at = excluded.last_at, last_committed = excluded.last_committed`),
+      insertFailure: this.db.prepare(`INSERT INTO sample_failures (cluster, node, taken_at, reason, message) VALUES (?, ?, ?, ?, ?)`),
+      upsertSettings: this.db.prepare(`INSERT OR REPLACE INTO node_settings (cluster, node, epoch, read_at, gcache_size, gcache_page_size,
+          gcache_keep_pages_size, gcache_recover, gmcast_segment, sst_donor)
+        VALUES (@cluster, @node, @epoch, @readAt, @sizeBytes, @pageSizeBytes, @keepPagesSizeBytes, @recover, @segment, @sstDonor)`),
+      insertEvent: this.db.prepare(`INSERT INTO events (cluster, node, at, kind, detail) VALUES (?, ?, ?, ?, ?)`),
+      latestSamples: this.db.prepare(`SELECT s.* FROM samples s
+        JOIN (SELECT cluster, node, MAX(taken_at) AS t FROM samples GROUP BY cluster, node) m
+          ON s.cluster = m.cluster AND s.node = m.node AND s.taken_at = m.t`),
+      samplesBetween: this.db.prepare(`SELECT * FROM samples WHERE cluster = ? AND node = ? AND taken_at >= ? AND taken_at <= ? ORDER BY taken_at`),
+      failuresBetween: this.db.prepare(`SELECT cluster, node, taken_at, reason, message FROM sample_failures
+        WHERE cluster = ? AND node = ? AND taken_at >= ? AND taken_at <= ? ORDER BY taken_at`),
+      latestSettings: this.db.prepare(`SELECT * FROM node_settings WHERE cluster = ? AND node = ? ORDER BY epoch DESC LIMIT 1`),
+      rollupsBetween: this.db.prepare(`SELECT minute, epoch, seconds, bytes, write_sets, samples, last_at, last_committed FROM rollups_1m
+        WHERE cluster = ? AND node = ? AND minute >= ? AND minute <= ? ORDER BY minute, epoch`),
+      eventsBetween: this.db.prepare(`SELECT cluster, node, at, kind, detail FROM events WHERE cluster = ? AND node = ? AND at >= ? AND at <= ? ORDER BY at`),
+      countSamples: this.db.prepare(`SELECT COUNT(*) AS n FROM samples WHERE cluster = ? AND node = ?`),
+    };
+  }
+
+  /** Saves a sample and, when it continues its epoch, adds its delta to the minute's rollup, atomically. */
+  recordSample(sample: StoredSample, delta: SampleDelta | null): void {
+    this.db.transaction(() => {
+      this.stmts.insertSample.run(toRow(sample));
+      if (delta) {
+        this.stmts.upsertRollup.run({
+          cluster: sample.cluster,
+          node: sample.node,
+          minute: Math.floor(sample.takenAt / 60_000) * 60_000,
+          epoch: sample.epoch,
+          seconds: delta.seconds,
+          bytes: delta.bytes,
+          write_sets: delta.writeSets,
+          last_at: sample.takenAt,
+          last_committed: sample.status.lastCommitted,
+        });
+      }
+    })();
+  }
+
+  recordFailure(failure: StoredFailure): void {
+    this.stmts.insertFailure.run(failure.cluster, failure.node, failure.takenAt, failure.reason, failure.message);
+  }
+
+  recordSettings(settings: NodeSettings): void {
+    this.stmts.upsertSettings.run({ ...settings, recover: settings.recover ? 1 : 0 });
+  }
+
+  recordEvent(event: StoredEvent): void {
+    this.stmts.insertEvent.run(event.cluster, event.node, event.at, event.kind, JSON.stringify(event.detail));
+  }
+
+  /** The newest sample of every node that has one: the sampler's starting point after a restart. */
+  latestSamples(): StoredSample[] {
+    return (this.stmts.latestSamples.all() as SampleRow[]).map(fromRow);
+  }
+
+  samples(cluster: string, node: string, from: number, to: number): StoredSample[] {
+    return (this.stmts.samplesBetween.all(cluster, node, from, to) as SampleRow[]).map(fromRow);
+  }
+
+  sampleCount(cluster: string, node: string): number {
+    return (this.stmts.countSamples.get(cluster, node) as { n: number }).n;
+  }
+
+  failures(cluster: string, node: string, from: number, to: number): StoredFailure[] {
+    return (this.stmts.failuresBetween.all(cluster, node, from, to) as Array<{ cluster: string; node: string; taken_at: number; reason: string; message: string }>).map(
+      (r) => ({ cluster: r.cluster, node: r.node, takenAt: r.taken_at, reason: r.reason, message: r.message }),
+    );
+  }
+
+  latestSettings(cluster: string, node: string): NodeSettings | null {
+    const r = this.stmts.latestSettings.get(cluster, node) as
+      | { cluster: string; node: string; epoch: number; read_at: number; gcache_size: number; gcache_page_size: number; gcache_keep_pages_size: number; gcache_recover: number; gmcast_segment: number; sst_donor: string }
+      | undefined;
+    if (!r) return null;
+    return {
+      cluster: r.cluster,
+      node: r.node,
+      epoch: r.epoch,
+      readAt: r.read_at,
+      sizeBytes: r.gcache_size,
+      pageSizeBytes: r.gcache_page_size,
+      keepPagesSizeBytes: r.gcache_keep_pages_size,
+      recover: r.gcache_recover === 1,
+      segment: r.gmcast_segment,
+      sstDonor: r.sst_donor,
+    };
+  }
+
+  rollups(cluster: string, node: string, from: number, to: number): MinuteRollup[] {
+    return (this.stmts.rollupsBetween.all(cluster, node, from, to) as Array<Record<string, number>>).map((r) => ({
+      minute: r.minute!,
+      epoch: r.epoch!,
+      seconds: r.seconds!,
+      bytes: r.bytes!,
+      writeSets: r.write_sets!,
+      samples: r.samples!,
+      lastAt: r.last_at!,
+      lastCommitted: r.last_committed!,
+    }));
+  }
+
+  events(cluster: string, node: string, from: number, to: number): StoredEvent[] {
+    return (this.stmts.eventsBetween.all(cluster, node, from, to) as Array<{ cluster: string; node: string; at: number; kind: string; detail: string }>).map(
+      (r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }),
+    );
+  }
+
+  /**
+   * Deletes rows older than the retention, a batch at a time so that a big backlog never holds
+   * the write lock long enough to stall the sampler. Returns how many rows went.
+   */
+  applyRetention(now: number, rawSeconds: number, rollupSeconds: number): number {
+    const rawCutoff = now - rawSeconds * 1000;
+    const rollupCutoff = now - rollupSeconds * 1000;
+    const plans: Array<[string, number]> = [
+      ['samples WHERE id IN (SELECT id FROM samples WHERE taken_at < ? LIMIT ?)', rawCutoff],
+      ['sample_failures WHERE id IN (SELECT id FROM sample_failures WHERE taken_at < ? LIMIT ?)', rawCutoff],
+      ['events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)', rollupCutoff],
+      ['rollups_1m WHERE rowid IN (SELECT rowid FROM rollups_1m WHERE minute < ? LIMIT ?)', rollupCutoff],
+    ];
+    let deleted = 0;
+    for (const [where, cutoff] of plans) {
+      const stmt = this.db.prepare(`DELETE FROM ${where}`);
+      for (;;) {
+        const { changes } = stmt.run(cutoff, RETENTION_BATCH);
+        deleted += changes;
+        if (changes < RETENTION_BATCH) break;
+      }
+    }
+    return deleted;
+  }
+
+  /** True when a write transaction can be opened: for readiness checks. */
+  isWritable(): boolean {
+    try {
+      this.db.prepare('BEGIN IMMEDIATE').run();
+      this.db.prepare('ROLLBACK').run();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function toRow(s: StoredSample): SampleRow {
+  const st = s.status;
+  return {
+    cluster: s.cluster,
+    node: s.node,
+    taken_at: s.takenAt,
+    epoch: s.epoch,
+    received_bytes: st.receivedBytes,
+    replicated_bytes: st.replicatedBytes,
+    received: st.received,
+    replicated: st.replicated,
+    last_committed: st.lastCommitted,
+    cached_downto: st.cachedDownto,
+    local_state: st.localState,
+    cluster_status: st.clusterStatus,
+    cluster_size: st.clusterSize,
+    local_state_uuid: st.localStateUuid,
+    cluster_state_uuid: st.clusterStateUuid,
+    segment: st.segment,
+    flow_control_paused: st.flowControlPaused,
+    uptime: st.uptimeSeconds,
+    duration_ms: s.durationMs,
+  };
+}
+
+function fromRow(r: SampleRow): StoredSample {
+  return {
+    cluster: r.cluster,
+    node: r.node,
+    takenAt: r.taken_at,
+    epoch: r.epoch,
+    durationMs: r.duration_ms,
+    status: {
+      receivedBytes: r.received_bytes,
+      replicatedBytes: r.replicated_bytes,
+      received: r.received,
+      replicated: r.replicated,
+      lastCommitted: r.last_committed,
+      cachedDownto: r.cached_downto,
+      localState: r.local_state,
+      clusterStatus: r.cluster_status,
+      clusterSize: r.cluster_size,
+      localStateUuid: r.local_state_uuid,
+      clusterStateUuid: r.cluster_state_uuid,
+      segment: r.segment,
+      flowControlPaused: r.flow_control_paused,
+      uptimeSeconds: r.uptime,
+    },
+  };
+}
