@@ -101,12 +101,15 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
  * underscore and matched without regard to case or single underscores, so
  * GCACHE_ADVISOR_STORAGE__PATH sets storage.path and GCACHE_ADVISOR_CLUSTERS__0__TARGET_WINDOW
  * sets clusters[0].targetWindow. The value is read as YAML, so numbers and booleans keep their type.
+ * Only variables whose first segment names a section of the config are overrides: others under
+ * the same prefix (GCACHE_ADVISOR_DB_PASSWORD, say) belong to the user.
  */
 export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  const sections = Object.keys(configSchema.shape);
   for (const [key, value] of Object.entries(env)) {
-    if (!key.startsWith(ENV_PREFIX) || value === undefined || key === `${ENV_PREFIX}CONFIG`) continue;
+    if (!key.startsWith(ENV_PREFIX) || value === undefined) continue;
     const segments = key.slice(ENV_PREFIX.length).split('__').filter(Boolean);
-    if (segments.length === 0) continue;
+    if (segments.length === 0 || !matchKey(Object.fromEntries(sections.map((s) => [s, true])), segments[0]!)) continue;
     let target: Record<string, unknown> | unknown[] = raw;
     for (let i = 0; i < segments.length; i++) {
       const segment = segments[i]!;

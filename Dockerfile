@@ -1,0 +1,32 @@
+# Builder and runtime share one base, so better-sqlite3's native module is compiled against the
+# same Node.js and libc that run it.
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json tsconfig.json ./
+COPY src ./src
+RUN npm ci --no-audit --no-fund \
+ && npm run build \
+ && npm prune --omit=dev
+
+FROM node:22-bookworm-slim
+ENV NODE_ENV=production \
+    GCACHE_ADVISOR_CONFIG=/etc/gcache-advisor/config.yaml \
+    GCACHE_ADVISOR_STORAGE__PATH=/var/lib/gcache-advisor/gcache-advisor.db \
+    GCACHE_ADVISOR_HTTP__LISTEN=0.0.0.0:9106
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY rules ./rules
+COPY dashboards ./dashboards
+RUN mkdir -p /var/lib/gcache-advisor /etc/gcache-advisor && chown node:node /var/lib/gcache-advisor
+USER node
+VOLUME ["/var/lib/gcache-advisor"]
+EXPOSE 9106
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
+  CMD node -e "fetch('http://127.0.0.1:9106/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+ENTRYPOINT ["node", "dist/cli/main.js"]
+CMD ["serve"]

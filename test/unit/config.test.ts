@@ -1,0 +1,104 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseConfig, ConfigError, applyEnvOverrides } from '../../src/config/load.ts';
+
+const base = `
+clusters:
+  - name: prod
+    connection: { user: advisor, passwordEnv: GA_PW }
+    nodes:
+      - { name: db1, host: 10.0.0.1 }
+      - { name: db2, host: 10.0.0.2, port: 3307 }
+      - { name: db3, socket: /run/mysqld/mysqld.sock }
+`;
+const env = { GA_PW: 'hunter2-secret' };
+
+const rejects = (yaml: string, pattern: RegExp, e: NodeJS.ProcessEnv = env) =>
+  assert.throws(() => parseConfig(yaml, 'test.yaml', e), (err: Error) => {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${err}`);
+    assert.equal((err as ConfigError).exitCode, 2);
+    assert.match(err.message, pattern);
+    assert.doesNotMatch(err.message, /hunter2/);
+    assert.equal(err.message.split('\n').length, 1, 'one line');
+    return true;
+  });
+
+test('defaults fill every setting the issue names', () => {
+  const c = parseConfig(base, 'test.yaml', env);
+  assert.equal(c.sampling.schedule, '*/10 * * * * *');
+  assert.equal(c.sampling.timeoutSeconds, 5);
+  assert.equal(c.horizons.shortSeconds, 300);
+  assert.equal(c.horizons.longSeconds, 86400);
+  assert.equal(c.clusters[0]!.targetWindowSeconds, 3600);
+  assert.equal(c.storage.path, path.resolve('./data/gcache-advisor.db'));
+  assert.deepEqual(c.http, { host: '127.0.0.1', port: 9106 });
+  const [db1, db2, db3] = c.clusters[0]!.nodes;
+  assert.equal(db1!.port, 3306);
+  assert.equal(db2!.port, 3307);
+  assert.equal(db3!.socket, '/run/mysqld/mysqld.sock');
+  assert.equal(db1!.user, 'advisor');
+  assert.equal(db1!.password.reveal(), 'hunter2-secret');
+});
+
+test('passwords never show in JSON or string form', async () => {
+  const c = parseConfig(base, 'test.yaml', env);
+  const node = c.clusters[0]!.nodes[0]!;
+  assert.doesNotMatch(JSON.stringify(c), /hunter2/);
+  assert.doesNotMatch(`${node.password}`, /hunter2/);
+  assert.doesNotMatch((await import('node:util')).inspect(c, { depth: 10 }), /hunter2/);
+});
+
+test('password from a file, relative to the config file, trailing newline dropped', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ga-config-'));
+  fs.writeFileSync(path.join(dir, 'pw'), 'from-a-file\n');
+  const yaml = `clusters: [{ name: c, nodes: [{ name: n, host: h, user: u, passwordFile: pw }] }]`;
+  const c = parseConfig(yaml, path.join(dir, 'config.yaml'), {});
+  assert.equal(c.clusters[0]!.nodes[0]!.password.reveal(), 'from-a-file');
+  rejects(`clusters: [{ name: c, nodes: [{ name: n, host: h, user: u, passwordFile: /nonexistent/pw }] }]`, /clusters\[0\]\.nodes\[0\]\.passwordFile: cannot read \/nonexistent\/pw: ENOENT/);
+});
+
+test('bad values name the key and what was expected', () => {
+  rejects(base + 'sampling: { schedule: "every ten seconds" }', /sampling\.schedule: expected a cron expression/);
+  rejects(base + 'horizons: { short: 5 }', /horizons\.short: expected a duration such as 90s/);
+  rejects(base + 'horizons: { long: 24x }', /horizons\.long: expected a duration such as 90s, 15m, 2h, 7d or 1h30m, got "24x"/);
+  rejects(base + 'http: { listen: "9106" }', /http\.listen: expected host:port/);
+  rejects(base.replace('port: 3307', 'port: 70000'), /clusters\[0\]\.nodes\[1\]\.port: expected a port between 1 and 65535/);
+  rejects(base.replace('port: 3307', 'port: "abc"'), /clusters\[0\]\.nodes\[1\]\.port: expected a port number/);
+  rejects(base + 'storage: { retention: { raw: 0s } }', /storage\.retention\.raw: expected a duration greater than zero/);
+  rejects('clusters: []', /clusters: expected at least one cluster/);
+  rejects('{}', /clusters: expected a list of clusters/);
+});
+
+test('structure errors: unknown keys, duplicates, missing host or password', () => {
+  rejects(base + 'samplign: {}', /samplign: unknown key/);
+  rejects(base.replace('name: db1, host: 10.0.0.1', 'name: db1, host: 10.0.0.1, password: hunter2-secret'), /clusters\[0\]\.nodes\[0\]\.password: unknown key \(put the password in an environment variable or file/);
+  rejects(base.replace('name: db2', 'name: db1'), /clusters\[0\]\.nodes\[1\]\.name: duplicate node name "db1"/);
+  rejects(base.replace('host: 10.0.0.2, port: 3307', 'port: 3307'), /clusters\[0\]\.nodes\[1\]: expected host \(with optional port\) or socket/);
+  rejects(base.replace('passwordEnv: GA_PW', 'passwordEnv: NOT_SET_ANYWHERE'), /clusters\[0\]\.nodes\[0\]\.passwordEnv: environment variable NOT_SET_ANYWHERE is not set/);
+  rejects(base.replace(', passwordEnv: GA_PW', ''), /clusters\[0\]\.nodes\[0\]\.passwordEnv: expected passwordEnv or passwordFile/);
+  rejects('clusters:\n  - name: a\n  name: b\n', /test\.yaml:\d+:\d+: invalid YAML/);
+  rejects('clusters: [ { name: x', /test\.yaml:\d+:\d+: invalid YAML/);
+});
+
+test('environment variables override keys, typed as YAML', () => {
+  const c = parseConfig(base, 'test.yaml', {
+    ...env,
+    GCACHE_ADVISOR_STORAGE__PATH: '/var/lib/ga.db',
+    GCACHE_ADVISOR_HTTP__LISTEN: '0.0.0.0:9200',
+    GCACHE_ADVISOR_CLUSTERS__0__TARGET_WINDOW: '4h',
+    GCACHE_ADVISOR_CLUSTERS__0__NODES__1__PORT: '3310',
+    GCACHE_ADVISOR_SAMPLING__SCHEDULE: '*/30 * * * * *',
+  });
+  assert.equal(c.storage.path, '/var/lib/ga.db');
+  assert.deepEqual(c.http, { host: '0.0.0.0', port: 9200 });
+  assert.equal(c.clusters[0]!.targetWindowSeconds, 4 * 3600);
+  assert.equal(c.clusters[0]!.nodes[1]!.port, 3310);
+  assert.equal(c.sampling.schedule, '*/30 * * * * *');
+  rejects(base, /clusters\[0\]\.targetWindow: expected a duration/, { ...env, GCACHE_ADVISOR_CLUSTERS__0__TARGET_WINDOW: 'soon' });
+  const raw: Record<string, unknown> = {};
+  applyEnvOverrides(raw, { GCACHE_ADVISOR_LOG__LEVEL: 'debug', GCACHE_ADVISOR_DB_PASSWORD: 'not-an-override', GCACHE_ADVISOR_CONFIG: '/etc/x.yaml' });
+  assert.deepEqual(raw, { log: { level: 'debug' } }, 'variables that name no config section are left alone');
+});
