@@ -7,12 +7,14 @@ import type { Config } from './config/load.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { Store } from './store/store.js';
 import { Sampler } from './sampler/sampler.js';
+import { Analyzer } from './pipeline/analyzer.js';
 
 const RETENTION_EVERY_MS = 3600_000;
 
 export interface Daemon {
   store: Store;
   sampler: Sampler;
+  analyzer: Analyzer;
   log: Logger;
   stop(): Promise<void>;
 }
@@ -20,8 +22,10 @@ export interface Daemon {
 export async function startDaemon(config: Config, log: Logger = createLogger({ level: config.log.level })): Promise<Daemon> {
   const store = new Store(config.storage.path);
   const sampler = new Sampler(config, store, log);
+  const analyzer = new Analyzer(config, store, log);
   let lastRetention = 0;
   sampler.onCycle((result) => {
+    analyzer.onCycle(result);
     const ok = result.outcomes.filter((o) => o.ok).length;
     log.debug('cycle done', { nodes: result.outcomes.length, ok, durationMs: result.durationMs });
     if (result.startedAt - lastRetention >= RETENTION_EVERY_MS) {
@@ -40,6 +44,7 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
   return {
     store,
     sampler,
+    analyzer,
     log,
     async stop() {
       await sampler.stop();

@@ -87,6 +87,48 @@ export const MIGRATIONS: ReadonlyArray<string> = [
   );
   CREATE INDEX rollups_1m_by_time ON rollups_1m (minute);
   `,
+  // 2: analysis results. History keeps the figures as columns (cheap to keep every cycle);
+  // the full analysis, with its explanations, is kept only for the latest cycle.
+  `
+  CREATE TABLE node_analysis (
+    id INTEGER PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    node TEXT NOT NULL,
+    computed_at INTEGER NOT NULL,
+    ring TEXT NOT NULL,
+    measured_seconds REAL,
+    age_seconds REAL,
+    estimated_short_seconds REAL,
+    estimated_long_seconds REAL,
+    classic_short_seconds REAL,
+    classic_long_seconds REAL,
+    ist_current_seconds REAL,
+    ist_pessimistic_seconds REAL,
+    donor TEXT,
+    rate_short_bps REAL,
+    rate_long_bps REAL,
+    writesets_short_per_s REAL,
+    writesets_long_per_s REAL
+  );
+  CREATE INDEX node_analysis_by_node_time ON node_analysis (cluster, node, computed_at);
+  CREATE INDEX node_analysis_by_time ON node_analysis (computed_at);
+
+  CREATE TABLE cluster_analysis (
+    id INTEGER PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    computed_at INTEGER NOT NULL,
+    target_seconds REAL NOT NULL,
+    recommended_bytes INTEGER
+  );
+  CREATE INDEX cluster_analysis_by_cluster_time ON cluster_analysis (cluster, computed_at);
+  CREATE INDEX cluster_analysis_by_time ON cluster_analysis (computed_at);
+
+  CREATE TABLE latest_analysis (
+    cluster TEXT PRIMARY KEY,
+    computed_at INTEGER NOT NULL,
+    detail TEXT NOT NULL                  -- JSON of the whole ClusterAnalysis
+  );
+  `,
 ];
 
 export function migrate(db: Database.Database): { from: number; to: number } {

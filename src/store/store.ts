@@ -12,6 +12,7 @@ import { migrate } from './migrations.js';
 import type { NodeStatus } from '../sampler/status.js';
 import type { SampleDelta } from '../sampler/epoch.js';
 import type { GcacheSettings } from '../sampler/provider-options.js';
+import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
 
 export interface StoredSample {
   cluster: string;
@@ -121,6 +122,19 @@ export class Store {
         WHERE cluster = ? AND node = ? AND minute >= ? AND minute <= ? ORDER BY minute, epoch`),
       eventsBetween: this.db.prepare(`SELECT cluster, node, at, kind, detail FROM events WHERE cluster = ? AND node = ? AND at >= ? AND at <= ? ORDER BY at`),
       countSamples: this.db.prepare(`SELECT COUNT(*) AS n FROM samples WHERE cluster = ? AND node = ?`),
+      countEvents: this.db.prepare(`SELECT COUNT(*) AS n FROM events WHERE cluster = ? AND node = ? AND kind = ? AND at >= ?`),
+      dailyTotals: this.db.prepare(`SELECT (minute / 86400000) * 86400000 AS minute, SUM(seconds) AS seconds, SUM(bytes) AS bytes
+        FROM rollups_1m WHERE cluster = ? AND node = ? AND minute >= ? GROUP BY minute / 86400000 ORDER BY 1`),
+      insertNodeAnalysis: this.db.prepare(`INSERT INTO node_analysis (cluster, node, computed_at, ring, measured_seconds, age_seconds,
+          estimated_short_seconds, estimated_long_seconds, classic_short_seconds, classic_long_seconds, ist_current_seconds,
+          ist_pessimistic_seconds, donor, rate_short_bps, rate_long_bps, writesets_short_per_s, writesets_long_per_s)
+        VALUES (@cluster, @node, @computed_at, @ring, @measured_seconds, @age_seconds, @estimated_short_seconds, @estimated_long_seconds,
+          @classic_short_seconds, @classic_long_seconds, @ist_current_seconds, @ist_pessimistic_seconds, @donor, @rate_short_bps,
+          @rate_long_bps, @writesets_short_per_s, @writesets_long_per_s)`),
+      insertClusterAnalysis: this.db.prepare(`INSERT INTO cluster_analysis (cluster, computed_at, target_seconds, recommended_bytes) VALUES (?, ?, ?, ?)`),
+      upsertLatestAnalysis: this.db.prepare(`INSERT OR REPLACE INTO latest_analysis (cluster, computed_at, detail) VALUES (?, ?, ?)`),
+      latestAnalyses: this.db.prepare(`SELECT detail FROM latest_analysis ORDER BY cluster`),
+      nodeAnalysisBetween: this.db.prepare(`SELECT * FROM node_analysis WHERE cluster = ? AND node = ? AND computed_at >= ? AND computed_at <= ? ORDER BY computed_at`),
     };
   }
 
@@ -213,6 +227,52 @@ export class Store {
     );
   }
 
+  /** Saves one cycle's analysis of a cluster: the figures into the history, the whole into the latest. */
+  recordAnalysis(analysis: ClusterAnalysis): void {
+    this.db.transaction(() => {
+      for (const n of analysis.nodes) {
+        this.stmts.insertNodeAnalysis.run({
+          cluster: n.cluster,
+          node: n.node,
+          computed_at: n.computedAt,
+          ring: n.measured.ring,
+          measured_seconds: n.measured.measuredSeconds,
+          age_seconds: n.measured.ageSeconds,
+          estimated_short_seconds: n.estimated.short.bestSeconds,
+          estimated_long_seconds: n.estimated.long.bestSeconds,
+          classic_short_seconds: n.estimated.short.classicSeconds,
+          classic_long_seconds: n.estimated.long.classicSeconds,
+          ist_current_seconds: n.istBudget.current?.seconds ?? null,
+          ist_pessimistic_seconds: n.istBudget.pessimistic?.seconds ?? null,
+          donor: n.istBudget.current?.donor ?? null,
+          rate_short_bps: n.rates.short?.bytesPerSecond ?? null,
+          rate_long_bps: n.rates.long?.bytesPerSecond ?? null,
+          writesets_short_per_s: n.rates.short?.writeSetsPerSecond ?? null,
+          writesets_long_per_s: n.rates.long?.writeSetsPerSecond ?? null,
+        });
+      }
+      this.stmts.insertClusterAnalysis.run(analysis.cluster, analysis.computedAt, analysis.recommendation.targetWindowSeconds, analysis.recommendation.recommendedGcacheSizeBytes);
+      this.stmts.upsertLatestAnalysis.run(analysis.cluster, analysis.computedAt, JSON.stringify(analysis));
+    })();
+  }
+
+  latestAnalyses(): ClusterAnalysis[] {
+    return (this.stmts.latestAnalyses.all() as Array<{ detail: string }>).map((r) => JSON.parse(r.detail) as ClusterAnalysis);
+  }
+
+  nodeAnalysisHistory(cluster: string, node: string, from: number, to: number): Array<Record<string, number | string | null>> {
+    return this.stmts.nodeAnalysisBetween.all(cluster, node, from, to) as Array<Record<string, number | string | null>>;
+  }
+
+  countEvents(cluster: string, node: string, kind: string, since: number): number {
+    return (this.stmts.countEvents.get(cluster, node, kind, since) as { n: number }).n;
+  }
+
+  /** Per-day sums of the rollups since `from`, for the trend. */
+  dailyTotals(cluster: string, node: string, from: number): Array<{ minute: number; seconds: number; bytes: number }> {
+    return this.stmts.dailyTotals.all(cluster, node, from) as Array<{ minute: number; seconds: number; bytes: number }>;
+  }
+
   /**
    * Deletes rows older than the retention, a batch at a time so that a big backlog never holds
    * the write lock long enough to stall the sampler. Returns how many rows went.
@@ -224,6 +284,8 @@ export class Store {
       ['samples WHERE id IN (SELECT id FROM samples WHERE taken_at < ? LIMIT ?)', rawCutoff],
       ['sample_failures WHERE id IN (SELECT id FROM sample_failures WHERE taken_at < ? LIMIT ?)', rawCutoff],
       ['events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)', rollupCutoff],
+      ['node_analysis WHERE id IN (SELECT id FROM node_analysis WHERE computed_at < ? LIMIT ?)', rawCutoff],
+      ['cluster_analysis WHERE id IN (SELECT id FROM cluster_analysis WHERE computed_at < ? LIMIT ?)', rollupCutoff],
       ['rollups_1m WHERE rowid IN (SELECT rowid FROM rollups_1m WHERE minute < ? LIMIT ?)', rollupCutoff],
     ];
     let deleted = 0;

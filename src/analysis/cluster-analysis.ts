@@ -1,0 +1,217 @@
+/**
+ * Everything the advisor computes for one cluster at one instant, from the stored history:
+ * per node the rates, the measured and estimated windows, the IST budget and any history drop;
+ * per cluster the sizing recommendation and the trend. Pure: the caller supplies the history.
+ */
+import { deltasOf, minuteRateDistribution, rateOf, type Rate, type RateDistribution } from './rates.js';
+import { detectHistoryDrop, measureWindow, type HistoryDrop, type MeasuredWindow, type NodePoint } from './window.js';
+import { estimateWindow, overheadFactor, ringCapacityCountedBytes, type WindowEstimate } from './estimate.js';
+import { istBudget, type IstBudget, type Member } from './ist.js';
+import { recommendGcacheSize, type Recommendation } from './sizing.js';
+import { dailyRates, windowTrend, type Trend } from './trend.js';
+import type { TimelinePoint } from './timeline.js';
+
+export interface ClusterPoint extends NodePoint {
+  synced: boolean;
+}
+
+export interface NodeInput {
+  name: string;
+  /** The node's samples, oldest first. */
+  points: readonly ClusterPoint[];
+  /** Whether the newest cycle sampled this node. */
+  reachable: boolean;
+  localState: string | null;
+  clusterStatus: string | null;
+  segment: number | null;
+  settings: { gcacheSizeBytes: number; pageSizeBytes: number; recover: boolean; sstDonor: string } | null;
+  /** Per-minute rollups over the long horizon. */
+  minutes: ReadonlyArray<{ minute: number; seconds: number; bytes: number; writeSets: number }>;
+  /** Per-minute rollups for the trend (days); may be the same as `minutes` when the horizon is long. */
+  trendMinutes?: ReadonlyArray<{ minute: number; seconds: number; bytes: number }>;
+  purgesSeen: number;
+}
+
+export interface ClusterInput {
+  cluster: string;
+  now: number;
+  targetWindowSeconds: number;
+  shortHorizonSeconds: number;
+  longHorizonSeconds: number;
+  nodes: readonly NodeInput[];
+}
+
+export interface NodeAnalysis {
+  cluster: string;
+  node: string;
+  computedAt: number;
+  reachable: boolean;
+  localState: string | null;
+  clusterStatus: string | null;
+  gcacheSizeBytes: number | null;
+  gcacheRecover: boolean | null;
+  rates: { short: Rate | null; long: Rate | null; distribution: RateDistribution | null };
+  averageWriteSetBytes: number | null;
+  overheadFactor: number;
+  measured: MeasuredWindow;
+  estimated: { short: WindowEstimate; long: WindowEstimate };
+  istBudget: { current: IstBudget | null; pessimistic: IstBudget | null; pessimisticBytesPerSecond: number | null };
+  historyDrop: HistoryDrop | null;
+  /** The window the rules should judge: measured when the ring is full, else the best estimate. */
+  effectiveWindowSeconds: number | null;
+}
+
+export interface ClusterAnalysis {
+  cluster: string;
+  computedAt: number;
+  nodes: NodeAnalysis[];
+  recommendation: Recommendation;
+  trend: Trend;
+}
+
+/** Synced samples of every node merged by time, seqnos kept non-decreasing: when each seqno was committed. */
+export function clusterSeqnoTimeline(nodes: readonly NodeInput[]): TimelinePoint[] {
+  const merged = nodes.flatMap((n) => n.points.filter((p) => p.synced)).sort((a, b) => a.t - b.t);
+  const out: TimelinePoint[] = [];
+  let maxSeqno = -Infinity;
+  for (const p of merged) {
+    if (p.seqno < maxSeqno) continue; // a node lagging behind the others says nothing new
+    maxSeqno = p.seqno;
+    out.push(p);
+  }
+  return out;
+}
+
+export function analyzeCluster(input: ClusterInput): ClusterAnalysis {
+  const { now } = input;
+  const seqnoTimeline = clusterSeqnoTimeline(input.nodes);
+
+  const partial = input.nodes.map((n) => {
+    const short = rateOf(deltasOf(n.points, now - input.shortHorizonSeconds * 1000, now));
+    const longFrom = now - input.longHorizonSeconds * 1000;
+    const long = rateOf(n.minutes.filter((m) => m.minute + 60_000 > longFrom));
+    const distribution = minuteRateDistribution(n.minutes);
+    const rateForSize = long ?? short;
+    const averageWriteSetBytes = rateForSize && rateForSize.writeSetsPerSecond > 0 ? rateForSize.bytesPerSecond / rateForSize.writeSetsPerSecond : null;
+    const measured = measureWindow(n.points, seqnoTimeline, now);
+    const heldWhenFull = measured.ring === 'full' && !measured.lowerBound ? measured.contentBytes : null;
+    const gcacheSize = n.settings?.gcacheSizeBytes ?? null;
+    const capacity = gcacheSize === null ? null : ringCapacityCountedBytes(gcacheSize, averageWriteSetBytes, heldWhenFull);
+    return { n, short, long, distribution, averageWriteSetBytes, measured, heldWhenFull, gcacheSize, capacity };
+  });
+
+  const members: Member[] = partial
+    .filter((p) => p.capacity !== null && p.n.points.length > 0)
+    .map((p) => {
+      const latest = p.n.points.at(-1)!;
+      return {
+        name: p.n.name,
+        synced: p.n.reachable && latest.synced,
+        segment: p.n.segment,
+        lastCommitted: latest.seqno,
+        downto: latest.downto,
+        points: p.n.points,
+        capacityBytes: p.capacity!,
+        heldBytes: p.measured.contentBytes,
+      };
+    });
+
+  // The cluster's write rate: every node's gcache takes in every write-set, so the highest
+  // node rate is the cluster's (a node that missed part of the horizon reads lower).
+  const clusterShort = maxOf(partial.map((p) => p.short?.bytesPerSecond));
+  const clusterP95 = maxOf(partial.map((p) => p.distribution?.p95));
+  const pessimisticRate = clusterShort === null && clusterP95 === null ? null : Math.max(clusterShort ?? 0, clusterP95 ?? 0);
+
+  const nodes: NodeAnalysis[] = partial.map((p) => {
+    const latest = p.n.points.at(-1);
+    const joiner = latest && {
+      name: p.n.name,
+      lastCommitted: latest.seqno,
+      segment: p.n.segment,
+      sstDonor: p.n.settings?.sstDonor ?? '',
+      synced: p.n.reachable && latest.synced,
+    };
+    const estimated = {
+      short: p.gcacheSize === null ? emptyEstimate() : estimateWindow(p.gcacheSize, p.short?.bytesPerSecond ?? null, p.averageWriteSetBytes, p.heldWhenFull),
+      long: p.gcacheSize === null ? emptyEstimate() : estimateWindow(p.gcacheSize, p.long?.bytesPerSecond ?? null, p.averageWriteSetBytes, p.heldWhenFull),
+    };
+    return {
+      cluster: input.cluster,
+      node: p.n.name,
+      computedAt: now,
+      reachable: p.n.reachable,
+      localState: p.n.localState,
+      clusterStatus: p.n.clusterStatus,
+      gcacheSizeBytes: p.gcacheSize,
+      gcacheRecover: p.n.settings?.recover ?? null,
+      rates: { short: p.short, long: p.long, distribution: p.distribution },
+      averageWriteSetBytes: p.averageWriteSetBytes,
+      overheadFactor: overheadFactor(p.averageWriteSetBytes),
+      measured: p.measured,
+      estimated,
+      istBudget: {
+        current: joiner ? istBudget(joiner, members, seqnoTimeline, clusterShort) : null,
+        pessimistic: joiner ? istBudget(joiner, members, seqnoTimeline, pessimisticRate) : null,
+        pessimisticBytesPerSecond: pessimisticRate,
+      },
+      historyDrop: p.gcacheSize === null ? null : detectHistoryDrop(p.n.points, seqnoTimeline, p.gcacheSize),
+      effectiveWindowSeconds: p.measured.measuredSeconds ?? estimated.short.bestSeconds ?? estimated.long.bestSeconds,
+    };
+  });
+
+  // Ring bytes per counted byte: measured on a full ring when any node has one, else modelled.
+  const measuredFactors = partial.filter((p) => p.heldWhenFull && p.gcacheSize).map((p) => p.gcacheSize! / p.heldWhenFull!);
+  const modelled = maxOf(nodes.map((n) => n.overheadFactor)) ?? 1;
+  const ringFactor = measuredFactors.length ? Math.max(...measuredFactors) : modelled;
+  const longRate = maxOf(partial.map((p) => p.long?.bytesPerSecond));
+  const recommendation = recommendGcacheSize({
+    targetWindowSeconds: input.targetWindowSeconds,
+    p95BytesPerSecond: clusterP95,
+    p99BytesPerSecond: maxOf(partial.map((p) => p.distribution?.p99)),
+    longBytesPerSecond: longRate,
+    ringBytesPerCountedByte: ringFactor,
+    ringFactorSource: measuredFactors.length ? 'measured' : 'overhead model',
+    nodes: partial.map((p, i) => ({
+      name: p.n.name,
+      gcacheSizeBytes: p.gcacheSize,
+      recover: p.n.settings?.recover ?? null,
+      windowSeconds: nodes[i]!.effectiveWindowSeconds,
+      largestAverageWriteSetBytes: largestAverageWriteSet(p.n.points),
+      purgesSeen: p.n.purgesSeen,
+    })),
+  });
+
+  const trendSource = input.nodes.reduce<NodeInput | null>((best, n) => (!best || (n.trendMinutes ?? n.minutes).length > (best.trendMinutes ?? best.minutes).length ? n : best), null);
+  const capacity = minOf(partial.map((p) => p.capacity));
+  const trend = windowTrend(dailyRates(trendSource?.trendMinutes ?? trendSource?.minutes ?? []), capacity ?? 0, input.targetWindowSeconds, now);
+
+  return { cluster: input.cluster, computedAt: now, nodes, recommendation, trend };
+}
+
+/** The largest average write-set size over any one sampling interval: a hint of page-store spills. */
+function largestAverageWriteSet(points: readonly ClusterPoint[]): number | null {
+  let largest: number | null = null;
+  for (let i = 1; i < points.length; i++) {
+    const a = points[i - 1]!;
+    const b = points[i]!;
+    const ws = b.seqno - a.seqno;
+    if (a.epoch !== b.epoch || ws <= 0) continue;
+    const avg = (b.bytes - a.bytes) / ws;
+    if (largest === null || avg > largest) largest = avg;
+  }
+  return largest;
+}
+
+function emptyEstimate(): WindowEstimate {
+  return { classicSeconds: null, overheadCorrectedSeconds: null, calibratedSeconds: null, bestSeconds: null };
+}
+
+function maxOf(values: ReadonlyArray<number | null | undefined>): number | null {
+  const v = values.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  return v.length ? Math.max(...v) : null;
+}
+
+function minOf(values: ReadonlyArray<number | null | undefined>): number | null {
+  const v = values.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+  return v.length ? Math.min(...v) : null;
+}

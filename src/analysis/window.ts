@@ -1,0 +1,171 @@
+/**
+ * The measured replication window: the age of the oldest write-set in a node's gcache, i.e.
+ * now minus the time at which wsrep_last_committed reached wsrep_local_cached_downto. Because it
+ * reads what the gcache really holds, it reflects the per-write-set overhead, restarts without
+ * gcache.recover, SSTs and page-store purges with no model of any of them. Pure.
+ */
+import { bytesAtTime, latestEpoch, timeAtSeqno, type TimelinePoint } from './timeline.js';
+
+export interface NodePoint extends TimelinePoint {
+  /** wsrep_local_cached_downto; null when the gcache is empty. */
+  downto: number | null;
+}
+
+export type RingState =
+  /** cached_downto has advanced during this epoch: the ring has wrapped and evicts as it fills. */
+  | 'full'
+  /** cached_downto has not moved yet: the gcache still holds everything since it was created. */
+  | 'filling'
+  /** The gcache holds nothing (after an SST, or a restart without gcache.recover). */
+  | 'empty'
+  | 'unknown';
+
+export interface MeasuredWindow {
+  ring: RingState;
+  oldestSeqno: number | null;
+  /** When the oldest cached write-set was committed (ms), or the latest time it can have been. */
+  oldestCommittedAt: number | null;
+  /** now - oldestCommittedAt; a lower bound when `lowerBound` is true. */
+  ageSeconds: number | null;
+  /** True when the oldest seqno predates the stored history: the window is at least ageSeconds. */
+  lowerBound: boolean;
+  /** The window, only once the ring is full; null before that (see ageSeconds and `ring`). */
+  measuredSeconds: number | null;
+  /** Counted bytes (replicated + received) the gcache holds between its oldest write-set and now. */
+  contentBytes: number | null;
+  summary: string;
+}
+
+/** Whether cached_downto moved forward within the newest epoch. */
+export function ringHasWrapped(points: readonly NodePoint[]): boolean {
+  const epoch = latestEpoch(points) as readonly NodePoint[];
+  let first: number | null = null;
+  for (const p of epoch) {
+    if (p.downto === null) continue;
+    if (first === null) first = p.downto;
+    else if (p.downto > first) return true;
+  }
+  return false;
+}
+
+/**
+ * @param nodePoints the node's own samples, oldest first (for its ring state and bytes)
+ * @param clusterSeqnoPoints Synced samples of every node of the cluster, merged by time (for when a seqno was committed)
+ */
+export function measureWindow(nodePoints: readonly NodePoint[], clusterSeqnoPoints: readonly TimelinePoint[], now: number): MeasuredWindow {
+  const latest = nodePoints.at(-1);
+  const none = (ring: RingState, summary: string): MeasuredWindow => ({
+    ring,
+    oldestSeqno: null,
+    oldestCommittedAt: null,
+    ageSeconds: null,
+    lowerBound: false,
+    measuredSeconds: null,
+    contentBytes: null,
+    summary,
+  });
+  if (!latest) return none('unknown', 'no samples yet');
+  if (latest.downto === null) return none('empty', 'gcache is empty (after an SST, or a restart without gcache.recover): this node cannot serve IST');
+
+  const at = timeAtSeqno(clusterSeqnoPoints, latest.downto);
+  if (!at) return none('unknown', 'no history yet');
+  const oldestCommittedAt = at.kind === 'after' ? now : at.t;
+  const ageSeconds = Math.max(0, (now - oldestCommittedAt) / 1000);
+  const lowerBound = at.kind === 'before';
+  const ring: RingState = ringHasWrapped(nodePoints) ? 'full' : 'filling';
+  const fromBytes = bytesAtTime(nodePoints, oldestCommittedAt);
+  const contentBytes = fromBytes === null ? null : latest.bytes - fromBytes;
+  const since = new Date(oldestCommittedAt).toISOString();
+  const summary =
+    ring === 'full'
+      ? `oldest cached write-set (seqno ${latest.downto}) was committed ${lowerBound ? 'at or before' : 'at'} ${since}`
+      : `gcache not yet full: holds everything since ${since} (seqno ${latest.downto})`;
+  return {
+    ring,
+    oldestSeqno: latest.downto,
+    oldestCommittedAt,
+    ageSeconds,
+    lowerBound,
+    measuredSeconds: ring === 'full' ? ageSeconds : null,
+    contentBytes,
+    summary,
+  };
+}
+
+export interface HistoryDrop {
+  kind: 'page_store_purge' | 'gcache_reset';
+  fromSeqno: number | null;
+  toSeqno: number | null;
+  /** Counted bytes of history that vanished beyond what new write-sets pushed out. */
+  droppedBytes: number | null;
+  windowBeforeSeconds: number | null;
+  windowAfterSeconds: number | null;
+  reason: string;
+}
+
+/**
+ * In a ring, a new write-set evicts about its own size of old history: over a sampling interval
+ * the bytes the gcache holds stay level once it is full. When a page-store buffer (a write-set
+ * bigger than gcache.size/2) is released, Galera discards all older history at once, and the
+ * held bytes fall by far more than anything new explains. A drop of more than this share of
+ * gcache.size in one interval is such a purge.
+ */
+export const PURGE_SHARE_OF_GCACHE = 0.25;
+
+/**
+ * Compares the newest sample with the one before it and reports history that vanished:
+ * a page-store purge within an epoch, or a gcache reset (empty or jumped) at a new epoch.
+ */
+export function detectHistoryDrop(
+  nodePoints: readonly NodePoint[],
+  clusterSeqnoPoints: readonly TimelinePoint[],
+  gcacheSizeBytes: number,
+): HistoryDrop | null {
+  if (nodePoints.length < 2) return null;
+  const cur = nodePoints.at(-1)!;
+  const prev = nodePoints.at(-2)!;
+  if (prev.downto === null) return null;
+  const windowAt = (p: NodePoint): number | null => {
+    if (p.downto === null) return null;
+    const at = timeAtSeqno(clusterSeqnoPoints, p.downto);
+    return at && at.kind !== 'after' ? (p.t - at.t) / 1000 : null;
+  };
+
+  if (cur.epoch !== prev.epoch) {
+    if (cur.downto === null) {
+      return { kind: 'gcache_reset', fromSeqno: prev.downto, toSeqno: null, droppedBytes: null, windowBeforeSeconds: windowAt(prev), windowAfterSeconds: null, reason: 'gcache is empty after the restart (gcache.recover off, or an SST)' };
+    }
+    // After a restart with gcache.recover the ring comes back as it was; a downto beyond the
+    // last committed seqno before the restart means the history was not recovered.
+    if (cur.downto > prev.seqno + 1) {
+      return { kind: 'gcache_reset', fromSeqno: prev.downto, toSeqno: cur.downto, droppedBytes: null, windowBeforeSeconds: windowAt(prev), windowAfterSeconds: windowAt(cur), reason: 'gcache history lost across the restart (not recovered, or replaced by an SST)' };
+    }
+    return null;
+  }
+  if (cur.downto === null) {
+    return { kind: 'gcache_reset', fromSeqno: prev.downto, toSeqno: null, droppedBytes: null, windowBeforeSeconds: windowAt(prev), windowAfterSeconds: null, reason: 'gcache emptied' };
+  }
+  if (cur.downto <= prev.downto) return null;
+
+  // Held bytes before and after: bytes counted since the oldest cached write-set was committed.
+  const held = (p: NodePoint): number | null => {
+    const at = timeAtSeqno(clusterSeqnoPoints, p.downto!);
+    if (!at || at.kind !== 'exact') return null;
+    const from = bytesAtTime(nodePoints, at.t);
+    return from === null ? null : p.bytes - from;
+  };
+  const before = held(prev);
+  const after = held(cur);
+  if (before === null || after === null) return null;
+  const dropped = before - after;
+  if (dropped <= PURGE_SHARE_OF_GCACHE * gcacheSizeBytes) return null;
+  return {
+    kind: 'page_store_purge',
+    fromSeqno: prev.downto,
+    toSeqno: cur.downto,
+    droppedBytes: dropped,
+    windowBeforeSeconds: windowAt(prev),
+    windowAfterSeconds: windowAt(cur),
+    reason: `cached_downto jumped from ${prev.downto} to ${cur.downto}, dropping history far beyond what new write-sets evicted (a page-store buffer was released)`,
+  };
+}
