@@ -27,6 +27,8 @@ export interface Member {
 
 export interface IstBudget {
   seconds: number | null;
+  /** The same budget in counted bytes: how much the cluster may write before IST is lost. */
+  bytes: number | null;
   donor: string | null;
   /** Seqno the node would need first on rejoin (S+1). */
   needsSeqno: number;
@@ -76,14 +78,13 @@ export function istBudget(
 ): IstBudget {
   const needsSeqno = joiner.lastCommitted + 1;
   const others = members.filter((m) => m.name !== joiner.name && m.synced && m.downto !== null);
-  const base = { needsSeqno, safetyGapSeqnos: 0 };
+  const base = { needsSeqno, safetyGapSeqnos: 0, bytes: null };
   if (!joiner.synced) return { ...base, seconds: null, donor: null, reason: 'the node is not Synced: it is away already' };
-  if (others.length === 0) return { ...base, seconds: 0, donor: null, reason: 'no other Synced node holds a gcache: any rejoin needs an SST' };
-  if (!bytesPerSecond || bytesPerSecond <= 0) return { ...base, seconds: null, donor: null, reason: 'no writes: the budget is unbounded at this rate' };
+  if (others.length === 0) return { ...base, seconds: 0, bytes: 0, donor: null, reason: 'no other Synced node holds a gcache: any rejoin needs an SST' };
 
   const { names, othersAllowed } = parseDonorList(joiner.sstDonor);
   const eligible = names.length === 0 || othersAllowed ? others : others.filter((m) => names.includes(m.name));
-  if (eligible.length === 0) return { ...base, seconds: 0, donor: null, reason: `no Synced node is allowed by wsrep_sst_donor=${joiner.sstDonor}` };
+  if (eligible.length === 0) return { ...base, seconds: 0, bytes: 0, donor: null, reason: `no Synced node is allowed by wsrep_sst_donor=${joiner.sstDonor}` };
 
   const lowest = Math.min(...others.map((m) => m.downto!));
   const last = Math.max(joiner.lastCommitted, ...others.map((m) => m.lastCommitted));
@@ -106,12 +107,17 @@ export function istBudget(
 
   const limitingBytes = Math.min(best.bytes, gapBytes);
   const limitedByGap = gapBytes < best.bytes;
+  const writing = bytesPerSecond !== null && bytesPerSecond > 0;
   return {
     needsSeqno,
     safetyGapSeqnos: gap,
-    seconds: limitingBytes / bytesPerSecond,
+    // With no writes nothing is ever evicted: the budget in time is unbounded.
+    seconds: writing ? limitingBytes / bytesPerSecond : null,
+    bytes: limitingBytes,
     donor: best.member.name,
-    reason: limitedByGap
+    reason: !writing
+      ? 'no writes: nothing is evicted, the budget in time is unbounded'
+      : limitedByGap
       ? `limited by Galera's IST safety gap of ${gap} seqnos`
       : `until ${best.member.name}'s gcache evicts seqno ${needsSeqno}`,
   };

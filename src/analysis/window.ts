@@ -12,9 +12,9 @@ export interface NodePoint extends TimelinePoint {
 }
 
 export type RingState =
-  /** cached_downto has advanced during this epoch: the ring has wrapped and evicts as it fills. */
+  /** cached_downto advances as write-sets come in: the ring is full and evicts as it fills. */
   | 'full'
-  /** cached_downto has not moved yet: the gcache still holds everything since it was created. */
+  /** cached_downto stays put while write-sets come in: the ring has free space (never wrapped yet, or refilling after a purge). */
   | 'filling'
   /** The gcache holds nothing (after an SST, or a restart without gcache.recover). */
   | 'empty'
@@ -29,7 +29,7 @@ export interface MeasuredWindow {
   ageSeconds: number | null;
   /** True when the oldest seqno predates the stored history: the window is at least ageSeconds. */
   lowerBound: boolean;
-  /** The window, only once the ring is full; null before that (see ageSeconds and `ring`). */
+  /** The window, once the ring has wrapped in this epoch; null before that (see ageSeconds and `ring`). */
   measuredSeconds: number | null;
   /** Counted bytes (replicated + received) the gcache holds between its oldest write-set and now. */
   contentBytes: number | null;
@@ -44,6 +44,26 @@ export function ringHasWrapped(points: readonly NodePoint[]): boolean {
     if (p.downto === null) continue;
     if (first === null) first = p.downto;
     else if (p.downto > first) return true;
+  }
+  return false;
+}
+
+/**
+ * Whether the ring is evicting now: cached_downto moved in one of the last few sampling intervals
+ * in which write-sets came in. Looking at a few, not one, because a full ring evicts in steps:
+ * one large eviction can make room for several small write-sets.
+ */
+export function ringIsEvicting(points: readonly NodePoint[], intervals = 3): boolean {
+  const epoch = latestEpoch(points) as readonly NodePoint[];
+  let seen = 0;
+  for (let i = epoch.length - 1; i > 0 && seen < intervals; i--) {
+    const a = epoch[i - 1]!;
+    const b = epoch[i]!;
+    if (b.seqno <= a.seqno) continue;
+    seen++;
+    // A jump past everything cached at the previous sample is history being dropped (a purge),
+    // not the steady eviction of a full ring.
+    if (a.downto !== null && b.downto !== null && b.downto > a.downto && b.downto <= a.seqno) return true;
   }
   return false;
 }
@@ -72,13 +92,14 @@ export function measureWindow(nodePoints: readonly NodePoint[], clusterSeqnoPoin
   const oldestCommittedAt = at.kind === 'after' ? now : at.t;
   const ageSeconds = Math.max(0, (now - oldestCommittedAt) / 1000);
   const lowerBound = at.kind === 'before';
-  const ring: RingState = ringHasWrapped(nodePoints) ? 'full' : 'filling';
+  const wrapped = ringHasWrapped(nodePoints);
+  const ring: RingState = wrapped && ringIsEvicting(nodePoints) ? 'full' : 'filling';
   const fromBytes = bytesAtTime(nodePoints, oldestCommittedAt);
   const contentBytes = fromBytes === null ? null : latest.bytes - fromBytes;
   const since = new Date(oldestCommittedAt).toISOString();
   const summary =
-    ring === 'full'
-      ? `oldest cached write-set (seqno ${latest.downto}) was committed ${lowerBound ? 'at or before' : 'at'} ${since}`
+    wrapped
+      ? `oldest cached write-set (seqno ${latest.downto}) was committed ${lowerBound ? `at or before ${since}: the window is at least ${Math.round(ageSeconds)} s` : `at ${since}`}`
       : `gcache not yet full: holds everything since ${since} (seqno ${latest.downto})`;
   return {
     ring,
@@ -86,7 +107,8 @@ export function measureWindow(nodePoints: readonly NodePoint[], clusterSeqnoPoin
     oldestCommittedAt,
     ageSeconds,
     lowerBound,
-    measuredSeconds: ring === 'full' ? ageSeconds : null,
+    // A lower bound is not a measurement: the history does not reach back far enough yet.
+    measuredSeconds: wrapped && !lowerBound ? ageSeconds : null,
     contentBytes,
     summary,
   };
@@ -156,9 +178,12 @@ export function detectHistoryDrop(
   };
   const before = held(prev);
   const after = held(cur);
-  if (before === null || after === null) return null;
-  const dropped = before - after;
-  if (dropped <= PURGE_SHARE_OF_GCACHE * gcacheSizeBytes) return null;
+  const dropped = before !== null && after !== null ? before - after : null;
+  // When the history before the purge is not on record, the jump itself tells: every write-set
+  // cached at the previous sample is gone, though less than a ring's worth was written since.
+  const everythingGone = cur.downto > prev.seqno && cur.bytes - prev.bytes < gcacheSizeBytes;
+  const purged = dropped !== null ? dropped > PURGE_SHARE_OF_GCACHE * gcacheSizeBytes : everythingGone;
+  if (!purged) return null;
   return {
     kind: 'page_store_purge',
     fromSeqno: prev.downto,

@@ -233,12 +233,13 @@ export class GaleraSandbox {
 
   /**
    * How the node last joined: "SST", "IST" or null, read from its error log since `offset`.
-   * An SST join also logs "IST received" (the tail after the snapshot), so SST is checked first.
+   * With rsync, an IST also runs the SST script (which then skips the snapshot) and Galera logs
+   * "SST received" either way; the script's own report tells which transfer really happened.
    */
   joinMethodSince(index: number, offset: number): 'IST' | 'SST' | null {
     const log = tailFrom(this.node(index).errorLog, offset, Number.MAX_SAFE_INTEGER);
-    if (/Running: 'wsrep_sst_\w+ --role 'joiner'|\bSST received\b/.test(log)) return 'SST';
-    if (/\bIST received\b|Receiving IST/.test(log)) return 'IST';
+    if (/rsync SST completed on joiner|falling back to SST/.test(log)) return 'SST';
+    if (/rsync IST completed on joiner|\bIST received\b/.test(log)) return 'IST';
     return null;
   }
 

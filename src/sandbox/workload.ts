@@ -86,6 +86,37 @@ export async function writeBytes(sandbox: GaleraSandbox, node: number, bytes: nu
   }
 }
 
+/**
+ * Writes on one node until the cluster's gcaches have taken in `countedBytes` more, as Galera
+ * counts them (wsrep_replicated_bytes + wsrep_received_bytes on the writer), in write-sets of
+ * about `rowBytes`. Returns the bytes actually counted.
+ */
+export async function writeCountedBytes(sandbox: GaleraSandbox, node: number, countedBytes: number, rowBytes = 2048): Promise<number> {
+  const conn = await mysql.createConnection({ ...sandbox.adminConnectionOptions(node), database: 'sbtest' });
+  const counted = async (): Promise<number> => {
+    const [rows] = await conn.query("SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_replicated_bytes', 'wsrep_received_bytes')");
+    return (rows as Array<{ Value: string }>).reduce((sum, r) => sum + Number(r.Value), 0);
+  };
+  try {
+    await conn.query('CREATE TABLE IF NOT EXISTS filler (id BIGINT AUTO_INCREMENT PRIMARY KEY, payload LONGBLOB NOT NULL) ENGINE=InnoDB');
+    const start = await counted();
+    const payload = Buffer.alloc(rowBytes, 0x63);
+    let rowsWritten = 0;
+    for (;;) {
+      const done = (await counted()) - start;
+      if (done >= countedBytes) return done;
+      // Learn how many counted bytes a row costs, then aim for half the remainder per step,
+      // so the total overshoots by a row or two at most.
+      const perRow = rowsWritten > 0 ? done / rowsWritten : rowBytes * 2;
+      const rows = Math.max(1, Math.min(200, Math.floor((countedBytes - done) / perRow / 2)));
+      for (let i = 0; i < rows; i++) await conn.query('INSERT INTO filler (payload) VALUES (?)', [payload]);
+      rowsWritten += rows;
+    }
+  } finally {
+    await conn.end();
+  }
+}
+
 /** Commits one single write-set of about `bytes` bytes (for page-store tests: bigger than gcache.size/2). */
 export async function writeOneBigWriteSet(sandbox: GaleraSandbox, node: number, bytes: number): Promise<void> {
   const conn = await mysql.createConnection({ ...sandbox.adminConnectionOptions(node), database: 'sbtest' });
