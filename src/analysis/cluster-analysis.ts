@@ -4,10 +4,10 @@
  * per cluster the sizing recommendation and the trend. Pure: the caller supplies the history.
  */
 import { deltasOf, minuteRateDistribution, rateOf, type Rate, type RateDistribution } from './rates.js';
-import { detectHistoryDrop, measureWindow, type HistoryDrop, type MeasuredWindow, type NodePoint } from './window.js';
+import { detectHistoryDrop, measureWindow, ringHasWrapped, type HistoryDrop, type MeasuredWindow, type NodePoint } from './window.js';
 import { estimateWindow, overheadFactor, ringCapacityCountedBytes, type WindowEstimate } from './estimate.js';
 import { istBudget, type IstBudget, type Member } from './ist.js';
-import { recommendGcacheSize, type Recommendation } from './sizing.js';
+import { recommendGcacheSize, type Recommendation, type SizingInput } from './sizing.js';
 import { dailyRates, windowTrend, type Trend } from './trend.js';
 import type { TimelinePoint } from './timeline.js';
 
@@ -66,6 +66,8 @@ export interface ClusterAnalysis {
   computedAt: number;
   nodes: NodeAnalysis[];
   recommendation: Recommendation;
+  /** What the recommendation was computed from, to recompute it for another target window. */
+  sizingInput: SizingInput;
   trend: Trend;
 }
 
@@ -112,7 +114,7 @@ export function analyzeCluster(input: ClusterInput): ClusterAnalysis {
         downto: latest.downto,
         points: p.n.points,
         capacityBytes: p.capacity!,
-        heldBytes: p.measured.contentBytes,
+        heldBytes: p.measured.contentBytes ?? modelledHeldBytes(p.n.points, p.capacity!),
       };
     });
 
@@ -164,7 +166,7 @@ export function analyzeCluster(input: ClusterInput): ClusterAnalysis {
   const modelled = maxOf(nodes.map((n) => n.overheadFactor)) ?? 1;
   const ringFactor = measuredFactors.length ? Math.max(...measuredFactors) : modelled;
   const longRate = maxOf(partial.map((p) => p.long?.bytesPerSecond));
-  const recommendation = recommendGcacheSize({
+  const sizingInput: SizingInput = {
     targetWindowSeconds: input.targetWindowSeconds,
     p95BytesPerSecond: clusterP95,
     p99BytesPerSecond: maxOf(partial.map((p) => p.distribution?.p99)),
@@ -179,13 +181,25 @@ export function analyzeCluster(input: ClusterInput): ClusterAnalysis {
       largestAverageWriteSetBytes: largestAverageWriteSet(p.n.points),
       purgesSeen: p.n.purgesSeen,
     })),
-  });
+  };
+  const recommendation = recommendGcacheSize(sizingInput);
 
   const trendSource = input.nodes.reduce<NodeInput | null>((best, n) => (!best || (n.trendMinutes ?? n.minutes).length > (best.trendMinutes ?? best.minutes).length ? n : best), null);
   const capacity = minOf(partial.map((p) => p.capacity));
   const trend = windowTrend(dailyRates(trendSource?.trendMinutes ?? trendSource?.minutes ?? []), capacity ?? 0, input.targetWindowSeconds, now);
 
-  return { cluster: input.cluster, computedAt: now, nodes, recommendation, trend };
+  return { cluster: input.cluster, computedAt: now, nodes, recommendation, sizingInput, trend };
+}
+
+/**
+ * What a ring holds when its history does not reach back to its oldest write-set (a daemon that
+ * has just started): a wrapped ring is full; an unwrapped one holds what the node's counters
+ * say came in since its server started, at most its capacity. Replaced by the measurement as
+ * soon as the history covers the ring.
+ */
+function modelledHeldBytes(points: readonly NodePoint[], capacity: number): number {
+  if (ringHasWrapped(points)) return capacity;
+  return Math.min(capacity, points.at(-1)?.bytes ?? 0);
 }
 
 /** The largest average write-set size over any one sampling interval: a hint of page-store spills. */

@@ -2,7 +2,10 @@
 import { parseArgs } from 'node:util';
 import { loadConfigFile, type Config } from '../config/load.js';
 import { sampleOnce } from './sample-once.js';
+import { renderReport } from './report.js';
+import { Store } from '../store/store.js';
 import { startDaemon } from '../daemon.js';
+import { VERSION } from '../version.js';
 
 const MAIN_HELP = `gcache-advisor: measures the Galera replication window, each node's IST budget
 and the gcache.size a cluster needs.
@@ -12,6 +15,7 @@ Usage: gcache-advisor <command> [options]
 Commands:
   serve     run the daemon: sample on a schedule, store, analyse
   sample    read every node once and print one JSON line per node (--once)
+  report    print every node's window, IST budget and donor, and the recommendation
 
 Run 'gcache-advisor <command> --help' for a command's options.
 The config file may also be given as GCACHE_ADVISOR_CONFIG.
@@ -37,6 +41,19 @@ Options:
       --once          read once and exit (the only mode)
   -h, --help          show this help
 `,
+  report: `Usage: gcache-advisor report -c FILE [--json]
+
+Prints, for every node, the replication window (measured, and estimated at the short- and
+long-term rates), the IST budget (at the current and a pessimistic rate) and the donor; then
+each cluster's recommended gcache.size with its arithmetic and warnings. Reads the latest
+analysis stored by 'gcache-advisor serve' (same config, same storage.path). Exits 1 when
+there is none yet.
+
+Options:
+  -c, --config FILE   YAML config file (or GCACHE_ADVISOR_CONFIG)
+      --json          print the full analysis as JSON instead of the table
+  -h, --help          show this help
+`,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -46,20 +63,21 @@ export async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   if (command === '--version' || command === '-v') {
-    process.stdout.write(`${await version()}\n`);
+    process.stdout.write(`${VERSION}\n`);
     return 0;
   }
   if (!(command in COMMAND_HELP)) {
     process.stderr.write(`gcache-advisor: unknown command "${command}"\n\n${MAIN_HELP}`);
     return 2;
   }
-  let values: { config?: string; once?: boolean; help?: boolean };
+  let values: { config?: string; once?: boolean; json?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: rest,
       options: {
         config: { type: 'string', short: 'c' },
         once: { type: 'boolean' },
+        json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -88,8 +106,26 @@ export async function main(argv: string[]): Promise<number> {
       return sampleOnce(config, (line) => process.stdout.write(line + '\n'));
     case 'serve':
       return serve(config);
+    case 'report':
+      return report(config, values.json === true);
   }
   return 2;
+}
+
+function report(config: Config, json: boolean): number {
+  const store = new Store(config.storage.path);
+  try {
+    const configured = new Set(config.clusters.map((c) => c.name));
+    const analyses = store.latestAnalyses().filter((a) => configured.has(a.cluster));
+    if (analyses.length === 0) {
+      process.stderr.write(`gcache-advisor report: no analysis in ${config.storage.path} yet; run 'gcache-advisor serve -c ...' first\n`);
+      return 1;
+    }
+    process.stdout.write(json ? JSON.stringify(analyses, null, 2) + '\n' : renderReport(analyses, Date.now()));
+    return 0;
+  } finally {
+    store.close();
+  }
 }
 
 async function serve(config: Config): Promise<number> {
@@ -112,10 +148,3 @@ async function serve(config: Config): Promise<number> {
     process.on('SIGTERM', () => shutdown('SIGTERM'));
   });
 }
-
-async function version(): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
-  const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-

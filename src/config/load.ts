@@ -59,7 +59,7 @@ export interface Config {
   sampling: { schedule: string; timeoutSeconds: number };
   horizons: { shortSeconds: number; longSeconds: number };
   storage: { path: string; retention: { rawSeconds: number; rollupSeconds: number } };
-  http: { host: string; port: number };
+  http: { host: string; port: number; token: Secret | null };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
 }
 
@@ -180,7 +180,7 @@ function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): 
         ...(n.socket ? { socket: n.socket } : {}),
         port: n.port ?? c.connection.port ?? 3306,
         user: (n.user ?? c.connection.user)!,
-        password: readPassword(at, passwordEnv, passwordFile, env, baseDir),
+        password: readSecret(`${at}.${passwordEnv ? 'passwordEnv' : 'passwordFile'}`, passwordEnv, passwordFile, env, baseDir),
         ...(n.tls ?? c.connection.tls ? { tls: (n.tls ?? c.connection.tls)! } : {}),
       };
     }),
@@ -195,23 +195,28 @@ function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): 
       path: path.resolve(parsed.storage.path),
       retention: { rawSeconds: parsed.storage.retention.raw, rollupSeconds: parsed.storage.retention.rollups },
     },
-    http: { host: host!, port: Number(port) },
+    http: {
+      host: host!,
+      port: Number(port),
+      token: parsed.http.tokenEnv || parsed.http.tokenFile ? readSecret(`http.${parsed.http.tokenEnv ? 'tokenEnv' : 'tokenFile'}`, parsed.http.tokenEnv, parsed.http.tokenFile, env, baseDir) : null,
+    },
     log: parsed.log,
   };
 }
 
-function readPassword(at: string, envName: string | undefined, file: string | undefined, env: NodeJS.ProcessEnv, baseDir: string): Secret {
+/** Reads a secret (password, token) from an environment variable or a file; `at` names the key for errors. */
+function readSecret(at: string, envName: string | undefined, file: string | undefined, env: NodeJS.ProcessEnv, baseDir: string): Secret {
   if (envName) {
     const value = env[envName];
-    if (value === undefined) throw new ConfigError(`config error: ${at}.passwordEnv: environment variable ${envName} is not set`);
+    if (value === undefined) throw new ConfigError(`config error: ${at}: environment variable ${envName} is not set`);
     return new Secret(value);
   }
   const full = path.resolve(baseDir, file!);
   try {
-    // A trailing newline is what editors and `echo` leave behind; it is never part of a password.
+    // A trailing newline is what editors and `echo` leave behind; it is never part of a secret.
     return new Secret(fs.readFileSync(full, 'utf8').replace(/\r?\n$/, ''));
   } catch (err) {
-    throw new ConfigError(`config error: ${at}.passwordFile: cannot read ${full}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new ConfigError(`config error: ${at}: cannot read ${full}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   }
 }
 

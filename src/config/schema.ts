@@ -96,7 +96,15 @@ export const configSchema = z
           .default({ raw: 2 * 86400, rollups: 90 * 86400 }),
       })
       .default({ path: './data/gcache-advisor.db', retention: { raw: 2 * 86400, rollups: 90 * 86400 } }),
-    http: z.strictObject({ listen: listen.default('127.0.0.1:9106') }).default({ listen: '127.0.0.1:9106' }),
+    http: z
+      .strictObject({
+        listen: listen.default('127.0.0.1:9106'),
+        /** Optional bearer token protecting /api, from an environment variable or a file. */
+        tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
+        tokenFile: z.string().min(1, 'expected a file path').optional(),
+      })
+      .refine((h) => !(h.tokenEnv && h.tokenFile), 'expected tokenEnv or tokenFile, not both')
+      .default({ listen: '127.0.0.1:9106' }),
     log: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).default({ level: 'info' }),
   })
   .superRefine((config, ctx) => {

@@ -221,6 +221,20 @@ export class Store {
     }));
   }
 
+  /** Events of every node of a cluster (or all clusters), newest first. */
+  recentEvents(cluster: string | null, from: number, limit: number): StoredEvent[] {
+    const rows = (cluster === null
+      ? this.db.prepare(`SELECT cluster, node, at, kind, detail FROM events WHERE at >= ? ORDER BY at DESC LIMIT ?`).all(from, limit)
+      : this.db.prepare(`SELECT cluster, node, at, kind, detail FROM events WHERE cluster = ? AND at >= ? ORDER BY at DESC LIMIT ?`).all(cluster, from, limit)) as Array<{
+      cluster: string;
+      node: string;
+      at: number;
+      kind: string;
+      detail: string;
+    }>;
+    return rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }));
+  }
+
   events(cluster: string, node: string, from: number, to: number): StoredEvent[] {
     return (this.stmts.eventsBetween.all(cluster, node, from, to) as Array<{ cluster: string; node: string; at: number; kind: string; detail: string }>).map(
       (r) => ({ ...r, detail: JSON.parse(r.detail) as Record<string, unknown> }),
@@ -262,6 +276,25 @@ export class Store {
 
   nodeAnalysisHistory(cluster: string, node: string, from: number, to: number): Array<Record<string, number | string | null>> {
     return this.stmts.nodeAnalysisBetween.all(cluster, node, from, to) as Array<Record<string, number | string | null>>;
+  }
+
+  /**
+   * The figures of a node between two times, averaged per step (like a Prometheus range query):
+   * one row per step that has data, `at` being the start of the step.
+   */
+  nodeAnalysisSeries(cluster: string, node: string, from: number, to: number, stepMs: number): Array<Record<string, number | null>> {
+    return this.db
+      .prepare(
+        `SELECT ? + ((computed_at - ?) / ?) * ? AS at,
+           AVG(measured_seconds) AS measuredSeconds, AVG(estimated_short_seconds) AS estimatedShortSeconds,
+           AVG(estimated_long_seconds) AS estimatedLongSeconds, AVG(ist_current_seconds) AS istBudgetCurrentSeconds,
+           AVG(ist_pessimistic_seconds) AS istBudgetPessimisticSeconds, AVG(rate_short_bps) AS writeRateShortBytesPerSecond,
+           AVG(rate_long_bps) AS writeRateLongBytesPerSecond, AVG(writesets_short_per_s) AS writeSetsShortPerSecond,
+           COUNT(*) AS samples
+         FROM node_analysis WHERE cluster = ? AND node = ? AND computed_at >= ? AND computed_at <= ?
+         GROUP BY (computed_at - ?) / ? ORDER BY 1`,
+      )
+      .all(from, from, stepMs, stepMs, cluster, node, from, to, from, stepMs) as Array<Record<string, number | null>>;
   }
 
   countEvents(cluster: string, node: string, kind: string, since: number): number {

@@ -34,7 +34,7 @@ test('defaults fill every setting the issue names', () => {
   assert.equal(c.horizons.longSeconds, 86400);
   assert.equal(c.clusters[0]!.targetWindowSeconds, 3600);
   assert.equal(c.storage.path, path.resolve('./data/gcache-advisor.db'));
-  assert.deepEqual(c.http, { host: '127.0.0.1', port: 9106 });
+  assert.deepEqual(c.http, { host: '127.0.0.1', port: 9106, token: null });
   const [db1, db2, db3] = c.clusters[0]!.nodes;
   assert.equal(db1!.port, 3306);
   assert.equal(db2!.port, 3307);
@@ -93,7 +93,7 @@ test('environment variables override keys, typed as YAML', () => {
     GCACHE_ADVISOR_SAMPLING__SCHEDULE: '*/30 * * * * *',
   });
   assert.equal(c.storage.path, '/var/lib/ga.db');
-  assert.deepEqual(c.http, { host: '0.0.0.0', port: 9200 });
+  assert.deepEqual(c.http, { host: '0.0.0.0', port: 9200, token: null });
   assert.equal(c.clusters[0]!.targetWindowSeconds, 4 * 3600);
   assert.equal(c.clusters[0]!.nodes[1]!.port, 3310);
   assert.equal(c.sampling.schedule, '*/30 * * * * *');

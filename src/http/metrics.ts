@@ -1,0 +1,104 @@
+/**
+ * Prometheus metrics. Values are set from memory when a cycle completes; a scrape only
+ * serialises them and never queries MySQL. A figure that is unknown (no writes yet, ring not
+ * wrapped) is removed rather than exported as NaN, so that absent() and `unless` work in PromQL.
+ */
+import client from 'prom-client';
+import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
+import type { CycleResult } from '../sampler/sampler.js';
+import type { Config } from '../config/load.js';
+
+export class Metrics {
+  readonly registry = new client.Registry();
+  private readonly writeRate;
+  private readonly writeSetRate;
+  private readonly gcacheSize;
+  private readonly window;
+  private readonly istBudget;
+  private readonly recommended;
+  private readonly target;
+  private readonly historyDrops;
+  private readonly sampleDuration;
+  private readonly sampleErrors;
+  private readonly lastSample;
+  private readonly up;
+  private readonly skippedCycles;
+  private readonly nodeSynced;
+  private skippedSeen = 0;
+
+  constructor(version: string) {
+    const r = [this.registry];
+    this.writeRate = new client.Gauge({ name: 'galera_write_rate_bytes_per_second', help: 'gcache fill rate: Δ(wsrep_replicated_bytes + wsrep_received_bytes) per second, over the short or long horizon.', labelNames: ['cluster', 'node', 'horizon'], registers: r });
+    this.writeSetRate = new client.Gauge({ name: 'galera_write_rate_writesets_per_second', help: 'Committed write-sets per second (Δ wsrep_last_committed), over the short or long horizon.', labelNames: ['cluster', 'node', 'horizon'], registers: r });
+    this.gcacheSize = new client.Gauge({ name: 'galera_gcache_size_bytes', help: 'gcache.size from wsrep_provider_options.', labelNames: ['cluster', 'node'], registers: r });
+    this.window = new client.Gauge({ name: 'galera_replication_window_seconds', help: 'Replication window: measured from the gcache contents, or estimated as gcache.size / rate (short or long horizon).', labelNames: ['cluster', 'node', 'method'], registers: r });
+    this.istBudget = new client.Gauge({ name: 'galera_ist_budget_seconds', help: 'How long the node could be away, starting now, and still rejoin by IST, at the current or a pessimistic (p95) write rate.', labelNames: ['cluster', 'node', 'rate'], registers: r });
+    this.recommended = new client.Gauge({ name: 'galera_gcache_recommended_size_bytes', help: 'gcache.size needed for the target window at the p95 per-minute write rate of the long horizon, with headroom.', labelNames: ['cluster'], registers: r });
+    this.target = new client.Gauge({ name: 'galera_target_window_seconds', help: 'The replication window the cluster is configured to keep.', labelNames: ['cluster'], registers: r });
+    this.historyDrops = new client.Counter({ name: 'galera_gcache_history_drops_total', help: 'gcache history dropped at once: page-store purges and resets, as seen by this daemon.', labelNames: ['cluster', 'node', 'kind'], registers: r });
+    this.nodeSynced = new client.Gauge({ name: 'galera_node_synced', help: '1 when wsrep_local_state_comment is Synced and the cluster is Primary, else 0.', labelNames: ['cluster', 'node'], registers: r });
+    this.sampleDuration = new client.Histogram({ name: 'gcache_advisor_sample_duration_seconds', help: 'Time taken to read one node.', labelNames: ['cluster', 'node'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: r });
+    this.sampleErrors = new client.Counter({ name: 'gcache_advisor_sample_errors_total', help: 'Failed reads of a node, by reason.', labelNames: ['cluster', 'node', 'reason'], registers: r });
+    this.lastSample = new client.Gauge({ name: 'gcache_advisor_last_sample_timestamp_seconds', help: 'Unix time of the last successful sample of the node.', labelNames: ['cluster', 'node'], registers: r });
+    this.up = new client.Gauge({ name: 'gcache_advisor_up', help: '1 when the last read of the node succeeded, else 0.', labelNames: ['cluster', 'node'], registers: r });
+    this.skippedCycles = new client.Counter({ name: 'gcache_advisor_skipped_cycles_total', help: 'Sampling ticks skipped because the previous cycle was still running.', registers: r });
+    new client.Gauge({ name: 'gcache_advisor_build_info', help: 'Build information; always 1.', labelNames: ['version', 'nodejs'], registers: r }).set({ version, nodejs: process.version }, 1);
+    client.collectDefaultMetrics({ register: this.registry });
+    // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool
+    // flags them); the process_* and other nodejs_* metrics stay.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) this.registry.removeSingleMetric(name);
+  }
+
+  /** Seeds every configured node, so that up and the error counters exist before the first failure. */
+  declareNodes(config: Config): void {
+    for (const c of config.clusters) {
+      this.target.set({ cluster: c.name }, c.targetWindowSeconds);
+      for (const n of c.nodes) this.up.set({ cluster: c.name, node: n.name }, 0);
+    }
+  }
+
+  recordCycle(result: CycleResult, skippedTotal: number): void {
+    for (const o of result.outcomes) {
+      const labels = { cluster: o.cluster, node: o.node };
+      if (o.ok) {
+        this.up.set(labels, 1);
+        this.lastSample.set(labels, o.sample.takenAt / 1000);
+        this.sampleDuration.observe(labels, o.sample.durationMs / 1000);
+      } else {
+        this.up.set(labels, 0);
+        this.sampleErrors.inc({ ...labels, reason: o.failure.reason });
+      }
+    }
+    if (skippedTotal > this.skippedSeen) this.skippedCycles.inc(skippedTotal - this.skippedSeen);
+    this.skippedSeen = skippedTotal;
+  }
+
+  recordAnalysis(a: ClusterAnalysis): void {
+    setOrRemove(this.recommended, { cluster: a.cluster }, a.recommendation.recommendedGcacheSizeBytes);
+    this.target.set({ cluster: a.cluster }, a.recommendation.targetWindowSeconds);
+    for (const n of a.nodes) {
+      const labels = { cluster: a.cluster, node: n.node };
+      setOrRemove(this.gcacheSize, labels, n.gcacheSizeBytes);
+      setOrRemove(this.writeRate, { ...labels, horizon: 'short' }, n.rates.short?.bytesPerSecond);
+      setOrRemove(this.writeRate, { ...labels, horizon: 'long' }, n.rates.long?.bytesPerSecond);
+      setOrRemove(this.writeSetRate, { ...labels, horizon: 'short' }, n.rates.short?.writeSetsPerSecond);
+      setOrRemove(this.writeSetRate, { ...labels, horizon: 'long' }, n.rates.long?.writeSetsPerSecond);
+      setOrRemove(this.window, { ...labels, method: 'measured' }, n.measured.measuredSeconds);
+      setOrRemove(this.window, { ...labels, method: 'estimated_short' }, n.estimated.short.bestSeconds);
+      setOrRemove(this.window, { ...labels, method: 'estimated_long' }, n.estimated.long.bestSeconds);
+      setOrRemove(this.istBudget, { ...labels, rate: 'current' }, n.istBudget.current?.seconds);
+      setOrRemove(this.istBudget, { ...labels, rate: 'pessimistic' }, n.istBudget.pessimistic?.seconds);
+      this.nodeSynced.set(labels, n.reachable && n.localState === 'Synced' && n.clusterStatus === 'Primary' ? 1 : 0);
+      if (n.historyDrop && n.reachable) this.historyDrops.inc({ ...labels, kind: n.historyDrop.kind });
+    }
+  }
+
+  async render(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
+
+function setOrRemove<T extends string>(gauge: client.Gauge<T>, labels: Partial<Record<T, string>>, value: number | null | undefined): void {
+  if (typeof value === 'number' && Number.isFinite(value)) gauge.set(labels, value);
+  else gauge.remove(labels);
+}
