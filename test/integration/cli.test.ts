@@ -31,7 +31,7 @@ test('--help works on every command', async () => {
   const main = await runCli(['--help']);
   assert.equal(main.code, 0);
   assert.match(main.stdout, /Commands:[\s\S]*serve[\s\S]*sample/);
-  for (const command of ['serve', 'sample']) {
+  for (const command of ['serve', 'sample', 'report']) {
     const r = await runCli([command, '--help']);
     assert.equal(r.code, 0, command);
     assert.match(r.stdout, new RegExp(`Usage: gcache-advisor ${command}`));
@@ -136,4 +136,20 @@ test('kill -9 of the daemon loses nothing committed, and a restart carries on', 
   const rollupSamples = conn.prepare('SELECT SUM(samples) AS n FROM rollups_1m WHERE node = ?').get('node1') as { n: number };
   conn.close();
   assert.equal(rollupSamples.n, afterRestart[0]!.n - 1, 'every sample after the first added one delta');
+
+  // The report reads what the daemon stored.
+  const report = await runCli(['report', '-c', file], env);
+  assert.equal(report.code, 0, report.stderr);
+  assert.match(report.stdout, /Cluster sandbox: target window 60 min/);
+  for (const node of ['node1', 'node2', 'node3']) assert.match(report.stdout, new RegExp(`^${node}\\s+Synced\\s+8\\.00 MiB`, 'm'));
+  assert.match(report.stdout, /IST budget/);
+  assert.match(report.stdout, /Recommended gcache\.size/);
+  const json = await runCli(['report', '-c', file, '--json'], env);
+  assert.equal(JSON.parse(json.stdout)[0].cluster, 'sandbox');
+});
+
+test('report without any stored analysis says so and exits 1', async () => {
+  const r = await runCli(['report', '-c', configFile('empty.yaml', goodNodes + `storage: { path: ${path.join(tmp, 'empty.db')} }\n`)], env);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /no analysis in .*empty\.db yet/);
 });

@@ -31,7 +31,7 @@ export function configYaml(sandbox: GaleraSandbox, extra = '', dbPath?: string):
     nodes:
 ${nodes}
 storage: { path: ${dbPath ?? path.join(sandbox.root, 'advisor.db')} }
-${extra}`;
+${extra.includes('http:') ? '' : 'http: { listen: 127.0.0.1:0 }\n'}${extra}`;
 }
 
 export function makeConfig(sandbox: GaleraSandbox, extra = '', dbPath?: string): Config {

@@ -1,0 +1,40 @@
+/** No Docker engine runs here, so the Dockerfile's references are checked instead of built. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+
+const root = path.join(import.meta.dirname, '..', '..');
+const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+const lines = dockerfile.split('\n').filter((l) => !l.trim().startsWith('#'));
+
+test('every file the Dockerfile copies from the context exists', () => {
+  const copies = lines.filter((l) => /^COPY /.test(l) && !/--from=/.test(l));
+  assert.ok(copies.length >= 3);
+  for (const line of copies) {
+    const parts = line.replace(/^COPY\s+/, '').split(/\s+/).filter((p) => !p.startsWith('--'));
+    for (const source of parts.slice(0, -1)) assert.ok(fs.existsSync(path.join(root, source)), `COPY ${source} exists`);
+  }
+});
+
+test('the entry point is what the build produces', () => {
+  const entry = /ENTRYPOINT \[(.*)\]/.exec(dockerfile)![1]!.split(',').map((s) => JSON.parse(s.trim()) as string);
+  assert.equal(entry[0], 'node');
+  execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.json')], { stdio: 'pipe' });
+  assert.ok(fs.existsSync(path.join(root, entry[1]!)), `${entry[1]} is built`);
+  const help = execFileSync(process.execPath, [path.join(root, entry[1]!), 'serve', '--help'], { encoding: 'utf8' });
+  assert.match(help, /Usage: gcache-advisor serve/);
+});
+
+test('multi-stage on one Node 22 base, non-root, a volume, a health check, no dev dependencies', () => {
+  const froms = lines.filter((l) => l.startsWith('FROM ')).map((l) => l.split(/\s+/)[1]);
+  assert.equal(froms.length, 2);
+  assert.equal(froms[0], froms[1], 'builder and runtime share a base, so better-sqlite3 is built for the runtime');
+  assert.match(froms[0]!, /^node:22/);
+  assert.match(dockerfile, /^USER (?!root)\w+/m);
+  assert.match(dockerfile, /^VOLUME \["\/var\/lib\/gcache-advisor"\]/m);
+  assert.match(dockerfile, /^HEALTHCHECK .*\n?.*\/healthz/m);
+  assert.match(dockerfile, /npm prune --omit=dev/);
+  assert.match(dockerfile, /GCACHE_ADVISOR_STORAGE__PATH=\/var\/lib\/gcache-advisor\//);
+});
