@@ -14,7 +14,7 @@ import { loadConfigFile } from '../src/config/load.js';
 import { startDaemon } from '../src/daemon.js';
 import { createLogger } from '../src/log/logger.js';
 import { parseDuration } from '../src/units/parse.js';
-import { formatBytes } from '../src/units/format.js';
+import { formatBytes, formatDuration } from '../src/units/format.js';
 
 const { values } = parseArgs({
   options: {
@@ -22,11 +22,12 @@ const { values } = parseArgs({
     'gcache-size': { type: 'string', default: '16M' },
     rate: { type: 'string', default: '20' },
     'base-port': { type: 'string', default: '25300' },
+    port: { type: 'string', default: '9106' },
     help: { type: 'boolean', short: 'h' },
   },
 });
 if (values.help) {
-  console.log('Usage: npm run demo [-- --duration 2m] [--gcache-size 16M] [--rate 20] [--base-port 25300]');
+  console.log('Usage: npm run demo [-- --duration 2m] [--gcache-size 16M] [--rate 20] [--base-port 25300] [--port 9106]');
   process.exit(0);
 }
 
@@ -71,7 +72,7 @@ try {
     nodes:
 ${sandbox.nodes.map((n) => `      - { name: ${n.name}, host: 127.0.0.1, port: ${n.sqlPort} }`).join('\n')}
 storage: { path: ${path.join(root, 'gcache-advisor.db')} }
-http: { listen: 127.0.0.1:9106 }
+http: { listen: 127.0.0.1:${values.port} }
 log: { level: warn }
 `,
   );
@@ -79,17 +80,24 @@ log: { level: warn }
   const config = loadConfigFile(configFile);
   daemon = await startDaemon(config, createLogger({ level: 'warn' }));
   say(`gcache-advisor is sampling every 10 s; config ${configFile}, database ${config.storage.path}`);
-  say(`try, in another terminal:  DEMO_GALERA_PASSWORD=${DEMO_PASSWORD} npx tsx src/cli/main.ts sample -c ${configFile} --once`);
-  say(`or look at the stored samples: sqlite3 ${config.storage.path} 'SELECT * FROM samples ORDER BY id DESC LIMIT 6'`);
-  say('Ctrl-C stops everything and removes the cluster.');
+  say(`where to look, in another terminal:`);
+  say(`  curl -s ${daemon.url}/api/v1/clusters/demo/nodes/node2/window     # window, IST budget, donor`);
+  say(`  curl -s '${daemon.url}/api/v1/clusters/demo/recommendation?targetWindow=2h'`);
+  say(`  curl -s ${daemon.url}/metrics | grep ^galera_                    # what Prometheus scrapes`);
+  say(`  DEMO_GALERA_PASSWORD=${DEMO_PASSWORD} npx tsx src/cli/main.ts report -c ${configFile}`);
+  say(`  DEMO_GALERA_PASSWORD=${DEMO_PASSWORD} npx tsx src/cli/main.ts sample -c ${configFile} --once`);
+  say('the 16 MiB gcache wraps after a minute or two; from then on the window is measured. Ctrl-C stops everything.');
 
   daemon.sampler.onCycle((result) => {
     for (const o of result.outcomes) {
       if (o.ok) {
         const s = o.sample.status;
+        const n = daemon!.analyzer.latest('demo')?.nodes.find((x) => x.node === o.node);
+        const window = n?.measured.measuredSeconds != null ? `window=${formatDuration(n.measured.measuredSeconds)}` : `window=not wrapped yet`;
+        const ist = n?.istBudget.current?.seconds != null ? ` ist_budget=${formatDuration(n.istBudget.current.seconds)} via ${n.istBudget.current.donor}` : '';
         console.log(
           `${new Date(o.sample.takenAt).toISOString()} ${o.node}: ${s.localState.padEnd(7)} last_committed=${s.lastCommitted} cached_downto=${s.cachedDownto ?? 'empty'} ` +
-            `gcache fill so far=${formatBytes(s.receivedBytes + s.replicatedBytes)} epoch=${o.sample.epoch}`,
+            `fill=${formatBytes(s.receivedBytes + s.replicatedBytes)} ${window}${ist}`,
         );
       } else {
         console.log(`${new Date(o.takenAt).toISOString()} ${o.node}: NOT SAMPLED (${o.failure.reason}: ${o.failure.message})`);

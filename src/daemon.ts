@@ -12,6 +12,9 @@ import { Metrics } from './http/metrics.js';
 import { buildServer } from './http/server.js';
 import { VERSION } from './version.js';
 import type { FastifyInstance } from 'fastify';
+import { RuleEngine } from './rules/engine.js';
+import { Outbox } from './alerts/outbox.js';
+import type { SinkTarget } from './alerts/sender.js';
 
 const RETENTION_EVERY_MS = 3600_000;
 
@@ -20,6 +23,8 @@ export interface Daemon {
   sampler: Sampler;
   analyzer: Analyzer;
   metrics: Metrics;
+  engine: RuleEngine;
+  outbox: Outbox;
   server: FastifyInstance;
   /** The address the HTTP server listens on. */
   url: string;
@@ -29,6 +34,27 @@ export interface Daemon {
 
 export async function startDaemon(config: Config, log: Logger = createLogger({ level: config.log.level })): Promise<Daemon> {
   const store = new Store(config.storage.path);
+  let engine: RuleEngine;
+  try {
+    engine = RuleEngine.fromConfig(config, store, log);
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+  const sinks = new Map<string, SinkTarget>(
+    config.alerting.sinks.map((s) => [
+      s.name,
+      {
+        name: s.name,
+        type: s.type,
+        url: s.url.reveal(),
+        hmacSecret: s.hmacSecret?.reveal() ?? null,
+        timeoutMs: s.timeoutSeconds * 1000,
+        alertmanagerEndsAfterMs: 4 * config.alerting.alertmanagerResendSeconds * 1000,
+      },
+    ]),
+  );
+  const outbox = new Outbox(store, sinks, log, { expireAfterMs: config.alerting.expireAfterSeconds * 1000 });
   const sampler = new Sampler(config, store, log);
   const analyzer = new Analyzer(config, store, log);
   const metrics = new Metrics(VERSION);
@@ -36,9 +62,24 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
   let lastRetention = 0;
   let lastSampleAt: number | null = null;
   const cycleStarts: number[] = [];
+  const maintenance = new Map(config.clusters.map((c) => [c.name, c.maintenanceAllowanceSeconds]));
   sampler.onCycle((result) => {
-    for (const analysis of analyzer.onCycle(result)) metrics.recordAnalysis(analysis);
+    const analyses = analyzer.onCycle(result);
+    for (const analysis of analyses) metrics.recordAnalysis(analysis);
     metrics.recordCycle(result, sampler.skippedCycles);
+    const missed = new Map(result.outcomes.map((o) => [`${o.cluster}\u0000${o.node}`, o.ok ? 0 : o.consecutiveFailures]));
+    const hourAgo = Date.now() - 3600_000;
+    engine.evaluate(
+      analyses,
+      (cluster, node) => ({
+        missedCycles: missed.get(`${cluster}\u0000${node}`) ?? 0,
+        purgesLastHour: store.countEvents(cluster, node, 'page_store_purge', hourAgo),
+        maintenanceAllowanceSeconds: maintenance.get(cluster) ?? 0,
+      }),
+      Date.now(),
+    );
+    metrics.recordAlerts(engine.openAlerts());
+    void outbox.tick();
     cycleStarts.push(result.startedAt);
     if (cycleStarts.length > 2) cycleStarts.shift();
     for (const o of result.outcomes) if (o.ok) lastSampleAt = Math.max(lastSampleAt ?? 0, o.sample.takenAt);
@@ -51,6 +92,8 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
     }
   });
   log.info('gcache-advisor starting', {
+    rules: engine.ruleList.length,
+    sinks: config.alerting.sinks.map((s) => ({ name: s.name, type: s.type })),
     clusters: config.clusters.map((c) => ({ name: c.name, nodes: c.nodes.length })),
     schedule: config.sampling.schedule,
     storage: config.storage.path,
@@ -60,6 +103,7 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
     store,
     analyzer,
     metrics,
+    engine,
     version: VERSION,
     health: {
       lastSampleAt: () => lastSampleAt,
@@ -68,6 +112,7 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
   });
   const url = await server.listen({ host: config.http.host, port: config.http.port });
   log.info('http listening', { url, auth: config.http.token ? 'bearer' : 'none' });
+  outbox.start();
   await sampler.runCycle();
   sampler.start();
   return {
@@ -75,12 +120,15 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
     sampler,
     analyzer,
     metrics,
+    engine,
+    outbox,
     server,
     url,
     log,
     async stop() {
       await server.close();
       await sampler.stop();
+      await outbox.stop();
       store.close();
       log.info('gcache-advisor stopped');
     },

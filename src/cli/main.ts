@@ -2,12 +2,13 @@
 /** Entry point of the gcache-advisor binary. */
 import { main } from './run.js';
 import { ConfigError } from '../config/load.js';
+import { RuleFileError } from '../rules/rule-file.js';
 import { scrubSecrets } from '../log/logger.js';
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || err instanceof RuleFileError) {
       process.stderr.write(scrubSecrets(err.message) + '\n');
       process.exit(err.exitCode);
     }

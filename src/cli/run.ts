@@ -24,7 +24,8 @@ The config file may also be given as GCACHE_ADVISOR_CONFIG.
 const COMMAND_HELP: Record<string, string> = {
   serve: `Usage: gcache-advisor serve -c FILE
 
-Runs the daemon until SIGINT or SIGTERM.
+Runs the daemon until SIGINT or SIGTERM. SIGHUP reloads the rules folder (an invalid set is
+refused, with the file and line, and the previous set kept).
 
 Options:
   -c, --config FILE   YAML config file (or GCACHE_ADVISOR_CONFIG)
@@ -146,5 +147,7 @@ async function serve(config: Config): Promise<number> {
     };
     process.on('SIGINT', () => shutdown('SIGINT'));
     process.on('SIGTERM', () => shutdown('SIGTERM'));
+    // SIGHUP re-reads the rules folder; an invalid set is refused and the old one kept.
+    process.on('SIGHUP', () => daemon.engine.reload());
   });
 }

@@ -53,6 +53,16 @@ export interface ClusterConfig {
   nodes: NodeTarget[];
 }
 
+export interface SinkConfig {
+  name: string;
+  type: 'slack' | 'webhook' | 'alertmanager';
+  url: Secret;
+  hmacSecret: Secret | null;
+  severities: string[] | null;
+  clusters: string[] | null;
+  timeoutSeconds: number;
+}
+
 export interface Config {
   source: string;
   clusters: ClusterConfig[];
@@ -61,6 +71,8 @@ export interface Config {
   storage: { path: string; retention: { rawSeconds: number; rollupSeconds: number } };
   http: { host: string; port: number; token: Secret | null };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
+  rules: { dir: string };
+  alerting: { repeatIntervalSeconds: number; alertmanagerResendSeconds: number; expireAfterSeconds: number; sinks: SinkConfig[] };
 }
 
 export const ENV_PREFIX = 'GCACHE_ADVISOR_';
@@ -201,6 +213,25 @@ function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): 
       token: parsed.http.tokenEnv || parsed.http.tokenFile ? readSecret(`http.${parsed.http.tokenEnv ? 'tokenEnv' : 'tokenFile'}`, parsed.http.tokenEnv, parsed.http.tokenFile, env, baseDir) : null,
     },
     log: parsed.log,
+    rules: { dir: path.resolve(parsed.rules.dir) },
+    alerting: {
+      repeatIntervalSeconds: parsed.alerting.repeatInterval,
+      alertmanagerResendSeconds: parsed.alerting.alertmanagerResend,
+      expireAfterSeconds: parsed.alerting.expireAfter,
+      sinks: parsed.alerting.sinks.map((s, i): SinkConfig => {
+        const at = `alerting.sinks[${i}]`;
+        return {
+          name: s.name,
+          type: s.type,
+          // Even a URL written in the file is kept as a secret: Slack and many webhook URLs carry a token.
+          url: s.url ? new Secret(s.url) : readSecret(`${at}.${s.urlEnv ? 'urlEnv' : 'urlFile'}`, s.urlEnv, s.urlFile, env, baseDir),
+          hmacSecret: s.secretEnv || s.secretFile ? readSecret(`${at}.${s.secretEnv ? 'secretEnv' : 'secretFile'}`, s.secretEnv, s.secretFile, env, baseDir) : null,
+          severities: s.severities ?? null,
+          clusters: s.clusters ?? null,
+          timeoutSeconds: s.timeout,
+        };
+      }),
+    },
   };
 }
 

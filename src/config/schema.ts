@@ -68,6 +68,25 @@ const cluster = z.strictObject({
   nodes: z.array(node).min(1, 'expected at least one node'),
 });
 
+const secretSource = {
+  url: z.string().url('expected a URL').optional(),
+  urlEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
+  urlFile: z.string().min(1, 'expected a file path').optional(),
+};
+
+const sink = z.strictObject({
+  name,
+  type: z.enum(['slack', 'webhook', 'alertmanager'], { error: 'expected slack, webhook or alertmanager' }),
+  ...secretSource,
+  /** Webhook only: HMAC-SHA256 of the body in the X-Gcache-Advisor-Signature header. */
+  secretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
+  secretFile: z.string().min(1, 'expected a file path').optional(),
+  /** Routing: which severities and clusters this sink receives (all when omitted). */
+  severities: z.array(z.enum(['critical', 'warning', 'info'], { error: 'expected critical, warning or info' })).min(1).optional(),
+  clusters: z.array(z.string()).min(1).optional(),
+  timeout: positiveDuration.default(10),
+});
+
 const listen = z
   .string({ error: 'expected host:port' })
   .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, such as 127.0.0.1:9106 or [::]:9106');
@@ -106,8 +125,33 @@ export const configSchema = z
       .refine((h) => !(h.tokenEnv && h.tokenFile), 'expected tokenEnv or tokenFile, not both')
       .default({ listen: '127.0.0.1:9106' }),
     log: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).default({ level: 'info' }),
+    rules: z.strictObject({ dir: z.string().min(1, 'expected a folder path').default('./rules') }).default({ dir: './rules' }),
+    alerting: z
+      .strictObject({
+        /** How often a still-firing alert is sent again to Slack and webhooks. */
+        repeatInterval: positiveDuration.default(4 * 3600),
+        /** How often a firing alert is re-posted to Alertmanager (which resolves alerts it stops hearing about). */
+        alertmanagerResend: positiveDuration.default(60),
+        /** How long an undelivered notification is retried. */
+        expireAfter: positiveDuration.default(86400),
+        sinks: z.array(sink).default([]),
+      })
+      .default({ repeatInterval: 4 * 3600, alertmanagerResend: 60, expireAfter: 86400, sinks: [] }),
   })
   .superRefine((config, ctx) => {
+    const sinkNames = new Set<string>();
+    config.alerting.sinks.forEach((s, i) => {
+      const at = ['alerting', 'sinks', i];
+      if (sinkNames.has(s.name)) ctx.addIssue({ code: 'custom', path: [...at, 'name'], message: `duplicate sink name "${s.name}"` });
+      sinkNames.add(s.name);
+      const sources = [s.url, s.urlEnv, s.urlFile].filter(Boolean).length;
+      if (sources !== 1) ctx.addIssue({ code: 'custom', path: at, message: 'expected exactly one of url, urlEnv or urlFile' });
+      if ((s.secretEnv || s.secretFile) && s.type !== 'webhook') ctx.addIssue({ code: 'custom', path: [...at, s.secretEnv ? 'secretEnv' : 'secretFile'], message: 'only a webhook sink signs its body' });
+      if (s.secretEnv && s.secretFile) ctx.addIssue({ code: 'custom', path: at, message: 'expected secretEnv or secretFile, not both' });
+      for (const c of s.clusters ?? []) {
+        if (!config.clusters.some((x) => x.name === c)) ctx.addIssue({ code: 'custom', path: [...at, 'clusters'], message: `unknown cluster "${c}"` });
+      }
+    });
     const clusterNames = new Set<string>();
     config.clusters.forEach((c, ci) => {
       if (clusterNames.has(c.name)) ctx.addIssue({ code: 'custom', path: ['clusters', ci, 'name'], message: `duplicate cluster name "${c.name}"` });

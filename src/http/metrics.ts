@@ -24,6 +24,7 @@ export class Metrics {
   private readonly up;
   private readonly skippedCycles;
   private readonly nodeSynced;
+  private readonly alerts;
   private skippedSeen = 0;
 
   constructor(version: string) {
@@ -37,6 +38,7 @@ export class Metrics {
     this.target = new client.Gauge({ name: 'galera_target_window_seconds', help: 'The replication window the cluster is configured to keep.', labelNames: ['cluster'], registers: r });
     this.historyDrops = new client.Counter({ name: 'galera_gcache_history_drops_total', help: 'gcache history dropped at once: page-store purges and resets, as seen by this daemon.', labelNames: ['cluster', 'node', 'kind'], registers: r });
     this.nodeSynced = new client.Gauge({ name: 'galera_node_synced', help: '1 when wsrep_local_state_comment is Synced and the cluster is Primary, else 0.', labelNames: ['cluster', 'node'], registers: r });
+    this.alerts = new client.Gauge({ name: 'gcache_advisor_alerts', help: 'Open alerts (pending or firing), 1 per alert, like Prometheus\' ALERTS.', labelNames: ['alertname', 'cluster', 'node', 'severity', 'alertstate'], registers: r });
     this.sampleDuration = new client.Histogram({ name: 'gcache_advisor_sample_duration_seconds', help: 'Time taken to read one node.', labelNames: ['cluster', 'node'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: r });
     this.sampleErrors = new client.Counter({ name: 'gcache_advisor_sample_errors_total', help: 'Failed reads of a node, by reason.', labelNames: ['cluster', 'node', 'reason'], registers: r });
     this.lastSample = new client.Gauge({ name: 'gcache_advisor_last_sample_timestamp_seconds', help: 'Unix time of the last successful sample of the node.', labelNames: ['cluster', 'node'], registers: r });
@@ -90,6 +92,13 @@ export class Metrics {
       setOrRemove(this.istBudget, { ...labels, rate: 'pessimistic' }, n.istBudget.pessimistic?.seconds);
       this.nodeSynced.set(labels, n.reachable && n.localState === 'Synced' && n.clusterStatus === 'Primary' ? 1 : 0);
       if (n.historyDrop && n.reachable) this.historyDrops.inc({ ...labels, kind: n.historyDrop.kind });
+    }
+  }
+
+  recordAlerts(open: ReadonlyArray<{ rule: string; severity: string; labels: Record<string, string>; state: string }>): void {
+    this.alerts.reset();
+    for (const a of open) {
+      this.alerts.set({ alertname: a.rule, cluster: a.labels.cluster ?? '', node: a.labels.node ?? '', severity: a.severity, alertstate: a.state }, 1);
     }
   }
 

@@ -12,6 +12,8 @@ import type { Metrics } from './metrics.js';
 import type { ClusterAnalysis, NodeAnalysis } from '../analysis/cluster-analysis.js';
 import { recommendGcacheSize } from '../analysis/sizing.js';
 import { parseDuration, UnitParseError } from '../units/parse.js';
+import type { RuleEngine } from '../rules/engine.js';
+import type { StoredAlert } from '../store/store.js';
 
 export interface Health {
   /** ms of the newest successful sample of any node, or null. */
@@ -25,6 +27,7 @@ export interface ServerDeps {
   store: Store;
   analyzer: Analyzer;
   metrics: Metrics;
+  engine: RuleEngine;
   health: Health;
   version: string;
 }
@@ -45,7 +48,7 @@ class NotFound extends Error {
 const MAX_POINTS = 11_000;
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
-  const { config, store, analyzer, metrics, health } = deps;
+  const { config, store, analyzer, metrics, health, engine } = deps;
   const app = Fastify({ logger: false, ajv: { customOptions: { allErrors: false, removeAdditional: false } } });
 
   await app.register(swagger, {
@@ -230,7 +233,39 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
   );
 
+  app.get('/api/v1/alerts', { schema: { summary: 'Open alerts: pending and firing', tags: ['alerts'] } }, async () => ({
+    alerts: engine.openAlerts().map(alertView),
+  }));
+
+  app.get<{ Querystring: { since?: string; limit?: number } }>(
+    '/api/v1/alerts/history',
+    {
+      schema: {
+        summary: 'Alerts that were active since a time, newest first, resolved ones included',
+        tags: ['alerts'],
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { since: { type: 'string', description: 'RFC 3339 time or Unix seconds; default: 7 days ago' }, limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        },
+      },
+    },
+    async (req) => {
+      const since = req.query.since === undefined ? Date.now() - 7 * 86400_000 : parseTime('since', req.query.since);
+      return { alerts: store.alertHistory(since, req.query.limit ?? 100).map(alertView) };
+    },
+  );
+
+  app.get('/api/v1/rules', { schema: { summary: 'The loaded rules', tags: ['rules'] } }, async () => ({
+    rules: engine.ruleList.map((r) => ({ name: r.name, file: r.file, scope: r.scope, condition: r.conditionText, forSeconds: r.forSeconds, severity: r.severity, labels: r.labels, summary: r.summary })),
+  }));
+
   return app;
+}
+
+function alertView(a: StoredAlert) {
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return { alertname: a.rule, state: a.state, severity: a.severity, labels: a.labels, annotations: a.annotations, activeAt: iso(a.activeAt), firedAt: iso(a.firedAt), resolvedAt: iso(a.resolvedAt) };
 }
 
 function nodeSummary(name: string, n: NodeAnalysis | null) {

@@ -61,6 +61,9 @@ interface SandboxState {
 export const SANDBOX_ADMIN = { user: 'sandbox', password: 'sandbox-admin-pw' };
 
 export class GaleraSandbox {
+  /** Servers this process started: the only ones its exit hook may kill. */
+  private readonly startedHere = new Set<number>();
+
   private constructor(private state: SandboxState) {}
 
   get root(): string {
@@ -144,6 +147,7 @@ export class GaleraSandbox {
     const child = spawn(findMariadbd(), args, { detached: true, stdio: 'ignore' });
     child.unref();
     node.pid = child.pid ?? null;
+    if (node.pid) this.startedHere.add(node.pid);
     this.saveState();
     trackForExitCleanup(this);
     if (opts.waitSynced === false) return;
@@ -243,8 +247,9 @@ export class GaleraSandbox {
     return null;
   }
 
-  /** Stops the exit hook from killing this sandbox's servers: for the CLI's `up`. */
+  /** Stops the exit hook from killing this sandbox's servers: for the CLI's `up` and `start-node`. */
   detach(): void {
+    this.startedHere.clear();
     untrackForExitCleanup(this);
   }
 
@@ -332,12 +337,15 @@ wsrep_slave_threads=2
     fs.writeFileSync(path.join(this.state.root, 'sandbox.json'), JSON.stringify(this.state, null, 2));
   }
 
-  /** Synchronous last resort for process exit: no server may outlive the process that made it. */
+  /**
+   * Synchronous last resort for process exit: no server may outlive the process that started
+   * it. Servers of a loaded sandbox that another process started are left alone.
+   */
   killAllSync(): void {
-    for (const node of this.state.nodes) {
-      if (node.pid && isAlive(node.pid)) {
+    for (const pid of this.startedHere) {
+      if (isAlive(pid)) {
         try {
-          process.kill(node.pid, 'SIGKILL');
+          process.kill(pid, 'SIGKILL');
         } catch {
           // already gone
         }

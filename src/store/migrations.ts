@@ -129,6 +129,40 @@ export const MIGRATIONS: ReadonlyArray<string> = [
     detail TEXT NOT NULL                  -- JSON of the whole ClusterAnalysis
   );
   `,
+  // 3: alerts (open ones and their history) and the notification outbox
+  `
+  CREATE TABLE alerts (
+    id INTEGER PRIMARY KEY,
+    fingerprint TEXT NOT NULL,            -- rule + label set
+    rule TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    labels TEXT NOT NULL,                 -- JSON
+    annotations TEXT NOT NULL,            -- JSON: summary, description
+    state TEXT NOT NULL,                  -- pending | firing | resolved
+    active_at INTEGER NOT NULL,
+    fired_at INTEGER,
+    resolved_at INTEGER,
+    last_notified_at INTEGER
+  );
+  CREATE UNIQUE INDEX alerts_open_by_fingerprint ON alerts (fingerprint) WHERE state != 'resolved';
+  CREATE INDEX alerts_by_time ON alerts (active_at);
+
+  CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    sink TEXT NOT NULL,
+    alert_id INTEGER NOT NULL,
+    kind TEXT NOT NULL,                   -- firing | resolved
+    idempotency_key TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL,                -- JSON, built when enqueued
+    created_at INTEGER NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    delivered_at INTEGER,
+    expired_at INTEGER,
+    last_error TEXT
+  );
+  CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL AND expired_at IS NULL;
+  `,
 ];
 
 export function migrate(db: Database.Database): { from: number; to: number } {

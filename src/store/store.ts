@@ -47,6 +47,35 @@ export interface StoredEvent {
   detail: Record<string, unknown>;
 }
 
+export interface StoredAlert {
+  id: number;
+  fingerprint: string;
+  rule: string;
+  severity: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  state: 'pending' | 'firing' | 'resolved';
+  activeAt: number;
+  firedAt: number | null;
+  resolvedAt: number | null;
+  lastNotifiedAt: number | null;
+}
+
+export interface OutboxEntry {
+  id: number;
+  sink: string;
+  alertId: number;
+  kind: 'firing' | 'resolved';
+  idempotencyKey: string;
+  payload: unknown;
+  createdAt: number;
+  nextAttemptAt: number;
+  attempts: number;
+  deliveredAt: number | null;
+  expiredAt: number | null;
+  lastError: string | null;
+}
+
 export interface MinuteRollup {
   minute: number;
   epoch: number;
@@ -297,6 +326,81 @@ export class Store {
       .all(from, from, stepMs, stepMs, cluster, node, from, to, from, stepMs) as Array<Record<string, number | null>>;
   }
 
+  // --- alerts -------------------------------------------------------------------------------
+
+  openAlerts(): StoredAlert[] {
+    return (this.db.prepare(`SELECT * FROM alerts WHERE state != 'resolved' ORDER BY id`).all() as AlertRow[]).map(alertFromRow);
+  }
+
+  alertHistory(from: number, limit: number): StoredAlert[] {
+    return (this.db.prepare(`SELECT * FROM alerts WHERE active_at >= ? ORDER BY id DESC LIMIT ?`).all(from, limit) as AlertRow[]).map(alertFromRow);
+  }
+
+  /** Inserts a new alert or updates an open one; returns its id. */
+  saveAlert(a: Omit<StoredAlert, 'id'> & { id?: number }): number {
+    const row = {
+      fingerprint: a.fingerprint,
+      rule: a.rule,
+      severity: a.severity,
+      labels: JSON.stringify(a.labels),
+      annotations: JSON.stringify(a.annotations),
+      state: a.state,
+      active_at: a.activeAt,
+      fired_at: a.firedAt,
+      resolved_at: a.resolvedAt,
+      last_notified_at: a.lastNotifiedAt,
+    };
+    if (a.id === undefined) {
+      return Number(
+        this.db
+          .prepare(`INSERT INTO alerts (fingerprint, rule, severity, labels, annotations, state, active_at, fired_at, resolved_at, last_notified_at)
+            VALUES (@fingerprint, @rule, @severity, @labels, @annotations, @state, @active_at, @fired_at, @resolved_at, @last_notified_at)`)
+          .run(row).lastInsertRowid,
+      );
+    }
+    this.db
+      .prepare(`UPDATE alerts SET severity = @severity, labels = @labels, annotations = @annotations, state = @state, fired_at = @fired_at,
+          resolved_at = @resolved_at, last_notified_at = @last_notified_at WHERE id = @id`)
+      .run({ ...row, id: a.id });
+    return a.id;
+  }
+
+  /** Deletes a pending alert that never fired: it is no history worth keeping. */
+  deleteAlert(id: number): void {
+    this.db.prepare(`DELETE FROM alerts WHERE id = ?`).run(id);
+  }
+
+  // --- outbox ------------------------------------------------------------------------------
+
+  /** Writes a notification before any attempt to send it; a repeated key is ignored. */
+  enqueue(n: { sink: string; alertId: number; kind: 'firing' | 'resolved'; idempotencyKey: string; payload: unknown; now: number }): void {
+    this.db
+      .prepare(`INSERT OR IGNORE INTO outbox (sink, alert_id, kind, idempotency_key, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+      .run(n.sink, n.alertId, n.kind, n.idempotencyKey, JSON.stringify(n.payload), n.now, n.now);
+  }
+
+  dueNotifications(now: number, limit: number): OutboxEntry[] {
+    return (this.db
+      .prepare(`SELECT * FROM outbox WHERE delivered_at IS NULL AND expired_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`)
+      .all(now, limit) as OutboxRow[]).map(outboxFromRow);
+  }
+
+  markDelivered(id: number, now: number): void {
+    this.db.prepare(`UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?`).run(now, id);
+  }
+
+  markFailed(id: number, error: string, nextAttemptAt: number): void {
+    this.db.prepare(`UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?`).run(error, nextAttemptAt, id);
+  }
+
+  markExpired(id: number, now: number): void {
+    this.db.prepare(`UPDATE outbox SET expired_at = ? WHERE id = ?`).run(now, id);
+  }
+
+  notifications(limit = 100): OutboxEntry[] {
+    return (this.db.prepare(`SELECT * FROM outbox ORDER BY id DESC LIMIT ?`).all(limit) as OutboxRow[]).map(outboxFromRow);
+  }
+
   countEvents(cluster: string, node: string, kind: string, since: number): number {
     return (this.stmts.countEvents.get(cluster, node, kind, since) as { n: number }).n;
   }
@@ -347,6 +451,68 @@ export class Store {
   close(): void {
     this.db.close();
   }
+}
+
+interface AlertRow {
+  id: number;
+  fingerprint: string;
+  rule: string;
+  severity: string;
+  labels: string;
+  annotations: string;
+  state: StoredAlert['state'];
+  active_at: number;
+  fired_at: number | null;
+  resolved_at: number | null;
+  last_notified_at: number | null;
+}
+
+function alertFromRow(r: AlertRow): StoredAlert {
+  return {
+    id: r.id,
+    fingerprint: r.fingerprint,
+    rule: r.rule,
+    severity: r.severity,
+    labels: JSON.parse(r.labels) as Record<string, string>,
+    annotations: JSON.parse(r.annotations) as Record<string, string>,
+    state: r.state,
+    activeAt: r.active_at,
+    firedAt: r.fired_at,
+    resolvedAt: r.resolved_at,
+    lastNotifiedAt: r.last_notified_at,
+  };
+}
+
+interface OutboxRow {
+  id: number;
+  sink: string;
+  alert_id: number;
+  kind: 'firing' | 'resolved';
+  idempotency_key: string;
+  payload: string;
+  created_at: number;
+  next_attempt_at: number;
+  attempts: number;
+  delivered_at: number | null;
+  expired_at: number | null;
+  last_error: string | null;
+}
+
+function outboxFromRow(r: OutboxRow): OutboxEntry {
+  return {
+    id: r.id,
+    sink: r.sink,
+    alertId: r.alert_id,
+    kind: r.kind,
+    idempotencyKey: r.idempotency_key,
+    payload: JSON.parse(r.payload) as unknown,
+    createdAt: r.created_at,
+    nextAttemptAt: r.next_attempt_at,
+    attempts: r.attempts,
+    deliveredAt: r.delivered_at,
+    expiredAt: r.expired_at,
+    lastError: r.last_error,
+  };
 }
 
 function toRow(s: StoredSample): SampleRow {

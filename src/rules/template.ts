@@ -1,0 +1,48 @@
+/**
+ * Summary and description templates: "{{ name }}" or "{{ name | format }}", where format is one
+ * of duration ("42 min"), bytes ("512 MiB"), rate ("1.2 MiB/s"), days or number. Nothing else
+ * is interpreted: no code runs. A value that is unknown renders as "unknown". Pure.
+ */
+import { formatBytes, formatDuration } from '../units/format.js';
+import type { Value } from './expression.js';
+import { NODE_VARIABLES, CLUSTER_VARIABLES } from './variables.js';
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:\|\s*([a-z]+)\s*)?\}\}/g;
+const FORMATS = ['duration', 'bytes', 'rate', 'days', 'number'] as const;
+
+/** Names used by a template; throws on an unknown format or a malformed placeholder. */
+export function templateNames(template: string): string[] {
+  const names: string[] = [];
+  for (const m of template.matchAll(PLACEHOLDER)) {
+    if (m[2] && !(FORMATS as readonly string[]).includes(m[2])) throw new Error(`unknown format "${m[2]}" (known: ${FORMATS.join(', ')})`);
+    names.push(m[1]!);
+  }
+  const leftover = template.replace(PLACEHOLDER, '');
+  if (/\{\{|\}\}/.test(leftover)) throw new Error('malformed {{ }} placeholder: expected {{ name }} or {{ name | format }}');
+  return names;
+}
+
+function defaultFormat(name: string): string | undefined {
+  const unit = (NODE_VARIABLES[name] ?? CLUSTER_VARIABLES[name])?.unit;
+  return unit === 'seconds' ? 'duration' : unit === 'bytes' ? 'bytes' : unit === 'bytes/s' ? 'rate' : unit === 'days' ? 'days' : undefined;
+}
+
+export function renderTemplate(template: string, values: Readonly<Record<string, Value>>): string {
+  return template.replace(PLACEHOLDER, (_m, name: string, format: string | undefined) => {
+    const v = values[name] ?? null;
+    if (v === null) return 'unknown';
+    if (typeof v !== 'number') return String(v);
+    switch (format ?? defaultFormat(name)) {
+      case 'duration':
+        return formatDuration(v);
+      case 'bytes':
+        return formatBytes(v);
+      case 'rate':
+        return `${formatBytes(v)}/s`;
+      case 'days':
+        return `${v.toFixed(1)} days`;
+      default:
+        return Number.isInteger(v) ? String(v) : v.toFixed(2);
+    }
+  });
+}
