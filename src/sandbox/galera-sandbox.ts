@@ -142,7 +142,9 @@ export class GaleraSandbox {
     if (node.pid && isAlive(node.pid)) throw new Error(`${node.name} is already running (pid ${node.pid})`);
     const args = [`--defaults-file=${node.configFile}`];
     if (runningAsRoot()) args.push('--user=mysql');
-    if (opts.bootstrap) args.push('--wsrep-new-cluster');
+    // With no other node running there is nothing to join: the node must form the cluster anew.
+    const bootstrap = opts.bootstrap ?? !this.state.nodes.some((n) => n.index !== index && n.pid !== null && isAlive(n.pid));
+    if (bootstrap) args.push('--wsrep-new-cluster');
     const logOffset = fileSize(node.errorLog);
     const child = spawn(findMariadbd(), args, { detached: true, stdio: 'ignore' });
     child.unref();

@@ -57,7 +57,7 @@ test('the dashboard is provisionable: a datasource variable, no __inputs, cluste
   walk(dashboard.panels);
   assert.deepEqual([...datasources], ['${datasource}']);
   const titles = dashboard.panels.map((p: { title: string }) => p.title).join('\n');
-  for (const topic of [/window/i, /IST budget/i, /rate/i, /recommended/i, /Sample/i]) assert.match(titles, topic);
+  for (const topic of [/window/i, /IST budget/i, /rate/i, /recommended/i, /alerts/i, /Sample/i]) assert.match(titles, topic);
   const provisioning = YAML.parse(fs.readFileSync(new URL('../../dashboards/provisioning/dashboards.yaml', import.meta.url), 'utf8'));
   assert.equal(provisioning.providers[0].type, 'file');
 });
