@@ -102,3 +102,24 @@ test('environment variables override keys, typed as YAML', () => {
   applyEnvOverrides(raw, { GCACHE_ADVISOR_LOG__LEVEL: 'debug', GCACHE_ADVISOR_DB_PASSWORD: 'not-an-override', GCACHE_ADVISOR_CONFIG: '/etc/x.yaml' });
   assert.deepEqual(raw, { log: { level: 'debug' } }, 'variables that name no config section are left alone');
 });
+
+test('the example config in examples/ is valid and shows the defaults', () => {
+  const text = fs.readFileSync(new URL('../../examples/gcache-advisor.yaml', import.meta.url), 'utf8');
+  const c = parseConfig(text, 'examples/gcache-advisor.yaml', { GCACHE_ADVISOR_DB_PASSWORD: 'x' });
+  assert.equal(c.clusters[0]!.nodes.length, 3);
+  assert.equal(c.alerting.repeatIntervalSeconds, 4 * 3600);
+  assert.equal(c.sampling.schedule, '*/10 * * * * *');
+});
+
+test('alerting sinks: URLs and secrets are secrets, and bad sinks are named', () => {
+  const c = parseConfig(base + 'alerting:\n  sinks:\n    - { name: s, type: webhook, urlEnv: HOOK, secretEnv: KEY, severities: [critical] }\n', 'test.yaml', { ...env, HOOK: 'https://hooks.example.invalid/abc', KEY: 'k3y-secret' });
+  const sink = c.alerting.sinks[0]!;
+  assert.equal(sink.url.reveal(), 'https://hooks.example.invalid/abc');
+  assert.equal(sink.hmacSecret!.reveal(), 'k3y-secret');
+  assert.doesNotMatch(JSON.stringify(c), /hooks\.example|k3y-secret/);
+  rejects(base + 'alerting:\n  sinks:\n    - { name: s, type: pagerduty, url: "http://x" }\n', /alerting\.sinks\[0\]\.type: expected slack, webhook or alertmanager/);
+  rejects(base + 'alerting:\n  sinks:\n    - { name: s, type: slack }\n', /alerting\.sinks\[0\]: expected exactly one of url, urlEnv or urlFile/);
+  rejects(base + 'alerting:\n  sinks:\n    - { name: s, type: slack, url: "http://x", secretEnv: K }\n', /alerting\.sinks\[0\]\.secretEnv: only a webhook sink signs its body/);
+  rejects(base + 'alerting:\n  sinks:\n    - { name: s, type: slack, url: "http://x", clusters: [nope] }\n', /alerting\.sinks\[0\]\.clusters: unknown cluster "nope"/);
+  rejects(base + 'alerting:\n  sinks:\n    - { name: s, type: slack, urlEnv: NOPE }\n', /alerting\.sinks\[0\]\.urlEnv: environment variable NOPE is not set/);
+});
