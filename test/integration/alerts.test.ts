@@ -68,6 +68,23 @@ severity: critical
 summary: "{{ cluster }}/{{ node }} has not been sampled for {{ missed_cycles }} cycles"
 `;
 
+/** A config whose only node is a closed port: it is never sampled, so a missed-cycles rule fires at once. */
+function unreachableNodeConfig(name: string, rules: string, extra = ''): string {
+  const file = path.join(tmp, `${name}.yaml`);
+  fs.writeFileSync(
+    file,
+    `clusters:
+  - name: c1
+    connection: { user: u, passwordEnv: ${PASSWORD_ENV} }
+    nodes: [{ name: gone, host: 127.0.0.1, port: 9 }]
+storage: { path: ${path.join(tmp, `${name}.db`)} }
+http: { listen: 127.0.0.1:0 }
+rules: { dir: ${rules} }
+${extra}`,
+  );
+  return file;
+}
+
 function rulesDir(name: string, files: Record<string, string>): string {
   const dir = path.join(tmp, name);
   fs.mkdirSync(dir, { recursive: true });
@@ -179,23 +196,11 @@ function countDeliveries(db: string): Array<{ kind: string; delivered: number; a
 
 test('a daemon killed while a notification is pending delivers it exactly once after restart', async () => {
   const db = path.join(tmp, 'outbox.db');
-  const rules = rulesDir('outbox', { 'not-sampled.yaml': notSampledRule });
-  const file = path.join(tmp, 'outbox.yaml');
-  // The node is a closed port, so the alert fires at once; the receiver is down at first.
-  fs.writeFileSync(
-    file,
-    `clusters:
-  - name: c1
-    connection: { user: u, passwordEnv: ${PASSWORD_ENV} }
-    nodes: [{ name: gone, host: 127.0.0.1, port: 9 }]
-sampling: { schedule: "* * * * * *", timeout: 1s }
-storage: { path: ${db} }
-http: { listen: 127.0.0.1:0 }
-rules: { dir: ${rules} }
-alerting:
-  sinks:
-    - { name: hook, type: webhook, urlEnv: HOOK_URL }
-`,
+  // The alert fires at once; the receiver is down at first.
+  const file = unreachableNodeConfig(
+    'outbox',
+    rulesDir('outbox', { 'not-sampled.yaml': notSampledRule }),
+    'sampling: { schedule: "* * * * * *", timeout: 1s }\nalerting:\n  sinks:\n    - { name: hook, type: webhook, urlEnv: HOOK_URL }\n',
   );
   const env = { [PASSWORD_ENV]: 'x', HOOK_URL: 'http://127.0.0.1:24696/hook' };
   const first = spawnCli(['serve', '-c', file], env);
@@ -223,18 +228,7 @@ alerting:
 
 test('SIGHUP reloads the rules, and keeps the old set when the new one is broken', async () => {
   const rules = rulesDir('reload', { 'not-sampled.yaml': notSampledRule });
-  const file = path.join(tmp, 'reload.yaml');
-  fs.writeFileSync(
-    file,
-    `clusters:
-  - name: c1
-    connection: { user: u, passwordEnv: ${PASSWORD_ENV} }
-    nodes: [{ name: gone, host: 127.0.0.1, port: 9 }]
-storage: { path: ${path.join(tmp, 'reload.db')} }
-http: { listen: 127.0.0.1:0 }
-rules: { dir: ${rules} }
-`,
-  );
+  const file = unreachableNodeConfig('reload', rules);
   const daemon = spawnCli(['serve', '-c', file], { [PASSWORD_ENV]: 'x' });
   let stderr = '';
   daemon.stderr!.on('data', (d) => (stderr += d));
@@ -260,9 +254,7 @@ rules: { dir: ${rules} }
 });
 
 test('serve refuses to start on a broken rule file, naming it and its line', async () => {
-  const rules = rulesDir('broken-start', { 'bad.yaml': 'name: Bad\ncondition: windw < 1\nseverity: warning\nsummary: x\n' });
-  const file = path.join(tmp, 'broken-start.yaml');
-  fs.writeFileSync(file, `clusters: [{ name: c1, connection: { user: u, passwordEnv: ${PASSWORD_ENV} }, nodes: [{ name: n, host: 127.0.0.1, port: 9 }] }]\nstorage: { path: ${path.join(tmp, 'bs.db')} }\nrules: { dir: ${rules} }\n`);
+  const file = unreachableNodeConfig('broken-start', rulesDir('broken-start', { 'bad.yaml': 'name: Bad\ncondition: windw < 1\nseverity: warning\nsummary: x\n' }));
   const child = spawnCli(['serve', '-c', file], { [PASSWORD_ENV]: 'x' });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
