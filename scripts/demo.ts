@@ -93,7 +93,13 @@ log: { level: warn }
       if (o.ok) {
         const s = o.sample.status;
         const n = daemon!.analyzer.latest('demo')?.nodes.find((x) => x.node === o.node);
-        const window = n?.measured.measuredSeconds != null ? `window=${formatDuration(n.measured.measuredSeconds)}` : `window=not wrapped yet`;
+        const m = n?.measured;
+        const window =
+          m?.measuredSeconds != null
+            ? `window=${formatDuration(m.measuredSeconds)}`
+            : m?.lowerBound && m.ageSeconds !== null
+              ? `window≥${formatDuration(m.ageSeconds)} (history starts after its oldest write-set)`
+              : 'window=ring not wrapped yet';
         const ist = n?.istBudget.current?.seconds != null ? ` ist_budget=${formatDuration(n.istBudget.current.seconds)} via ${n.istBudget.current.donor}` : '';
         console.log(
           `${new Date(o.sample.takenAt).toISOString()} ${o.node}: ${s.localState.padEnd(7)} last_committed=${s.lastCommitted} cached_downto=${s.cachedDownto ?? 'empty'} ` +
