@@ -38,7 +38,7 @@ const phaseMs = parseDuration(values.phase!) * 1000;
 /** Per-writer sysbench rates (tx/s), one per phase, cycled: a load that varies by 8x. */
 const PHASE_RATES = [10, 50, 20, 80, 15, 40];
 
-type Figure = 'measured' | 'estimated_short_classic' | 'estimated_short' | 'estimated_long_classic' | 'estimated_long' | 'ist_budget';
+type Figure = 'measured' | 'estimated_short_classic' | 'estimated_short' | 'estimated_long_classic' | 'estimated_long' | 'ist_budget' | 'ist_budget_pessimistic';
 interface Checkpoint {
   t: number;
   node: string;
@@ -99,6 +99,7 @@ horizons: { short: 5m, long: 24h }
         put('estimated_long_classic', n.estimated.long.classicSeconds);
         put('estimated_long', n.estimated.long.bestSeconds);
         put('ist_budget', n.istBudget.current?.seconds);
+        put('ist_budget_pessimistic', n.istBudget.pessimistic?.seconds);
         checkpoints.push({ t: n.computedAt, node: n.node, index: Number(n.node.replace('node', '')), figures });
       }
     }
@@ -113,9 +114,9 @@ horizons: { short: 5m, long: 24h }
   await sampler.stop();
 
   const truthOf = (c: Checkpoint, figure: Figure): number | null =>
-    figure === 'ist_budget' ? truth.trueIstBudgetSeconds(c.index, c.t) : truth.trueWindowSeconds(c.index, c.t);
+    figure.startsWith('ist_budget') ? truth.trueIstBudgetSeconds(c.index, c.t) : truth.trueWindowSeconds(c.index, c.t);
   const rows: string[] = [];
-  const figures: Figure[] = ['measured', 'estimated_short_classic', 'estimated_short', 'estimated_long_classic', 'estimated_long', 'ist_budget'];
+  const figures: Figure[] = ['measured', 'estimated_short_classic', 'estimated_short', 'estimated_long_classic', 'estimated_long', 'ist_budget', 'ist_budget_pessimistic'];
   // Compare only once every figure is defined (the ring has wrapped): the same checkpoints for all.
   const usable = checkpoints.filter((c) => c.figures.measured !== undefined);
   for (const figure of figures) {
