@@ -12,13 +12,12 @@ import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
-import Database from 'better-sqlite3';
 import { GaleraSandbox, sleep } from '../../src/sandbox/galera-sandbox.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { signBody } from '../../src/alerts/sender.ts';
-import { startCluster, configYaml, spawnCli, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';
+import { startCluster, configYaml, spawnCli, queryDatabase, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ga-alerts-'));
 const AM_PORT = 24693;
@@ -186,12 +185,7 @@ alerting:
 });
 
 function countDeliveries(db: string): Array<{ kind: string; delivered: number; attempts: number }> {
-  const conn = new Database(db, { readonly: true });
-  try {
-    return conn.prepare('SELECT kind, delivered_at IS NOT NULL AS delivered, attempts FROM outbox ORDER BY id').all() as never;
-  } finally {
-    conn.close();
-  }
+  return queryDatabase(db, 'SELECT kind, delivered_at IS NOT NULL AS delivered, attempts FROM outbox ORDER BY id');
 }
 
 test('a daemon killed while a notification is pending delivers it exactly once after restart', async () => {

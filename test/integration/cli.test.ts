@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Database from 'better-sqlite3';
 import { GaleraSandbox, sleep } from '../../src/sandbox/galera-sandbox.ts';
-import { startCluster, writeConfigFile, runCli, spawnCli, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';
+import { startCluster, writeConfigFile, runCli, spawnCli, queryDatabase, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ga-cli-'));
 const env = { [PASSWORD_ENV]: ADVISOR_PASSWORD };
@@ -99,12 +98,7 @@ after(async () => {
 });
 
 function countSamples(db: string): Array<{ node: string; n: number; epoch: number }> {
-  const conn = new Database(db, { readonly: true });
-  try {
-    return conn.prepare('SELECT node, COUNT(*) AS n, MAX(epoch) AS epoch FROM samples GROUP BY node ORDER BY node').all() as Array<{ node: string; n: number; epoch: number }>;
-  } finally {
-    conn.close();
-  }
+  return queryDatabase(db, 'SELECT node, COUNT(*) AS n, MAX(epoch) AS epoch FROM samples GROUP BY node ORDER BY node');
 }
 
 test('kill -9 of the daemon loses nothing committed, and a restart carries on', async () => {
@@ -132,10 +126,8 @@ test('kill -9 of the daemon loses nothing committed, and a restart carries on', 
     assert.equal(row.epoch, afterKill[i]!.epoch, `${row.node}: the daemon restart is not a server restart, so the epoch goes on`);
   }
   // The rollups continue the same epoch across the daemon restart.
-  const conn = new Database(db, { readonly: true });
-  const rollupSamples = conn.prepare('SELECT SUM(samples) AS n FROM rollups_1m WHERE node = ?').get('node1') as { n: number };
-  conn.close();
-  assert.equal(rollupSamples.n, afterRestart[0]!.n - 1, 'every sample after the first added one delta');
+  const [rollupSamples] = queryDatabase<{ n: number }>(db, 'SELECT SUM(samples) AS n FROM rollups_1m WHERE node = ?', 'node1');
+  assert.equal(rollupSamples!.n, afterRestart[0]!.n - 1, 'every sample after the first added one delta');
 
   // The report reads what the daemon stored.
   const report = await runCli(['report', '-c', file], env);

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { GaleraSandbox, type SandboxOptions } from '../../src/sandbox/galera-sandbox.ts';
 import { parseConfig, type Config } from '../../src/config/load.ts';
 
@@ -76,4 +77,18 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}) {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+/**
+ * Runs one query on a daemon's SQLite file without writing to it (SQLite's query_only pragma),
+ * as an outside observer of what the daemon committed.
+ */
+export function queryDatabase<T>(file: string, sql: string, ...params: unknown[]): T[] {
+  const conn = new Database(file, { fileMustExist: true });
+  try {
+    conn.pragma('query_only = ON');
+    return conn.prepare(sql).all(...params) as T[];
+  } finally {
+    conn.close();
+  }
 }
