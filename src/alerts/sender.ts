@@ -1,6 +1,10 @@
 /**
  * Sends one stored notification to its sink over HTTP and says what happened, for the outbox to
  * decide between done, retry (with the receiver's Retry-After, if any) and give up.
+ *
+ * A receiver is not trusted to behave: redirects are not followed (a sink URL is configured
+ * exactly; following a 3xx could carry the signed payload elsewhere), at most
+ * MAX_RESPONSE_BODY_BYTES of a response body is read, and a Retry-After is capped.
  */
 import { createHmac } from 'node:crypto';
 import type { SinkType } from './payloads.js';
@@ -27,15 +31,50 @@ export function signBody(body: string, secret: string): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
-/** Retry-After as seconds or an HTTP date, in ms from now; null when absent or unreadable. */
+/** The longest a receiver's Retry-After may hold a notification back. */
+export const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
+
+/** How much of a response body is read (and thrown away) before the stream is cancelled. */
+export const MAX_RESPONSE_BODY_BYTES = 64 * 1024;
+
+/**
+ * Retry-After as seconds or an HTTP date, in ms from now, at most MAX_RETRY_AFTER_MS; null when
+ * absent or unreadable (a negative or fractional number, or text that is not an HTTP date). A
+ * date in the past means "now": 0.
+ */
 export function parseRetryAfter(value: string | null, now: number): number | null {
-  if (!value) return null;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const t = Date.parse(value);
-  return Number.isNaN(t) ? null : Math.max(0, t - now);
+  const text = value?.trim();
+  if (!text) return null;
+  if (/^\d+$/.test(text)) return Math.min(Number(text) * 1000, MAX_RETRY_AFTER_MS);
+  // Date.parse reads almost anything ("-5", "1.5", "soon 12" are all dates to it): an HTTP date,
+  // in any of its three forms (RFC 9110 5.6.7), starts with a weekday and has a time of day.
+  if (!/^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /.test(text) || !/\b\d{2}:\d{2}:\d{2}\b/.test(text)) return null;
+  const t = Date.parse(text);
+  return Number.isNaN(t) ? null : Math.min(Math.max(0, t - now), MAX_RETRY_AFTER_MS);
 }
 
-export async function send(target: SinkTarget, kind: 'firing' | 'resolved', payload: unknown, idempotencyKey: string, now = Date.now()): Promise<SendResult> {
+/**
+ * Reads and discards a response body, up to `limit` bytes, then cancels the stream: a receiver
+ * that sends an endless body must not hold the sender. Read errors (the timeout aborting a slow
+ * body, a reset) are ignored: the status has already decided the outcome.
+ */
+async function drainBody(body: ReadableStream<Uint8Array> | null, limit: number): Promise<void> {
+  if (!body) return;
+  const reader = body.getReader();
+  let read = 0;
+  try {
+    while (read < limit) {
+      const chunk = await reader.read();
+      if (chunk.done) return;
+      read += chunk.value.byteLength;
+    }
+  } catch {
+    return;
+  }
+  await reader.cancel().catch(() => undefined);
+}
+
+export async function send(target: SinkTarget, kind: 'firing' | 'resolved', payload: unknown, idempotencyKey: string, now = Date.now(), signal?: AbortSignal): Promise<SendResult> {
   let url = target.url;
   let bodyValue = payload;
   if (target.type === 'alertmanager') {
@@ -47,9 +86,11 @@ export async function send(target: SinkTarget, kind: 'firing' | 'resolved', payl
   const headers: Record<string, string> = { 'content-type': 'application/json', 'idempotency-key': idempotencyKey, 'user-agent': 'gcache-advisor' };
   if (target.hmacSecret) headers[SIGNATURE_HEADER] = signBody(body, target.hmacSecret);
   try {
-    const res = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(target.timeoutMs) });
-    await res.arrayBuffer().catch(() => undefined);
+    const res = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(target.timeoutMs)]) : AbortSignal.timeout(target.timeoutMs) });
+    await drainBody(res.body, MAX_RESPONSE_BODY_BYTES);
     if (res.ok) return { ok: true };
+    // The sink's URL is wrong (or was moved) until someone changes the configuration.
+    if (res.status >= 300 && res.status < 400) return { ok: false, retry: false, error: `HTTP ${res.status} (redirects are not followed)` };
     const error = `HTTP ${res.status}`;
     if (res.status === 429 || res.status === 408 || res.status >= 500) {
       return { ok: false, retry: true, error, retryAfterMs: parseRetryAfter(res.headers.get('retry-after'), now) };

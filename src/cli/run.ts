@@ -131,6 +131,14 @@ function report(config: Config, json: boolean): number {
 
 async function serve(config: Config): Promise<number> {
   const daemon = await startDaemon(config);
+  // Last-resort handlers: whatever escapes is logged through the secret scrubber, never printed
+  // raw by Node. A rejection nobody awaited is logged and the daemon goes on; an uncaught
+  // exception leaves the process in an unknown state, so it is logged and the daemon exits 1.
+  process.on('unhandledRejection', (reason) => daemon.log.error('unhandled rejection', { err: reason instanceof Error ? reason : String(reason) }));
+  process.on('uncaughtException', (err) => {
+    daemon.log.error('uncaught exception: exiting', { err, stack: err.stack });
+    process.exit(1);
+  });
   return new Promise((resolve) => {
     let stopping = false;
     const shutdown = (signal: string) => {

@@ -8,6 +8,9 @@ import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
 import type { CycleResult } from '../sampler/sampler.js';
 import type { Config } from '../config/load.js';
 
+/** Store error codes exported at 0 from the start, so that increase() sees the first one. */
+const KNOWN_STORE_ERRORS = ['SQLITE_BUSY', 'SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_IOERR', 'SQLITE_CORRUPT'];
+
 export class Metrics {
   readonly registry = new client.Registry();
   private readonly writeRate;
@@ -25,7 +28,10 @@ export class Metrics {
   private readonly skippedCycles;
   private readonly nodeSynced;
   private readonly alerts;
+  private readonly storeErrors;
+  private readonly storeWritable;
   private skippedSeen = 0;
+  private readonly storeErrorsSeen = new Map<string, number>();
 
   constructor(version: string) {
     const r = [this.registry];
@@ -44,6 +50,10 @@ export class Metrics {
     this.lastSample = new client.Gauge({ name: 'gcache_advisor_last_sample_timestamp_seconds', help: 'Unix time of the last successful sample of the node.', labelNames: ['cluster', 'node'], registers: r });
     this.up = new client.Gauge({ name: 'gcache_advisor_up', help: '1 when the last read of the node succeeded, else 0.', labelNames: ['cluster', 'node'], registers: r });
     this.skippedCycles = new client.Counter({ name: 'gcache_advisor_skipped_cycles_total', help: 'Sampling ticks skipped because the previous cycle was still running.', registers: r });
+    this.storeErrors = new client.Counter({ name: 'gcache_advisor_store_errors_total', help: 'Failed writes to the SQLite store, by SQLite error code (SQLITE_FULL, SQLITE_BUSY, SQLITE_READONLY...).', labelNames: ['code'], registers: r });
+    this.storeWritable = new client.Gauge({ name: 'gcache_advisor_store_writable', help: '1 when the last write to the SQLite store succeeded, else 0.', registers: r });
+    for (const code of KNOWN_STORE_ERRORS) this.storeErrors.inc({ code }, 0);
+    this.storeWritable.set(1);
     new client.Gauge({ name: 'gcache_advisor_build_info', help: 'Build information; always 1.', labelNames: ['version', 'nodejs'], registers: r }).set({ version, nodejs: process.version }, 1);
     client.collectDefaultMetrics({ register: this.registry });
     // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool
@@ -73,6 +83,16 @@ export class Metrics {
     }
     if (skippedTotal > this.skippedSeen) this.skippedCycles.inc(skippedTotal - this.skippedSeen);
     this.skippedSeen = skippedTotal;
+  }
+
+  /** The store's failed-write counts since start (by code), and whether the last write went through. */
+  recordStore(errorsByCode: ReadonlyMap<string, number>, health: { ok: boolean }): void {
+    for (const [code, total] of errorsByCode) {
+      const delta = total - (this.storeErrorsSeen.get(code) ?? 0);
+      if (delta > 0) this.storeErrors.inc({ code }, delta);
+      this.storeErrorsSeen.set(code, total);
+    }
+    this.storeWritable.set(health.ok ? 1 : 0);
   }
 
   recordAnalysis(a: ClusterAnalysis): void {

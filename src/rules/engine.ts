@@ -75,12 +75,15 @@ export class RuleEngine {
         }
       }
     }
-    // Alerts whose rule or node is gone, or whose cluster was not analysed: nothing holds them any more.
+    // Alerts whose rule, node or cluster is gone: nothing holds them any more. (An alert of a
+    // configured cluster that was not analysed this cycle stays as it is.)
     const analysed = new Set(analyses.map((a) => a.cluster));
+    const configured = new Set(this.config.clusters.map((c) => c.name));
     for (const [fingerprint, alert] of this.open) {
       if (seen.has(fingerprint)) continue;
+      const cluster = alert.labels.cluster ?? '';
       const ruleGone = !this.rules.some((r) => r.name === alert.rule);
-      if (ruleGone || analysed.has(alert.labels.cluster ?? '')) this.advance(null, fingerprint, alert.labels, null, now);
+      if (ruleGone || analysed.has(cluster) || !configured.has(cluster)) this.advance(null, fingerprint, alert.labels, null, now);
     }
   }
 
@@ -98,10 +101,13 @@ export class RuleEngine {
         return;
       }
       const resolved: StoredAlert = { ...prev, state: 'resolved', resolvedAt: now };
-      this.store.db.transaction(() => {
+      this.store.transaction(() => {
         this.store.saveAlert(resolved);
+        // A firing notification still waiting to be retried would re-open the alert at the
+        // receiver after the resolution: it goes.
+        this.store.expirePendingFiring(resolved.id, now);
         this.notify(resolved, 'resolved', `${resolved.id}/resolved`, now, () => true);
-      })();
+      });
       this.log.info('alert resolved', { alertname: prev.rule, ...prev.labels });
       return;
     }
@@ -124,12 +130,14 @@ export class RuleEngine {
       alert.state === 'firing' && (transition === 'firing' || now - (this.alertmanagerSentAt.get(fingerprint) ?? 0) >= this.config.alerting.alertmanagerResendSeconds * 1000);
     // The alert's new state and its notifications are committed together: a crash can lose
     // neither one without the other.
-    this.store.db.transaction(() => {
+    this.store.transaction(() => {
       alert.id = this.store.saveAlert(prev ? alert : { ...alert, id: undefined });
       if (transition === 'firing') this.notify(alert, 'firing', `${alert.id}/firing`, now, () => true);
-      else if (alertmanagerDue) this.notify(alert, 'firing', `${alert.id}/resend/${now}`, now, (s) => s.type === 'alertmanager');
+      // At most one re-post waits per alert and sink: the one queued already sets a fresh endsAt
+      // when it goes out, so queueing more behind a slow Alertmanager would only pile up.
+      else if (alertmanagerDue) this.notify(alert, 'firing', `${alert.id}/resend/${now}`, now, (s) => s.type === 'alertmanager' && !this.store.hasPendingFiring(alert.id, s.name));
       if (transition === 'repeat') this.notify(alert, 'firing', `${alert.id}/repeat/${now}`, now, (s) => s.type !== 'alertmanager');
-    })();
+    });
     if (alertmanagerDue) this.alertmanagerSentAt.set(fingerprint, now);
     this.open.set(fingerprint, alert);
     if (transition === 'firing') this.log.warn('alert firing', { alertname: alert.rule, ...alert.labels, summary: alert.annotations.summary });

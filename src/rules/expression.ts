@@ -17,6 +17,10 @@
  * arithmetic and comparisons with null are null, `not null` is null, `false and null` is false,
  * `true or null` is true. A rule fires only on true, so never on a figure that is not known yet.
  * `x == null` and `x != null` test for an unknown value.
+ *
+ * Nesting is limited to MAX_EXPRESSION_DEPTH levels, counting parentheses, `not`, unary `-` and
+ * each operator of a chain (`a + b + c` is two levels): the parser, namesIn and evaluate recurse
+ * along the tree, and a hostile rule file must get a clear error, not a stack overflow.
  */
 import { parseDuration, parseSize } from '../units/parse.js';
 
@@ -44,6 +48,9 @@ interface Token {
   value?: Value;
   column: number;
 }
+
+/** How deep a condition may nest; real conditions need a handful of levels. */
+export const MAX_EXPRESSION_DEPTH = 100;
 
 const OPERATORS = ['<=', '>=', '==', '!=', '<', '>', '+', '-', '*', '/', '(', ')'];
 
@@ -102,58 +109,81 @@ export function parseExpression(text: string): Node {
   const next = () => tokens[pos++]!;
   const isWord = (word: string) => peek().type === 'name' && peek().text === word;
   const isOp = (...ops: string[]) => peek().type === 'op' && ops.includes(peek().text);
+  const tooDeep = (t: Token) => new ExpressionError(`nested more than ${MAX_EXPRESSION_DEPTH} levels deep (parentheses, not, unary - or a chain of operators)`, t.column);
+
+  // The parser's own recursion: each "(", "not" and unary "-" descends one level. Checked on the
+  // way down, before the stack is spent.
+  let descent = 0;
+  const descend = <T>(t: Token, parse: () => T): T => {
+    if (++descent > MAX_EXPRESSION_DEPTH) throw tooDeep(t);
+    try {
+      return parse();
+    } finally {
+      descent--;
+    }
+  };
+  // The tree's depth, which evaluate and namesIn recurse along; a chain of binary operators is
+  // parsed by a loop but still builds a deep tree.
+  const depths = new WeakMap<Node, number>();
+  const depthOf = (n: Node) => depths.get(n) ?? 1;
+  const build = (t: Token, n: Node): Node => {
+    const d = 1 + (n.kind === 'unary' ? depthOf(n.operand) : n.kind === 'binary' ? Math.max(depthOf(n.left), depthOf(n.right)) : 0);
+    if (d > MAX_EXPRESSION_DEPTH) throw tooDeep(t);
+    depths.set(n, d);
+    return n;
+  };
 
   const or = (): Node => {
     let left = and();
     while (isWord('or')) {
-      next();
-      left = { kind: 'binary', op: 'or', left, right: and() };
+      const t = next();
+      left = build(t, { kind: 'binary', op: 'or', left, right: and() });
     }
     return left;
   };
   const and = (): Node => {
     let left = not();
     while (isWord('and')) {
-      next();
-      left = { kind: 'binary', op: 'and', left, right: not() };
+      const t = next();
+      left = build(t, { kind: 'binary', op: 'and', left, right: not() });
     }
     return left;
   };
   const not = (): Node => {
     if (isWord('not')) {
-      next();
-      return { kind: 'unary', op: 'not', operand: not() };
+      const t = next();
+      return build(t, { kind: 'unary', op: 'not', operand: descend(t, not) });
     }
     return compare();
   };
   const compare = (): Node => {
     const left = sum();
     if (isOp('<', '<=', '>', '>=', '==', '!=')) {
-      const op = next().text;
-      return { kind: 'binary', op, left, right: sum() };
+      const t = next();
+      return build(t, { kind: 'binary', op: t.text, left, right: sum() });
     }
     return left;
   };
   const sum = (): Node => {
     let left = product();
     while (isOp('+', '-')) {
-      const op = next().text;
-      left = { kind: 'binary', op, left, right: product() };
+      const t = next();
+      left = build(t, { kind: 'binary', op: t.text, left, right: product() });
     }
     return left;
   };
   const product = (): Node => {
     let left = unary();
     while (isOp('*', '/')) {
-      const op = next().text;
-      left = { kind: 'binary', op, left, right: unary() };
+      const t = next();
+      left = build(t, { kind: 'binary', op: t.text, left, right: unary() });
     }
     return left;
   };
   const unary = (): Node => {
     if (isOp('-')) {
-      next();
-      return { kind: 'unary', op: '-', operand: unary() };
+      const t = next();
+      return build(t, { kind: 'unary', op: '-', operand: descend(t, unary) });
     }
     return atom();
   };
@@ -168,7 +198,7 @@ export function parseExpression(text: string): Node {
       return { kind: 'name', name: t.text };
     }
     if (t.type === 'op' && t.text === '(') {
-      const inner = or();
+      const inner = descend(t, or);
       const close = next();
       if (close.text !== ')') throw new ExpressionError(`expected ")" but found ${describe(close)}`, close.column);
       return inner;

@@ -33,9 +33,5 @@ export function step(prev: AlertState | null, active: boolean, now: number, forS
   return { next: base, transition: null };
 }
 
-/** Exponential backoff with ±50% jitter, capped; a receiver's Retry-After wins when longer. */
-export function backoffMs(attempts: number, retryAfterMs: number | null, random: () => number = Math.random): number {
-  const base = Math.min(300_000, 1000 * 2 ** Math.max(0, attempts - 1));
-  const jittered = base * (0.5 + random());
-  return Math.max(jittered, retryAfterMs ?? 0);
-}
+// Kept importable from here until the tests move to src/alerts/backoff.ts.
+export { backoffMs } from '../alerts/backoff.js';

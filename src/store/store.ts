@@ -6,6 +6,7 @@
  * could drop the last transactions, which the next samples replace anyway.
  */
 import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { migrate } from './migrations.js';
@@ -109,18 +110,53 @@ interface SampleRow {
   duration_ms: number;
 }
 
-const RETENTION_BATCH = 5000;
+/** Rows deleted per statement by retention: small enough that one batch takes a few ms. */
+const RETENTION_BATCH = 500;
+/**
+ * How long a write waits for a lock held by another connection. Short on purpose: the daemon is
+ * the only writer, so a lock held elsewhere is an outsider (a backup, a manual session), and every
+ * millisecond waited here is the event loop blocked. A write that gives up is counted and retried
+ * with the next cycle.
+ */
+const BUSY_TIMEOUT_MS = 100;
+
+/** How the most recent write went, for readiness and the store-error counter. */
+export interface WriteHealth {
+  ok: boolean;
+  /** The SQLite error code of the last failed write (SQLITE_FULL, SQLITE_BUSY...), when not ok. */
+  reason: string | null;
+  since: number | null;
+}
+
+export interface RetentionCutoffs {
+  /** Raw samples, failures and per-cycle analyses before this time go. */
+  raw: number;
+  /** Rollups, events, cluster analyses and resolved alerts before this time go. */
+  rollups: number;
+  /** Delivered or expired notifications settled before this time go. */
+  notifications: number;
+}
+
+/** How long a delivered or expired notification stays in the outbox for inspection. */
+export const NOTIFICATION_RETENTION_MS = 7 * 86400_000;
+
+export function retentionCutoffs(now: number, rawSeconds: number, rollupSeconds: number): RetentionCutoffs {
+  return { raw: now - rawSeconds * 1000, rollups: now - rollupSeconds * 1000, notifications: now - NOTIFICATION_RETENTION_MS };
+}
 
 export class Store {
   readonly db: Database.Database;
   private readonly stmts;
+  private health: WriteHealth = { ok: true, reason: null, since: null };
+  /** Failed writes by SQLite error code, since start. */
+  readonly writeErrors = new Map<string, number>();
 
   constructor(file: string) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     this.db.pragma('foreign_keys = ON');
     migrate(this.db);
     this.stmts = {
@@ -164,12 +200,57 @@ export class Store {
       upsertLatestAnalysis: this.db.prepare(`INSERT OR REPLACE INTO latest_analysis (cluster, computed_at, detail) VALUES (?, ?, ?)`),
       latestAnalyses: this.db.prepare(`SELECT detail FROM latest_analysis ORDER BY cluster`),
       nodeAnalysisBetween: this.db.prepare(`SELECT * FROM node_analysis WHERE cluster = ? AND node = ? AND computed_at >= ? AND computed_at <= ? ORDER BY computed_at`),
+      nodeAnalysisSeries: this.db.prepare(`SELECT @from + ((computed_at - @from) / @step) * @step AS at,
+           AVG(measured_seconds) AS measuredSeconds, AVG(estimated_short_seconds) AS estimatedShortSeconds,
+           AVG(estimated_long_seconds) AS estimatedLongSeconds, AVG(ist_current_seconds) AS istBudgetCurrentSeconds,
+           AVG(ist_pessimistic_seconds) AS istBudgetPessimisticSeconds, AVG(rate_short_bps) AS writeRateShortBytesPerSecond,
+           AVG(rate_long_bps) AS writeRateLongBytesPerSecond, AVG(writesets_short_per_s) AS writeSetsShortPerSecond,
+           COUNT(*) AS samples
+         FROM node_analysis WHERE cluster = @cluster AND node = @node AND computed_at >= @from AND computed_at <= @to
+         GROUP BY (computed_at - @from) / @step ORDER BY 1 LIMIT @limit`),
+      recentEvents: this.db.prepare(`SELECT cluster, node, at, kind, detail FROM events WHERE at >= ? ORDER BY at DESC LIMIT ?`),
+      recentClusterEvents: this.db.prepare(`SELECT cluster, node, at, kind, detail FROM events WHERE cluster = ? AND at >= ? ORDER BY at DESC LIMIT ?`),
+      openAlerts: this.db.prepare(`SELECT * FROM alerts WHERE state != 'resolved' ORDER BY id`),
+      alertHistory: this.db.prepare(`SELECT * FROM alerts WHERE active_at >= ? ORDER BY id DESC LIMIT ?`),
+      insertAlert: this.db.prepare(`INSERT INTO alerts (fingerprint, rule, severity, labels, annotations, state, active_at, fired_at, resolved_at, last_notified_at)
+            VALUES (@fingerprint, @rule, @severity, @labels, @annotations, @state, @active_at, @fired_at, @resolved_at, @last_notified_at)`),
+      updateAlert: this.db.prepare(`UPDATE alerts SET severity = @severity, labels = @labels, annotations = @annotations, state = @state, fired_at = @fired_at,
+          resolved_at = @resolved_at, last_notified_at = @last_notified_at WHERE id = @id`),
+      deleteAlert: this.db.prepare(`DELETE FROM alerts WHERE id = ?`),
+      enqueue: this.db.prepare(`INSERT OR IGNORE INTO outbox (sink, alert_id, kind, idempotency_key, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
+      pendingFiring: this.db.prepare(`SELECT 1 FROM outbox WHERE alert_id = ? AND sink = ? AND kind = 'firing' AND delivered_at IS NULL AND expired_at IS NULL LIMIT 1`),
+      expirePendingFiring: this.db.prepare(`UPDATE outbox SET expired_at = ?, last_error = 'superseded by the resolution'
+        WHERE alert_id = ? AND kind = 'firing' AND delivered_at IS NULL AND expired_at IS NULL`),
+      expireOrphans: this.db.prepare(`UPDATE outbox SET expired_at = ?, last_error = 'sink no longer configured'
+        WHERE delivered_at IS NULL AND expired_at IS NULL AND sink NOT IN (SELECT value FROM json_each(?))`),
+      expireStale: this.db.prepare(`UPDATE outbox SET expired_at = ? WHERE delivered_at IS NULL AND expired_at IS NULL AND created_at < ?`),
+      dueNotifications: this.db.prepare(`SELECT * FROM outbox WHERE sink = ? AND delivered_at IS NULL AND expired_at IS NULL AND next_attempt_at <= ?
+        ORDER BY next_attempt_at, id LIMIT ?`),
+      nextDue: this.db.prepare(`SELECT MIN(next_attempt_at) AS t FROM outbox WHERE sink = ? AND delivered_at IS NULL AND expired_at IS NULL`),
+      markDelivered: this.db.prepare(`UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?`),
+      markFailed: this.db.prepare(`UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?`),
+      markExpired: this.db.prepare(`UPDATE outbox SET expired_at = ? WHERE id = ?`),
+      notifications: this.db.prepare(`SELECT * FROM outbox ORDER BY id DESC LIMIT ?`),
+      retention: {
+        samples: this.db.prepare('DELETE FROM samples WHERE id IN (SELECT id FROM samples WHERE taken_at < ? LIMIT ?)'),
+        failures: this.db.prepare('DELETE FROM sample_failures WHERE id IN (SELECT id FROM sample_failures WHERE taken_at < ? LIMIT ?)'),
+        events: this.db.prepare('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)'),
+        nodeAnalysis: this.db.prepare('DELETE FROM node_analysis WHERE id IN (SELECT id FROM node_analysis WHERE computed_at < ? LIMIT ?)'),
+        clusterAnalysis: this.db.prepare('DELETE FROM cluster_analysis WHERE id IN (SELECT id FROM cluster_analysis WHERE computed_at < ? LIMIT ?)'),
+        rollups: this.db.prepare('DELETE FROM rollups_1m WHERE rowid IN (SELECT rowid FROM rollups_1m WHERE minute < ? LIMIT ?)'),
+        // Delivered and expired notifications are kept a while for inspection, then go.
+        outbox: this.db.prepare(`DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
+          WHERE COALESCE(delivered_at, expired_at) < ? LIMIT ?)`),
+        // Resolved alerts are history; kept as long as the rollups, with no notification left.
+        alerts: this.db.prepare(`DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE state = 'resolved' AND resolved_at < ?
+          AND id NOT IN (SELECT alert_id FROM outbox) LIMIT ?)`),
+      },
     };
   }
 
   /** Saves a sample and, when it continues its epoch, adds its delta to the minute's rollup, atomically. */
   recordSample(sample: StoredSample, delta: SampleDelta | null): void {
-    this.db.transaction(() => {
+    this.transaction(() => {
       this.stmts.insertSample.run(toRow(sample));
       if (delta) {
         this.stmts.upsertRollup.run({
@@ -184,19 +265,46 @@ export class Store {
           last_committed: sample.status.lastCommitted,
         });
       }
-    })();
+    });
   }
 
   recordFailure(failure: StoredFailure): void {
-    this.stmts.insertFailure.run(failure.cluster, failure.node, failure.takenAt, failure.reason, failure.message);
+    this.write(() => this.stmts.insertFailure.run(failure.cluster, failure.node, failure.takenAt, failure.reason, failure.message));
   }
 
   recordSettings(settings: NodeSettings): void {
-    this.stmts.upsertSettings.run({ ...settings, recover: settings.recover ? 1 : 0 });
+    this.write(() => this.stmts.upsertSettings.run({ ...settings, recover: settings.recover ? 1 : 0 }));
   }
 
   recordEvent(event: StoredEvent): void {
-    this.stmts.insertEvent.run(event.cluster, event.node, event.at, event.kind, JSON.stringify(event.detail));
+    this.write(() => this.stmts.insertEvent.run(event.cluster, event.node, event.at, event.kind, JSON.stringify(event.detail)));
+  }
+
+  /**
+   * Runs `fn` in one transaction (nested calls join the outer one). Every write of the project
+   * goes through here or `write`, so that readiness and the error counter see each outcome.
+   */
+  transaction<T>(fn: () => T): T {
+    return this.write(() => this.db.transaction(fn)());
+  }
+
+  /** How the most recent write went; never takes a lock, so readiness checks cannot block. */
+  writeHealth(): WriteHealth {
+    return this.health;
+  }
+
+  private write<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn();
+    try {
+      const result = fn();
+      if (!this.health.ok) this.health = { ok: true, reason: null, since: null };
+      return result;
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'SQLITE_ERROR';
+      this.writeErrors.set(code, (this.writeErrors.get(code) ?? 0) + 1);
+      if (this.health.ok || this.health.reason !== code) this.health = { ok: false, reason: code, since: Date.now() };
+      throw err;
+    }
   }
 
   /** The newest sample of every node that has one: the sampler's starting point after a restart. */
@@ -252,9 +360,7 @@ export class Store {
 
   /** Events of every node of a cluster (or all clusters), newest first. */
   recentEvents(cluster: string | null, from: number, limit: number): StoredEvent[] {
-    const rows = (cluster === null
-      ? this.db.prepare(`SELECT cluster, node, at, kind, detail FROM events WHERE at >= ? ORDER BY at DESC LIMIT ?`).all(from, limit)
-      : this.db.prepare(`SELECT cluster, node, at, kind, detail FROM events WHERE cluster = ? AND at >= ? ORDER BY at DESC LIMIT ?`).all(cluster, from, limit)) as Array<{
+    const rows = (cluster === null ? this.stmts.recentEvents.all(from, limit) : this.stmts.recentClusterEvents.all(cluster, from, limit)) as Array<{
       cluster: string;
       node: string;
       at: number;
@@ -272,7 +378,7 @@ export class Store {
 
   /** Saves one cycle's analysis of a cluster: the figures into the history, the whole into the latest. */
   recordAnalysis(analysis: ClusterAnalysis): void {
-    this.db.transaction(() => {
+    this.transaction(() => {
       for (const n of analysis.nodes) {
         this.stmts.insertNodeAnalysis.run({
           cluster: n.cluster,
@@ -296,7 +402,7 @@ export class Store {
       }
       this.stmts.insertClusterAnalysis.run(analysis.cluster, analysis.computedAt, analysis.recommendation.targetWindowSeconds, analysis.recommendation.recommendedGcacheSizeBytes);
       this.stmts.upsertLatestAnalysis.run(analysis.cluster, analysis.computedAt, JSON.stringify(analysis));
-    })();
+    });
   }
 
   latestAnalyses(): ClusterAnalysis[] {
@@ -309,31 +415,22 @@ export class Store {
 
   /**
    * The figures of a node between two times, averaged per step (like a Prometheus range query):
-   * one row per step that has data, `at` being the start of the step.
+   * one row per step that has data, `at` being the start of the step, at most `limit` rows.
+   * The bucket is computed in integers: better-sqlite3 binds JS numbers as REAL, and a REAL
+   * division would put every row in a group of its own.
    */
-  nodeAnalysisSeries(cluster: string, node: string, from: number, to: number, stepMs: number): Array<Record<string, number | null>> {
-    return this.db
-      .prepare(
-        `SELECT ? + ((computed_at - ?) / ?) * ? AS at,
-           AVG(measured_seconds) AS measuredSeconds, AVG(estimated_short_seconds) AS estimatedShortSeconds,
-           AVG(estimated_long_seconds) AS estimatedLongSeconds, AVG(ist_current_seconds) AS istBudgetCurrentSeconds,
-           AVG(ist_pessimistic_seconds) AS istBudgetPessimisticSeconds, AVG(rate_short_bps) AS writeRateShortBytesPerSecond,
-           AVG(rate_long_bps) AS writeRateLongBytesPerSecond, AVG(writesets_short_per_s) AS writeSetsShortPerSecond,
-           COUNT(*) AS samples
-         FROM node_analysis WHERE cluster = ? AND node = ? AND computed_at >= ? AND computed_at <= ?
-         GROUP BY (computed_at - ?) / ? ORDER BY 1`,
-      )
-      .all(from, from, stepMs, stepMs, cluster, node, from, to, from, stepMs) as Array<Record<string, number | null>>;
+  nodeAnalysisSeries(cluster: string, node: string, from: number, to: number, stepMs: number, limit: number): Array<Record<string, number | null>> {
+    return this.stmts.nodeAnalysisSeries.all({ from: BigInt(Math.floor(from)), step: BigInt(Math.max(1, Math.floor(stepMs))), to: Math.floor(to), cluster, node, limit }) as Array<Record<string, number | null>>;
   }
 
   // --- alerts -------------------------------------------------------------------------------
 
   openAlerts(): StoredAlert[] {
-    return (this.db.prepare(`SELECT * FROM alerts WHERE state != 'resolved' ORDER BY id`).all() as AlertRow[]).map(alertFromRow);
+    return (this.stmts.openAlerts.all() as AlertRow[]).map(alertFromRow);
   }
 
   alertHistory(from: number, limit: number): StoredAlert[] {
-    return (this.db.prepare(`SELECT * FROM alerts WHERE active_at >= ? ORDER BY id DESC LIMIT ?`).all(from, limit) as AlertRow[]).map(alertFromRow);
+    return (this.stmts.alertHistory.all(from, limit) as AlertRow[]).map(alertFromRow);
   }
 
   /** Inserts a new alert or updates an open one; returns its id. */
@@ -350,55 +447,73 @@ export class Store {
       resolved_at: a.resolvedAt,
       last_notified_at: a.lastNotifiedAt,
     };
-    if (a.id === undefined) {
-      return Number(
-        this.db
-          .prepare(`INSERT INTO alerts (fingerprint, rule, severity, labels, annotations, state, active_at, fired_at, resolved_at, last_notified_at)
-            VALUES (@fingerprint, @rule, @severity, @labels, @annotations, @state, @active_at, @fired_at, @resolved_at, @last_notified_at)`)
-          .run(row).lastInsertRowid,
-      );
-    }
-    this.db
-      .prepare(`UPDATE alerts SET severity = @severity, labels = @labels, annotations = @annotations, state = @state, fired_at = @fired_at,
-          resolved_at = @resolved_at, last_notified_at = @last_notified_at WHERE id = @id`)
-      .run({ ...row, id: a.id });
-    return a.id;
+    return this.write(() => {
+      if (a.id === undefined) return Number(this.stmts.insertAlert.run(row).lastInsertRowid);
+      this.stmts.updateAlert.run({ ...row, id: a.id });
+      return a.id;
+    });
   }
 
   /** Deletes a pending alert that never fired: it is no history worth keeping. */
   deleteAlert(id: number): void {
-    this.db.prepare(`DELETE FROM alerts WHERE id = ?`).run(id);
+    this.write(() => this.stmts.deleteAlert.run(id));
   }
 
   // --- outbox ------------------------------------------------------------------------------
 
   /** Writes a notification before any attempt to send it; a repeated key is ignored. */
   enqueue(n: { sink: string; alertId: number; kind: 'firing' | 'resolved'; idempotencyKey: string; payload: unknown; now: number }): void {
-    this.db
-      .prepare(`INSERT OR IGNORE INTO outbox (sink, alert_id, kind, idempotency_key, payload, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-      .run(n.sink, n.alertId, n.kind, n.idempotencyKey, JSON.stringify(n.payload), n.now, n.now);
+    this.write(() => this.stmts.enqueue.run(n.sink, n.alertId, n.kind, n.idempotencyKey, JSON.stringify(n.payload), n.now, n.now));
   }
 
-  dueNotifications(now: number, limit: number): OutboxEntry[] {
-    return (this.db
-      .prepare(`SELECT * FROM outbox WHERE delivered_at IS NULL AND expired_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`)
-      .all(now, limit) as OutboxRow[]).map(outboxFromRow);
+  /** True when a firing notification of this alert still waits for delivery to this sink. */
+  hasPendingFiring(alertId: number, sink: string): boolean {
+    return this.stmts.pendingFiring.get(alertId, sink) !== undefined;
+  }
+
+  /**
+   * Expires the firing notifications of an alert that still wait for delivery: once its
+   * resolution is queued, a late firing one would re-open it at the receiver.
+   */
+  expirePendingFiring(alertId: number, now: number): number {
+    return this.write(() => this.stmts.expirePendingFiring.run(now, alertId).changes);
+  }
+
+  /** Expires the undelivered notifications of sinks not in `sinks` (removed from the config). */
+  expireOrphans(sinks: readonly string[], now: number): number {
+    return this.write(() => this.stmts.expireOrphans.run(now, JSON.stringify(sinks)).changes);
+  }
+
+  /** Expires every undelivered notification created before `createdBefore`; returns how many. */
+  expireStale(createdBefore: number, now: number): number {
+    return this.write(() => this.stmts.expireStale.run(now, createdBefore).changes);
+  }
+
+  /** The notifications of one sink that are due, oldest first. */
+  dueNotifications(sink: string, now: number, limit: number): OutboxEntry[] {
+    return (this.stmts.dueNotifications.all(sink, now, limit) as OutboxRow[]).map(outboxFromRow);
+  }
+
+  /** When the next notification of a sink falls due, or null when none waits. */
+  nextDueAt(sink: string): number | null {
+    const row = this.stmts.nextDue.get(sink) as { t: number | null } | undefined;
+    return row?.t ?? null;
   }
 
   markDelivered(id: number, now: number): void {
-    this.db.prepare(`UPDATE outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?`).run(now, id);
+    this.write(() => this.stmts.markDelivered.run(now, id));
   }
 
   markFailed(id: number, error: string, nextAttemptAt: number): void {
-    this.db.prepare(`UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?`).run(error, nextAttemptAt, id);
+    this.write(() => this.stmts.markFailed.run(error, nextAttemptAt, id));
   }
 
   markExpired(id: number, now: number): void {
-    this.db.prepare(`UPDATE outbox SET expired_at = ? WHERE id = ?`).run(now, id);
+    this.write(() => this.stmts.markExpired.run(now, id));
   }
 
   notifications(limit = 100): OutboxEntry[] {
-    return (this.db.prepare(`SELECT * FROM outbox ORDER BY id DESC LIMIT ?`).all(limit) as OutboxRow[]).map(outboxFromRow);
+    return (this.stmts.notifications.all(limit) as OutboxRow[]).map(outboxFromRow);
   }
 
   countEvents(cluster: string, node: string, kind: string, since: number): number {
@@ -411,44 +526,50 @@ export class Store {
   }
 
   /**
-   * Deletes rows older than the retention, a batch at a time so that a big backlog never holds
-   * the write lock long enough to stall the sampler. Returns how many rows went.
+   * Deletes rows older than their retention, one small batch at a time, for at most `budgetMs`
+   * of wall time: the caller runs it between cycles until it reports `done`, so no call holds the
+   * event loop (or the write lock) for long whatever the backlog.
    */
-  applyRetention(now: number, rawSeconds: number, rollupSeconds: number): number {
-    const rawCutoff = now - rawSeconds * 1000;
-    const rollupCutoff = now - rollupSeconds * 1000;
-    const plans: Array<[string, number]> = [
-      ['samples WHERE id IN (SELECT id FROM samples WHERE taken_at < ? LIMIT ?)', rawCutoff],
-      ['sample_failures WHERE id IN (SELECT id FROM sample_failures WHERE taken_at < ? LIMIT ?)', rawCutoff],
-      ['events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)', rollupCutoff],
-      ['node_analysis WHERE id IN (SELECT id FROM node_analysis WHERE computed_at < ? LIMIT ?)', rawCutoff],
-      ['cluster_analysis WHERE id IN (SELECT id FROM cluster_analysis WHERE computed_at < ? LIMIT ?)', rollupCutoff],
-      ['rollups_1m WHERE rowid IN (SELECT rowid FROM rollups_1m WHERE minute < ? LIMIT ?)', rollupCutoff],
-    ];
+  retentionSlice(cutoffs: RetentionCutoffs, budgetMs: number): { deleted: number; done: boolean } {
+    const started = performance.now();
     let deleted = 0;
-    for (const [where, cutoff] of plans) {
-      const stmt = this.db.prepare(`DELETE FROM ${where}`);
+    for (const [stmt, cutoff] of this.retentionPlan(cutoffs)) {
       for (;;) {
-        const { changes } = stmt.run(cutoff, RETENTION_BATCH);
+        const { changes } = this.write(() => stmt.run(cutoff, RETENTION_BATCH));
         deleted += changes;
         if (changes < RETENTION_BATCH) break;
+        if (performance.now() - started >= budgetMs) return { deleted, done: false };
       }
     }
-    return deleted;
+    return { deleted, done: true };
   }
 
-  /** True when a write transaction can be opened: for readiness checks. */
-  isWritable(): boolean {
-    try {
-      this.db.prepare('BEGIN IMMEDIATE').run();
-      this.db.prepare('ROLLBACK').run();
-      return true;
-    } catch {
-      return false;
+  /** Runs retention to the end in one go (tests and tools; the daemon uses retentionSlice). */
+  applyRetention(now: number, rawSeconds: number, rollupSeconds: number): number {
+    const cutoffs = retentionCutoffs(now, rawSeconds, rollupSeconds);
+    let deleted = 0;
+    for (;;) {
+      const slice = this.retentionSlice(cutoffs, Number.POSITIVE_INFINITY);
+      deleted += slice.deleted;
+      if (slice.done) return deleted;
     }
   }
 
-  close(): void {
+  private retentionPlan(c: RetentionCutoffs): Array<[Database.Statement, number]> {
+    const r = this.stmts.retention;
+    return [
+      [r.samples, c.raw],
+      [r.failures, c.raw],
+      [r.events, c.rollups],
+      [r.nodeAnalysis, c.raw],
+      [r.clusterAnalysis, c.rollups],
+      [r.rollups, c.rollups],
+      [r.outbox, c.notifications],
+      [r.alerts, c.rollups],
+    ];
+  }
+
+    close(): void {
     this.db.close();
   }
 }

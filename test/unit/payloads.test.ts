@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { slackPayload, webhookPayload, alertmanagerPayload, type AlertView } from '../../src/alerts/payloads.ts';
+import { slackPayload, webhookPayload, alertmanagerPayload, fitSlack, type AlertView } from '../../src/alerts/payloads.ts';
 import { signBody, parseRetryAfter } from '../../src/alerts/sender.ts';
 
 const alert: AlertView = {
@@ -58,4 +58,63 @@ test('HMAC-SHA256 signature of the body, and Retry-After in both forms', () => {
   assert.equal(parseRetryAfter(new Date(60_000).toUTCString(), 0), 60_000);
   assert.equal(parseRetryAfter(null, 0), null);
   assert.equal(parseRetryAfter('soon', 0), null);
+});
+
+type SlackBlock = { type: string; text?: { type: string; text: string }; fields?: Array<{ text: string }>; elements?: Array<{ text: string }> };
+
+/** Every text of a Slack payload, named by where it sits. */
+function slackTexts(p: Record<string, unknown>): Array<[string, string]> {
+  const out: Array<[string, string]> = [['text', p.text as string]];
+  (p.blocks as SlackBlock[]).forEach((b, i) => {
+    if (b.text) out.push([`blocks[${i}] ${b.type}`, b.text.text]);
+    b.fields?.forEach((f, j) => out.push([`blocks[${i}].fields[${j}]`, f.text]));
+    b.elements?.forEach((e, j) => out.push([`blocks[${i}].elements[${j}]`, e.text]));
+  });
+  return out;
+}
+
+test('Slack: node, label and annotation values are escaped, so "<!channel>" or a link is shown, not acted on', () => {
+  const hostile = '<!channel>';
+  const p = slackPayload({
+    ...alert,
+    labels: { ...alert.labels, cluster: `prod${hostile}`, node: `db2 ${hostile}` },
+    annotations: { summary: `window low ${hostile}`, description: `see <https://evil.example|here> & ${hostile}`, donor: `db1${hostile}`, window: '12 min' },
+    idempotencyKey: `gcache-advisor/slack${hostile}/7/firing`,
+  });
+  const texts = slackTexts(p);
+  const carrying = texts.filter(([, t]) => t.includes('!channel'));
+  // The fallback, the header, the summary, cluster, node and donor fields, the description, the context.
+  assert.equal(carrying.length, 8, JSON.stringify(carrying));
+  for (const [where, text] of texts) {
+    assert.doesNotMatch(text, /[<>]/, where);
+    if (text.includes('!channel')) assert.match(text, /&lt;!channel&gt;/, where);
+  }
+  const description = texts.find(([where]) => where.endsWith('section') && where.startsWith('blocks[3]'))![1];
+  assert.equal(description, 'see &lt;https://evil.example|here&gt; &amp; &lt;!channel&gt;');
+});
+
+test('Slack: a 10,000-character value is cut to each block\'s limit, with an ellipsis', () => {
+  const long = 'x'.repeat(10_000);
+  const p = slackPayload({ ...alert, labels: { ...alert.labels, cluster: long, node: long }, annotations: { summary: long, description: long, donor: long, window: long } });
+  const limits: Record<string, number> = { header: 150, section: 3000, text: 3000 };
+  const texts = slackTexts(p);
+  let cut = 0;
+  for (const [where, text] of texts) {
+    const limit = where.includes('fields') ? 2000 : (limits[where.split(' ').pop()!] ?? 3000);
+    assert.ok(text.length <= limit, `${where}: ${text.length} > ${limit}`);
+    if (text.includes('xxxxx')) {
+      assert.ok(text.endsWith('…') || text.endsWith('…*'), where);
+      cut++;
+    }
+  }
+  // The fallback, the header, the summary, the description, and the cluster, node, donor and window fields.
+  assert.equal(cut, 8);
+  assert.match((p.blocks as SlackBlock[])[1]!.text!.text, /^\*x+…\*$/, 'the summary stays bold');
+});
+
+test('Slack: a cut never splits an entity or a surrogate pair', () => {
+  assert.equal(fitSlack('abc&amp;def', 6), 'abc…');
+  assert.equal(fitSlack('abc&lt;def', 9), 'abc&lt;d…');
+  assert.equal(fitSlack('ab😀cd', 4), 'ab…');
+  assert.equal(fitSlack('short', 5), 'short');
 });

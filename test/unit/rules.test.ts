@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseExpression, evaluate, truthy, ExpressionError } from '../../src/rules/expression.ts';
+import { parseExpression, evaluate, namesIn, truthy, ExpressionError, MAX_EXPRESSION_DEPTH } from '../../src/rules/expression.ts';
 import { parseRuleFile, loadRules, RuleFileError } from '../../src/rules/rule-file.ts';
-import { renderTemplate } from '../../src/rules/template.ts';
+import { renderTemplate, truncateValue, MAX_RENDERED_VALUE_CHARS } from '../../src/rules/template.ts';
 import { step, backoffMs } from '../../src/rules/lifecycle.ts';
 import { routes, fingerprintOf } from '../../src/rules/engine.ts';
 
@@ -151,4 +151,51 @@ test('routing by severity and cluster; fingerprints ignore label order', () => {
   assert.equal(routes({ severities: ['critical', 'warning'], clusters: ['prod'] }, alert), true);
   assert.equal(routes({ severities: null, clusters: ['staging'] }, alert), false);
   assert.equal(fingerprintOf({ a: '1', b: '2' }), fingerprintOf({ b: '2', a: '1' }));
+});
+
+test('expressions: nesting deeper than the limit is a clear error, not a stack overflow', () => {
+  assert.equal(MAX_EXPRESSION_DEPTH, 100);
+  const tooDeep = /^nested more than 100 levels deep/;
+  // The column is that of the 101st "(", "not" or "-", or of a chain's 100th operator (the 101st level).
+  const hostile: Array<[string, string, number]> = [
+    ['5,000 parentheses', '('.repeat(5000) + 'window' + ')'.repeat(5000), 101],
+    ['5,000 not', 'not '.repeat(5000) + 'synced', 401],
+    ['5,000 unary minus', '-'.repeat(5000) + 'window < 0', 101],
+    ['a chain of 50,000 additions', Array(50_000).fill('window').join(' + ') + ' > 0', 99 * 'window + '.length + 8],
+    ['a chain of 50,000 ands', Array(50_000).fill('synced').join(' and '), 99 * 'synced and '.length + 8],
+  ];
+  for (const [what, text, column] of hostile) {
+    assert.throws(
+      () => evaluate(parseExpression(text), { window: 1, synced: true }),
+      (e: Error) => e instanceof ExpressionError && tooDeep.test(e.message) && e.column === column,
+      what,
+    );
+  }
+  // At the limit itself, everything still works, evaluation and name listing included.
+  const deepest = '('.repeat(100) + 'window' + ')'.repeat(100) + ' < 5';
+  assert.equal(ev(deepest, { window: 1 }), true);
+  const longest = Array(100).fill('window').join(' + ');
+  assert.equal(ev(longest, { window: 1 }), 100);
+  assert.equal(namesIn(parseExpression(longest)).length, 100);
+  assert.equal(ev('not '.repeat(99) + 'synced', { synced: true }), false);
+});
+
+test('a rule file with a too deeply nested condition names the file, the line and the problem', () => {
+  const text = goodRule.replace('window < target_window', '('.repeat(5000) + 'window' + ')'.repeat(5000) + ' < target_window');
+  assert.throws(
+    () => parseRuleFile(text, 'rules/deep.yaml'),
+    (e: Error) => e instanceof RuleFileError && /^rules\/deep\.yaml:2: condition: nested more than 100 levels deep \(.*\) at column 101$/.test(e.message),
+  );
+  const chain = goodRule.replace('window < target_window', Array(5000).fill('window').join(' * ') + ' < target_window');
+  assert.throws(() => parseRuleFile(chain, 'rules/deep.yaml'), /^RuleFileError: rules\/deep\.yaml:2: condition: nested more than 100 levels deep/);
+});
+
+test('templates cut a single rendered value longer than the limit, with an ellipsis', () => {
+  assert.equal(MAX_RENDERED_VALUE_CHARS, 1000);
+  const rendered = renderTemplate('donor {{ donor }} ok', { donor: 'd'.repeat(5000) });
+  assert.equal(rendered, `donor ${'d'.repeat(999)}… ok`);
+  assert.equal(renderTemplate('{{ donor }}', { donor: 'd'.repeat(1000) }), 'd'.repeat(1000), 'exactly the limit is kept whole');
+  assert.equal(truncateValue('abcdef', 4), 'abc…');
+  assert.equal(truncateValue('ab😀cd', 4), 'ab…', 'a surrogate pair is never split');
+  assert.equal(truncateValue('short'), 'short');
 });

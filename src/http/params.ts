@@ -1,0 +1,45 @@
+/**
+ * Request parameters and the errors they raise: every bad value becomes a 400 that names the
+ * parameter, every unknown name a 404. Shared by all route modules.
+ */
+import { parseDuration, type UnitParseError } from '../units/parse.js';
+
+/** A 400 that names the parameter at fault. */
+export class BadParameter extends Error {
+  readonly statusCode = 400;
+  constructor(param: string, expected: string, got: unknown) {
+    super(`${param}: expected ${expected}, got ${JSON.stringify(truncate(got))}`);
+  }
+}
+
+export class NotFound extends Error {
+  readonly statusCode = 404;
+}
+
+/** Values echoed into error messages are cut short: a 10 kB parameter is not worth repeating. */
+function truncate(value: unknown): unknown {
+  return typeof value === 'string' && value.length > 100 ? `${value.slice(0, 100)}…` : value;
+}
+
+export function durationParam(param: string, value: string): number {
+  try {
+    return parseDuration(value);
+  } catch (err) {
+    throw new BadParameter(param, (err as UnitParseError).message.replace(/^expected /, '').replace(/, got .*$/s, ''), value);
+  }
+}
+
+/** RFC 3339 or Unix seconds, as Prometheus' HTTP API takes them. */
+export function parseTime(param: string, value: string): number {
+  if (/^\d{1,12}(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  const t = Date.parse(value);
+  if (Number.isNaN(t) || !/^\d{4}-\d{2}-\d{2}T/.test(value)) throw new BadParameter(param, 'an RFC 3339 time or Unix seconds', value);
+  return t;
+}
+
+export const clusterParams = { type: 'object', properties: { cluster: { type: 'string', maxLength: 200 } }, required: ['cluster'] } as const;
+export const nodeParams = {
+  type: 'object',
+  properties: { cluster: { type: 'string', maxLength: 200 }, node: { type: 'string', maxLength: 200 } },
+  required: ['cluster', 'node'],
+} as const;

@@ -1,0 +1,39 @@
+/**
+ * Retention in small slices between cycles: once an hour a round starts, and each cycle then
+ * deletes for at most a few milliseconds until the round is done, so that however large the
+ * backlog (a first start on an old database, a retention shortened in the config) no cycle and no
+ * HTTP request waits behind one big delete.
+ */
+import type { Config } from '../config/load.js';
+import type { Logger } from '../log/logger.js';
+import { retentionCutoffs, type RetentionCutoffs, type Store } from '../store/store.js';
+
+const ROUND_EVERY_MS = 3600_000;
+/** Wall time one slice may take; the event loop is blocked for no longer than this. */
+export const RETENTION_SLICE_MS = 20;
+
+export class RetentionRunner {
+  private lastRoundAt = Number.NEGATIVE_INFINITY;
+  private round: { cutoffs: RetentionCutoffs; deleted: number } | null = null;
+
+  constructor(
+    private readonly store: Store,
+    private readonly retention: Config['storage']['retention'],
+    private readonly log: Logger,
+  ) {}
+
+  /** One slice of the current round, starting a new round when one is due. Throws store errors. */
+  step(now: number): void {
+    if (!this.round && now - this.lastRoundAt >= ROUND_EVERY_MS) {
+      this.lastRoundAt = now;
+      this.round = { cutoffs: retentionCutoffs(now, this.retention.rawSeconds, this.retention.rollupSeconds), deleted: 0 };
+    }
+    if (!this.round) return;
+    const slice = this.store.retentionSlice(this.round.cutoffs, RETENTION_SLICE_MS);
+    this.round.deleted += slice.deleted;
+    if (slice.done) {
+      if (this.round.deleted > 0) this.log.info('retention applied', { deleted: this.round.deleted });
+      this.round = null;
+    }
+  }
+}
