@@ -12,6 +12,10 @@ RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev
 
 FROM node:22-bookworm-slim
+# The API listens on every interface, so the daemon refuses to start without an API token:
+# mount one and point at it (-e GCACHE_ADVISOR_HTTP__TOKEN_FILE=/run/secrets/api-token), or set
+# http.tokenEnv / http.tokenFile in the config. Only http.allowUnauthenticated: true, said
+# explicitly, serves /api to anyone who can reach the port.
 ENV NODE_ENV=production \
     GCACHE_ADVISOR_CONFIG=/etc/gcache-advisor/config.yaml \
     GCACHE_ADVISOR_STORAGE__PATH=/var/lib/gcache-advisor/gcache-advisor.db \

@@ -87,7 +87,7 @@ horizons: { short: 5m, long: 24h }
     const cycleStart = Date.now();
     const result = await sampler.runCycle();
     if (result) {
-      const [analysis] = analyzer.onCycle(result);
+      const [analysis] = analyzer.onCycle(result).analyses;
       for (const n of analysis!.nodes) {
         const figures: Checkpoint['figures'] = {};
         const put = (k: Figure, v: number | null | undefined) => {

@@ -15,9 +15,7 @@ import type { FastifyInstance } from 'fastify';
 import { RuleEngine } from './rules/engine.js';
 import { Outbox } from './alerts/outbox.js';
 import type { SinkTarget } from './alerts/sender.js';
-import { RetentionRunner } from './pipeline/retention.js';
-import { throttled } from './log/throttle.js';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { CyclePipeline } from './pipeline/cycle.js';
 
 
 export interface Daemon {
@@ -61,57 +59,8 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
   const analyzer = new Analyzer(config, store, log);
   const metrics = new Metrics(VERSION);
   metrics.declareNodes(config);
-  const retention = new RetentionRunner(store, config.storage.retention, log);
-  const logStoreError = throttled(log);
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-  loopDelay.enable();
-  let lastSampleAt: number | null = null;
-  const cycleStarts: number[] = [];
-  const maintenance = new Map(config.clusters.map((c) => [c.name, c.maintenanceAllowanceSeconds]));
-  /** Runs one step of the cycle; a failing step is logged (once a minute) and the next runs anyway. */
-  const guarded = <T>(stepName: string, fn: () => T): T | undefined => {
-    try {
-      return fn();
-    } catch (err) {
-      logStoreError(stepName, `cycle step failed: ${stepName}`, { err });
-      return undefined;
-    }
-  };
-  sampler.onCycle((result) => {
-    const analyses = guarded('analysis', () => analyzer.onCycle(result)) ?? [];
-    for (const analysis of analyses) metrics.recordAnalysis(analysis);
-    metrics.recordCycle(result, sampler.skippedCycles);
-    const missed = new Map(result.outcomes.map((o) => [`${o.cluster}\u0000${o.node}`, o.ok ? 0 : o.consecutiveFailures]));
-    const hourAgo = Date.now() - 3600_000;
-    guarded('rules', () =>
-      engine.evaluate(
-        analyses,
-        (cluster, node) => ({
-          missedCycles: missed.get(`${cluster}\u0000${node}`) ?? 0,
-          purgesLastHour: store.countEvents(cluster, node, 'page_store_purge', hourAgo),
-          maintenanceAllowanceSeconds: maintenance.get(cluster) ?? 0,
-        }),
-        Date.now(),
-      ),
-    );
-    metrics.recordAlerts(engine.openAlerts());
-    void outbox.tick();
-    guarded('retention', () => retention.step(Date.now()));
-    metrics.recordStore(store.writeErrors, store.writeHealth());
-    cycleStarts.push(result.startedAt);
-    if (cycleStarts.length > 2) cycleStarts.shift();
-    for (const o of result.outcomes) if (o.ok) lastSampleAt = Math.max(lastSampleAt ?? 0, o.sample.takenAt);
-    const ok = result.outcomes.filter((o) => o.ok).length;
-    log.debug('cycle done', {
-      nodes: result.outcomes.length,
-      ok,
-      sampleMs: result.durationMs,
-      durationMs: Date.now() - result.startedAt,
-      eventLoopDelayP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
-      eventLoopDelayMaxMs: Math.round(loopDelay.max / 1e4) / 100,
-    });
-    loopDelay.reset();
-  });
+  const pipeline = new CyclePipeline({ config, store, analyzer, metrics, engine, outbox, log, skippedCycles: () => sampler.skippedCycles });
+  sampler.onCycle((result) => pipeline.run(result));
   log.info('gcache-advisor starting', {
     rules: engine.ruleList.length,
     sinks: config.alerting.sinks.map((s) => ({ name: s.name, type: s.type })),
@@ -128,8 +77,8 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
     version: VERSION,
     log,
     health: {
-      lastSampleAt: () => lastSampleAt,
-      expectedIntervalMs: () => (cycleStarts.length === 2 ? cycleStarts[1]! - cycleStarts[0]! : 60_000),
+      lastSampleAt: () => pipeline.lastSampleAt,
+      expectedIntervalMs: () => pipeline.expectedIntervalMs(),
     },
   });
   const url = await server.listen({ host: config.http.host, port: config.http.port });
@@ -151,7 +100,8 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
       await server.close();
       await sampler.stop();
       await outbox.stop();
-      loopDelay.disable();
+      pipeline.flush();
+      pipeline.close();
       store.close();
       log.info('gcache-advisor stopped');
     },

@@ -10,6 +10,8 @@ import { istBudget, type IstBudget, type Member } from './ist.js';
 import { recommendGcacheSize, type Recommendation, type SizingInput } from './sizing.js';
 import { dailyRates, windowTrend, type Trend } from './trend.js';
 import type { TimelinePoint } from './timeline.js';
+import { asSeries, pointAt, type SeriesLike } from './series.js';
+import type { DailyRate } from './trend.js';
 
 export interface ClusterPoint extends NodePoint {
   synced: boolean;
@@ -17,19 +19,29 @@ export interface ClusterPoint extends NodePoint {
 
 export interface NodeInput {
   name: string;
-  /** The node's samples, oldest first. */
-  points: readonly ClusterPoint[];
+  /** The node's samples, oldest first: an array, or the daemon's compact series. */
+  points: SeriesLike;
   /** Whether the newest cycle sampled this node. */
   reachable: boolean;
   localState: string | null;
   clusterStatus: string | null;
   segment: number | null;
   settings: { gcacheSizeBytes: number; pageSizeBytes: number; recover: boolean; sstDonor: string } | null;
-  /** Per-minute rollups over the long horizon. */
+  /** Per-minute rollups over the long horizon (when `long` and `distribution` are not given). */
   minutes: ReadonlyArray<{ minute: number; seconds: number; bytes: number; writeSets: number }>;
   /** Per-minute rollups for the trend (days); may be the same as `minutes` when the horizon is long. */
   trendMinutes?: ReadonlyArray<{ minute: number; seconds: number; bytes: number }>;
   purgesSeen: number;
+  /**
+   * Figures the daemon keeps up to date incrementally, so that a cycle costs the same whatever
+   * the length of the history; computed here from `minutes`/`trendMinutes`/`points` when absent.
+   */
+  incremental?: {
+    long: Rate | null;
+    distribution: RateDistribution | null;
+    trendDays: readonly DailyRate[];
+    largestAverageWriteSetBytes: number | null;
+  };
 }
 
 export interface ClusterInput {
@@ -39,6 +51,8 @@ export interface ClusterInput {
   shortHorizonSeconds: number;
   longHorizonSeconds: number;
   nodes: readonly NodeInput[];
+  /** The cluster's seqno timeline (see clusterSeqnoTimeline), when the caller keeps it up to date. */
+  seqnoTimeline?: SeriesLike;
 }
 
 export interface NodeAnalysis {
@@ -72,8 +86,15 @@ export interface ClusterAnalysis {
 }
 
 /** Synced samples of every node merged by time, seqnos kept non-decreasing: when each seqno was committed. */
-export function clusterSeqnoTimeline(nodes: readonly NodeInput[]): TimelinePoint[] {
-  const merged = nodes.flatMap((n) => n.points.filter((p) => p.synced)).sort((a, b) => a.t - b.t);
+export function clusterSeqnoTimeline(nodes: ReadonlyArray<{ points: SeriesLike }>): TimelinePoint[] {
+  const merged = nodes
+    .flatMap((n) => {
+      const s = asSeries(n.points);
+      const out: ClusterPoint[] = [];
+      for (let i = 0; i < s.length; i++) if (s.synced(i)) out.push(pointAt(s, i));
+      return out;
+    })
+    .sort((a, b) => a.t - b.t);
   const out: TimelinePoint[] = [];
   let maxSeqno = -Infinity;
   for (const p of merged) {
@@ -86,35 +107,37 @@ export function clusterSeqnoTimeline(nodes: readonly NodeInput[]): TimelinePoint
 
 export function analyzeCluster(input: ClusterInput): ClusterAnalysis {
   const { now } = input;
-  const seqnoTimeline = clusterSeqnoTimeline(input.nodes);
+  const seqnoTimeline = input.seqnoTimeline ?? clusterSeqnoTimeline(input.nodes);
 
   const partial = input.nodes.map((n) => {
-    const short = rateOf(deltasOf(n.points, now - input.shortHorizonSeconds * 1000, now));
+    const points = asSeries(n.points);
+    const short = rateOf(deltasOf(points, now - input.shortHorizonSeconds * 1000, now));
     const longFrom = now - input.longHorizonSeconds * 1000;
-    const long = rateOf(n.minutes.filter((m) => m.minute + 60_000 > longFrom));
-    const distribution = minuteRateDistribution(n.minutes);
+    const long = n.incremental ? n.incremental.long : rateOf(n.minutes.filter((m) => m.minute + 60_000 > longFrom));
+    const distribution = n.incremental ? n.incremental.distribution : minuteRateDistribution(n.minutes);
     const rateForSize = long ?? short;
     const averageWriteSetBytes = rateForSize && rateForSize.writeSetsPerSecond > 0 ? rateForSize.bytesPerSecond / rateForSize.writeSetsPerSecond : null;
-    const measured = measureWindow(n.points, seqnoTimeline, now);
+    const measured = measureWindow(points, seqnoTimeline, now);
     const heldWhenFull = measured.ring === 'full' && !measured.lowerBound ? measured.contentBytes : null;
     const gcacheSize = n.settings?.gcacheSizeBytes ?? null;
     const capacity = gcacheSize === null ? null : ringCapacityCountedBytes(gcacheSize, averageWriteSetBytes, heldWhenFull);
-    return { n, short, long, distribution, averageWriteSetBytes, measured, heldWhenFull, gcacheSize, capacity };
+    const latest = points.length ? pointAt(points, points.length - 1) : null;
+    return { n, points, latest, short, long, distribution, averageWriteSetBytes, measured, heldWhenFull, gcacheSize, capacity };
   });
 
   const members: Member[] = partial
-    .filter((p) => p.capacity !== null && p.n.points.length > 0)
+    .filter((p) => p.capacity !== null && p.latest !== null)
     .map((p) => {
-      const latest = p.n.points.at(-1)!;
+      const latest = p.latest!;
       return {
         name: p.n.name,
         synced: p.n.reachable && latest.synced,
         segment: p.n.segment,
         lastCommitted: latest.seqno,
         downto: latest.downto,
-        points: p.n.points,
+        points: p.points,
         capacityBytes: p.capacity!,
-        heldBytes: p.measured.contentBytes ?? modelledHeldBytes(p.n.points, p.capacity!),
+        heldBytes: p.measured.contentBytes ?? modelledHeldBytes(p.points, p.capacity!),
       };
     });
 
@@ -125,7 +148,7 @@ export function analyzeCluster(input: ClusterInput): ClusterAnalysis {
   const pessimisticRate = clusterShort === null && clusterP95 === null ? null : Math.max(clusterShort ?? 0, clusterP95 ?? 0);
 
   const nodes: NodeAnalysis[] = partial.map((p) => {
-    const latest = p.n.points.at(-1);
+    const latest = p.latest;
     const joiner = latest && {
       name: p.n.name,
       lastCommitted: latest.seqno,
@@ -156,7 +179,7 @@ export function analyzeCluster(input: ClusterInput): ClusterAnalysis {
         pessimistic: joiner ? istBudget(joiner, members, seqnoTimeline, pessimisticRate) : null,
         pessimisticBytesPerSecond: pessimisticRate,
       },
-      historyDrop: p.gcacheSize === null ? null : detectHistoryDrop(p.n.points, seqnoTimeline, p.gcacheSize),
+      historyDrop: p.gcacheSize === null ? null : detectHistoryDrop(p.points, seqnoTimeline, p.gcacheSize),
       effectiveWindowSeconds: p.measured.measuredSeconds ?? estimated.short.bestSeconds ?? estimated.long.bestSeconds,
     };
   });
@@ -178,15 +201,17 @@ export function analyzeCluster(input: ClusterInput): ClusterAnalysis {
       gcacheSizeBytes: p.gcacheSize,
       recover: p.n.settings?.recover ?? null,
       windowSeconds: nodes[i]!.effectiveWindowSeconds,
-      largestAverageWriteSetBytes: largestAverageWriteSet(p.n.points),
+      largestAverageWriteSetBytes: p.n.incremental ? p.n.incremental.largestAverageWriteSetBytes : largestAverageWriteSet(p.points),
       purgesSeen: p.n.purgesSeen,
     })),
   };
   const recommendation = recommendGcacheSize(sizingInput);
 
-  const trendSource = input.nodes.reduce<NodeInput | null>((best, n) => (!best || (n.trendMinutes ?? n.minutes).length > (best.trendMinutes ?? best.minutes).length ? n : best), null);
+  // The trend follows the node with the most days of history.
+  const daysOf = (n: NodeInput): readonly DailyRate[] => n.incremental?.trendDays ?? dailyRates(n.trendMinutes ?? n.minutes);
+  const trendDays = input.nodes.map(daysOf).reduce<readonly DailyRate[]>((best, d) => (d.length > best.length ? d : best), []);
   const capacity = minOf(partial.map((p) => p.capacity));
-  const trend = windowTrend(dailyRates(trendSource?.trendMinutes ?? trendSource?.minutes ?? []), capacity ?? 0, input.targetWindowSeconds, now);
+  const trend = windowTrend(trendDays, capacity ?? 0, input.targetWindowSeconds, now);
 
   return { cluster: input.cluster, computedAt: now, nodes, recommendation, sizingInput, trend };
 }
@@ -197,23 +222,28 @@ export function analyzeCluster(input: ClusterInput): ClusterAnalysis {
  * say came in since its server started, at most its capacity. Replaced by the measurement as
  * soon as the history covers the ring.
  */
-function modelledHeldBytes(points: readonly NodePoint[], capacity: number): number {
+function modelledHeldBytes(points: SeriesLike, capacity: number): number {
   if (ringHasWrapped(points)) return capacity;
-  return Math.min(capacity, points.at(-1)?.bytes ?? 0);
+  const s = asSeries(points);
+  return Math.min(capacity, s.length ? s.bytes(s.length - 1) : 0);
 }
 
 /** The largest average write-set size over any one sampling interval: a hint of page-store spills. */
-function largestAverageWriteSet(points: readonly ClusterPoint[]): number | null {
+export function largestAverageWriteSet(points: SeriesLike): number | null {
+  const s = asSeries(points);
   let largest: number | null = null;
-  for (let i = 1; i < points.length; i++) {
-    const a = points[i - 1]!;
-    const b = points[i]!;
-    const ws = b.seqno - a.seqno;
-    if (a.epoch !== b.epoch || ws <= 0) continue;
-    const avg = (b.bytes - a.bytes) / ws;
-    if (largest === null || avg > largest) largest = avg;
+  for (let i = 1; i < s.length; i++) {
+    const avg = intervalAverageWriteSet(s.epoch(i - 1), s.seqno(i - 1), s.bytes(i - 1), s.epoch(i), s.seqno(i), s.bytes(i));
+    if (avg !== null && (largest === null || avg > largest)) largest = avg;
   }
   return largest;
+}
+
+/** Average write-set size over one interval within an epoch, or null when none came in. */
+export function intervalAverageWriteSet(epochA: number, seqnoA: number, bytesA: number, epochB: number, seqnoB: number, bytesB: number): number | null {
+  const ws = seqnoB - seqnoA;
+  if (epochA !== epochB || ws <= 0) return null;
+  return (bytesB - bytesA) / ws;
 }
 
 function emptyEstimate(): WindowEstimate {

@@ -8,8 +8,8 @@
  * is the time until the donors' rings have evicted S+1 (or until the group's lowest cached seqno
  * comes within the gap of S), at a given forward write rate.
  */
-import { bytesAtTime, timeAtSeqno, type TimelinePoint } from './timeline.js';
-import type { NodePoint } from './window.js';
+import { bytesAtTime, timeAtSeqno } from './timeline.js';
+import { asSeries, type SeriesLike } from './series.js';
 
 export interface Member {
   name: string;
@@ -18,7 +18,7 @@ export interface Member {
   lastCommitted: number;
   downto: number | null;
   /** The member's own samples (for its byte counters). */
-  points: readonly NodePoint[];
+  points: SeriesLike;
   /** Counted bytes its ring holds when full. */
   capacityBytes: number;
   /** Counted bytes it holds now (null when unknown). */
@@ -56,16 +56,17 @@ export function parseDonorList(value: string): { names: string[]; othersAllowed:
  * Counted bytes that member `m` must still take in before seqno `x` leaves its ring: its free
  * space, plus what it holds that is older than x. Zero when x is already gone.
  */
-export function bytesUntilEvicted(m: Member, x: number, clusterSeqnoPoints: readonly TimelinePoint[]): number | null {
+export function bytesUntilEvicted(m: Member, x: number, clusterSeqnoPoints: SeriesLike): number | null {
   if (m.downto === null || x < m.downto) return 0;
   if (m.heldBytes === null) return null;
-  const latest = m.points.at(-1);
-  if (!latest) return null;
+  const points = asSeries(m.points);
+  if (points.length === 0) return null;
+  const latestBytes = points.bytes(points.length - 1);
   const at = timeAtSeqno(clusterSeqnoPoints, x);
   // x newer than anything recorded: everything the member holds is older than x.
-  const bytesAtX = !at || at.kind === 'after' ? latest.bytes : bytesAtTime(m.points, at.t);
+  const bytesAtX = !at || at.kind === 'after' ? latestBytes : bytesAtTime(points, at.t);
   if (bytesAtX === null) return null;
-  const heldOlderThanX = m.heldBytes - (latest.bytes - bytesAtX);
+  const heldOlderThanX = m.heldBytes - (latestBytes - bytesAtX);
   const free = Math.max(0, m.capacityBytes - m.heldBytes);
   return free + Math.max(0, heldOlderThanX);
 }
@@ -73,7 +74,7 @@ export function bytesUntilEvicted(m: Member, x: number, clusterSeqnoPoints: read
 export function istBudget(
   joiner: { name: string; lastCommitted: number; segment: number | null; sstDonor: string; synced: boolean },
   members: readonly Member[],
-  clusterSeqnoPoints: readonly TimelinePoint[],
+  clusterSeqnoPoints: SeriesLike,
   bytesPerSecond: number | null,
 ): IstBudget {
   const needsSeqno = joiner.lastCommitted + 1;

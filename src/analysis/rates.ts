@@ -4,7 +4,7 @@
  * rate ever spans a counter epoch. Pure.
  */
 import { quantileSorted, max } from 'simple-statistics';
-import type { TimelinePoint } from './timeline.js';
+import { asSeries, firstAfter, type SeriesLike } from './series.js';
 
 export interface Rate {
   bytesPerSecond: number;
@@ -32,14 +32,14 @@ export function rateOf(deltas: readonly Delta[]): Rate | null {
   return { bytesPerSecond: bytes / seconds, writeSetsPerSecond: writeSets / seconds, coveredSeconds: seconds };
 }
 
-/** Sample-to-sample deltas within epochs, for points with t in (from, to]. */
-export function deltasOf(points: readonly TimelinePoint[], from: number, to: number): Delta[] {
+/** Sample-to-sample deltas within epochs, for points with t in (from, to]: O(log n + points in range). */
+export function deltasOf(points: SeriesLike, from: number, to: number): Delta[] {
+  const s = asSeries(points);
   const out: Delta[] = [];
-  for (let i = 1; i < points.length; i++) {
-    const a = points[i - 1]!;
-    const b = points[i]!;
-    if (b.t <= from || b.t > to || a.epoch !== b.epoch) continue;
-    out.push({ seconds: (b.t - a.t) / 1000, bytes: b.bytes - a.bytes, writeSets: b.seqno - a.seqno });
+  for (let i = Math.max(1, firstAfter(s, from)); i < s.length; i++) {
+    if (s.t(i) > to) break;
+    if (s.epoch(i - 1) !== s.epoch(i)) continue;
+    out.push({ seconds: (s.t(i) - s.t(i - 1)) / 1000, bytes: s.bytes(i) - s.bytes(i - 1), writeSets: s.seqno(i) - s.seqno(i - 1) });
   }
   return out;
 }

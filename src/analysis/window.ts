@@ -4,7 +4,8 @@
  * reads what the gcache really holds, it reflects the per-write-set overhead, restarts without
  * gcache.recover, SSTs and page-store purges with no model of any of them. Pure.
  */
-import { bytesAtTime, latestEpoch, timeAtSeqno, type TimelinePoint } from './timeline.js';
+import { bytesAtTime, timeAtSeqno, type TimelinePoint } from './timeline.js';
+import { asSeries, latestEpochStart, pointAt, type PointSeries, type SeriesLike } from './series.js';
 
 export interface NodePoint extends TimelinePoint {
   /** wsrep_local_cached_downto; null when the gcache is empty. */
@@ -37,13 +38,15 @@ export interface MeasuredWindow {
 }
 
 /** Whether cached_downto moved forward within the newest epoch. */
-export function ringHasWrapped(points: readonly NodePoint[]): boolean {
-  const epoch = latestEpoch(points) as readonly NodePoint[];
+export function ringHasWrapped(points: SeriesLike): boolean {
+  const s = asSeries(points);
+  if (s.wrappedInLatestEpoch !== undefined) return s.wrappedInLatestEpoch;
   let first: number | null = null;
-  for (const p of epoch) {
-    if (p.downto === null) continue;
-    if (first === null) first = p.downto;
-    else if (p.downto > first) return true;
+  for (let i = latestEpochStart(s); i < s.length; i++) {
+    const d = s.downto(i);
+    if (d === null) continue;
+    if (first === null) first = d;
+    else if (d > first) return true;
   }
   return false;
 }
@@ -53,17 +56,18 @@ export function ringHasWrapped(points: readonly NodePoint[]): boolean {
  * in which write-sets came in. Looking at a few, not one, because a full ring evicts in steps:
  * one large eviction can make room for several small write-sets.
  */
-export function ringIsEvicting(points: readonly NodePoint[], intervals = 3): boolean {
-  const epoch = latestEpoch(points) as readonly NodePoint[];
+export function ringIsEvicting(points: SeriesLike, intervals = 3): boolean {
+  const s = asSeries(points);
+  const start = latestEpochStart(s);
   let seen = 0;
-  for (let i = epoch.length - 1; i > 0 && seen < intervals; i--) {
-    const a = epoch[i - 1]!;
-    const b = epoch[i]!;
-    if (b.seqno <= a.seqno) continue;
+  for (let i = s.length - 1; i > start && seen < intervals; i--) {
+    if (s.seqno(i) <= s.seqno(i - 1)) continue;
     seen++;
+    const a = s.downto(i - 1);
+    const b = s.downto(i);
     // A jump past everything cached at the previous sample is history being dropped (a purge),
     // not the steady eviction of a full ring.
-    if (a.downto !== null && b.downto !== null && b.downto > a.downto && b.downto <= a.seqno) return true;
+    if (a !== null && b !== null && b > a && b <= s.seqno(i - 1)) return true;
   }
   return false;
 }
@@ -72,8 +76,9 @@ export function ringIsEvicting(points: readonly NodePoint[], intervals = 3): boo
  * @param nodePoints the node's own samples, oldest first (for its ring state and bytes)
  * @param clusterSeqnoPoints Synced samples of every node of the cluster, merged by time (for when a seqno was committed)
  */
-export function measureWindow(nodePoints: readonly NodePoint[], clusterSeqnoPoints: readonly TimelinePoint[], now: number): MeasuredWindow {
-  const latest = nodePoints.at(-1);
+export function measureWindow(nodePoints: SeriesLike, clusterSeqnoPoints: SeriesLike, now: number): MeasuredWindow {
+  const series = asSeries(nodePoints);
+  const latest = series.length ? pointAt(series, series.length - 1) : undefined;
   const none = (ring: RingState, summary: string): MeasuredWindow => ({
     ring,
     oldestSeqno: null,
@@ -92,9 +97,9 @@ export function measureWindow(nodePoints: readonly NodePoint[], clusterSeqnoPoin
   const oldestCommittedAt = at.kind === 'after' ? now : at.t;
   const ageSeconds = Math.max(0, (now - oldestCommittedAt) / 1000);
   const lowerBound = at.kind === 'before';
-  const wrapped = ringHasWrapped(nodePoints);
-  const ring: RingState = wrapped && ringIsEvicting(nodePoints) ? 'full' : 'filling';
-  const fromBytes = bytesAtTime(nodePoints, oldestCommittedAt);
+  const wrapped = ringHasWrapped(series);
+  const ring: RingState = wrapped && ringIsEvicting(series) ? 'full' : 'filling';
+  const fromBytes = bytesAtTime(series, oldestCommittedAt);
   const contentBytes = fromBytes === null ? null : latest.bytes - fromBytes;
   const since = new Date(oldestCommittedAt).toISOString();
   const summary =
@@ -138,14 +143,11 @@ export const PURGE_SHARE_OF_GCACHE = 0.25;
  * Compares the newest sample with the one before it and reports history that vanished:
  * a page-store purge within an epoch, or a gcache reset (empty or jumped) at a new epoch.
  */
-export function detectHistoryDrop(
-  nodePoints: readonly NodePoint[],
-  clusterSeqnoPoints: readonly TimelinePoint[],
-  gcacheSizeBytes: number,
-): HistoryDrop | null {
-  if (nodePoints.length < 2) return null;
-  const cur = nodePoints.at(-1)!;
-  const prev = nodePoints.at(-2)!;
+export function detectHistoryDrop(nodePoints: SeriesLike, clusterSeqnoPoints: SeriesLike, gcacheSizeBytes: number): HistoryDrop | null {
+  const series: PointSeries = asSeries(nodePoints);
+  if (series.length < 2) return null;
+  const cur = pointAt(series, series.length - 1);
+  const prev = pointAt(series, series.length - 2);
   if (prev.downto === null) return null;
   const windowAt = (p: NodePoint): number | null => {
     if (p.downto === null) return null;
@@ -173,7 +175,7 @@ export function detectHistoryDrop(
   const held = (p: NodePoint): number | null => {
     const at = timeAtSeqno(clusterSeqnoPoints, p.downto!);
     if (!at || at.kind !== 'exact') return null;
-    const from = bytesAtTime(nodePoints, at.t);
+    const from = bytesAtTime(series, at.t);
     return from === null ? null : p.bytes - from;
   };
   const before = held(prev);

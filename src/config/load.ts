@@ -43,7 +43,8 @@ export interface NodeTarget {
   socket?: string;
   user: string;
   password: Secret;
-  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean };
+  /** ca, cert and key are absolute paths, checked readable when the config was loaded. */
+  tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean; verifyIdentity: boolean };
 }
 
 export interface ClusterConfig {
@@ -66,7 +67,7 @@ export interface SinkConfig {
 export interface Config {
   source: string;
   clusters: ClusterConfig[];
-  sampling: { schedule: string; timeoutSeconds: number };
+  sampling: { schedule: string; timeoutSeconds: number; concurrency: number };
   horizons: { shortSeconds: number; longSeconds: number };
   storage: { path: string; retention: { rawSeconds: number; rollupSeconds: number } };
   http: { host: string; port: number; token: Secret | null };
@@ -185,6 +186,7 @@ function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): 
       const at = `clusters[${ci}].nodes[${ni}]`;
       const passwordEnv = n.passwordEnv ?? (n.passwordFile ? undefined : c.connection.passwordEnv);
       const passwordFile = n.passwordFile ?? (n.passwordEnv ? undefined : c.connection.passwordFile);
+      const tls = n.tls ?? c.connection.tls;
       return {
         cluster: c.name,
         name: n.name,
@@ -193,7 +195,7 @@ function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): 
         port: n.port ?? c.connection.port ?? 3306,
         user: (n.user ?? c.connection.user)!,
         password: readSecret(`${at}.${passwordEnv ? 'passwordEnv' : 'passwordFile'}`, passwordEnv, passwordFile, env, baseDir),
-        ...(n.tls ?? c.connection.tls ? { tls: (n.tls ?? c.connection.tls)! } : {}),
+        ...(tls ? { tls: resolveTlsFiles(n.tls ? `${at}.tls` : `clusters[${ci}].connection.tls`, tls, baseDir) } : {}),
       };
     }),
   }));
@@ -201,7 +203,7 @@ function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): 
   return {
     source,
     clusters,
-    sampling: { schedule: parsed.sampling.schedule, timeoutSeconds: parsed.sampling.timeout },
+    sampling: { schedule: parsed.sampling.schedule, timeoutSeconds: parsed.sampling.timeout, concurrency: parsed.sampling.concurrency },
     horizons: { shortSeconds: parsed.horizons.short, longSeconds: parsed.horizons.long },
     storage: {
       path: path.resolve(parsed.storage.path),
@@ -233,6 +235,27 @@ function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): 
       }),
     },
   };
+}
+
+/**
+ * Makes the TLS file paths absolute (relative to the config file, like passwordFile) and checks
+ * now that each can be read: a missing CA file is a mistake in the config, to be named at start,
+ * not a node that looks unreachable on every cycle.
+ */
+function resolveTlsFiles(at: string, tls: NonNullable<NodeTarget['tls']>, baseDir: string): NonNullable<NodeTarget['tls']> {
+  const resolved = { ...tls };
+  for (const kind of ['ca', 'cert', 'key'] as const) {
+    const file = tls[kind];
+    if (!file) continue;
+    const full = path.resolve(baseDir, file);
+    try {
+      fs.readFileSync(full);
+    } catch (err) {
+      throw new ConfigError(`config error: ${at}.${kind}: cannot read ${full}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+    resolved[kind] = full;
+  }
+  return resolved;
 }
 
 /** Reads a secret (password, token) from an environment variable or a file; `at` names the key for errors. */

@@ -3,6 +3,7 @@
  * TypeScript types, so the two can never disagree. Objects are strict: a misspelt key is an
  * error, not a silently ignored setting.
  */
+import net from 'node:net';
 import { z } from 'zod';
 import cron from 'node-cron';
 import { parseDuration, parseSize, UnitParseError } from '../units/parse.js';
@@ -39,7 +40,9 @@ const tls = z.strictObject({
   ca: z.string().optional(),
   cert: z.string().optional(),
   key: z.string().optional(),
-  rejectUnauthorized: z.boolean().default(true),
+  rejectUnauthorized: z.boolean({ error: 'expected true or false' }).default(true),
+  /** The certificate must name the host connected to (with rejectUnauthorized); false only for certificates that cannot. */
+  verifyIdentity: z.boolean({ error: 'expected true or false' }).default(true),
 });
 
 /** Connection settings a cluster can give all its nodes, and a node can override. */
@@ -87,6 +90,15 @@ const sink = z.strictObject({
   timeout: positiveDuration.default(10),
 });
 
+/** Far above any fleet; a typo such as 64000 would otherwise run the host out of file descriptors. */
+const MAX_CONCURRENCY = 4096;
+
+/** host:port whose host is loopback only: 127.0.0.0/8, ::1 or localhost. */
+export function isLoopbackListen(listenAddress: string): boolean {
+  const host = (/^\[?(.*?)\]?:\d+$/.exec(listenAddress)?.[1] ?? '').toLowerCase();
+  return host === 'localhost' || host === '::1' || (net.isIPv4(host) && host.startsWith('127.'));
+}
+
 const listen = z
   .string({ error: 'expected host:port' })
   .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, such as 127.0.0.1:9106 or [::]:9106');
@@ -102,8 +114,15 @@ export const configSchema = z
           .default('*/10 * * * * *'),
         /** Per-node query timeout: a slow node never holds up the others for longer than this. */
         timeout: positiveDuration.default(5),
+        /** At most this many nodes are read at once in a cycle. */
+        concurrency: z
+          .number({ error: 'expected a whole number of nodes read at once, such as 64' })
+          .int('expected a whole number of nodes read at once, such as 64')
+          .min(1, 'expected at least 1 node read at once')
+          .max(MAX_CONCURRENCY, `expected at most ${MAX_CONCURRENCY} nodes read at once`)
+          .default(64),
       })
-      .default({ schedule: '*/10 * * * * *', timeout: 5 }),
+      .default({ schedule: '*/10 * * * * *', timeout: 5, concurrency: 64 }),
     horizons: z
       .strictObject({ short: positiveDuration.default(300), long: positiveDuration.default(86400) })
       .default({ short: 300, long: 86400 }),
@@ -121,9 +140,11 @@ export const configSchema = z
         /** Optional bearer token protecting /api, from an environment variable or a file. */
         tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
         tokenFile: z.string().min(1, 'expected a file path').optional(),
+        /** Serve /api without a token on an address other than loopback: must be said explicitly. */
+        allowUnauthenticated: z.boolean({ error: 'expected true or false' }).default(false),
       })
       .refine((h) => !(h.tokenEnv && h.tokenFile), 'expected tokenEnv or tokenFile, not both')
-      .default({ listen: '127.0.0.1:9106' }),
+      .default({ listen: '127.0.0.1:9106', allowUnauthenticated: false }),
     log: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).default({ level: 'info' }),
     rules: z.strictObject({ dir: z.string().min(1, 'expected a folder path').default('./rules') }).default({ dir: './rules' }),
     alerting: z
@@ -139,6 +160,16 @@ export const configSchema = z
       .default({ repeatInterval: 4 * 3600, alertmanagerResend: 60, expireAfter: 86400, sinks: [] }),
   })
   .superRefine((config, ctx) => {
+    const { listen: address, tokenEnv, tokenFile, allowUnauthenticated } = config.http;
+    if (!isLoopbackListen(address) && !tokenEnv && !tokenFile && !allowUnauthenticated) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['http', 'listen'],
+        message:
+          `${address} is reachable from other machines and no API token is configured: set http.tokenEnv or http.tokenFile ` +
+          '(GCACHE_ADVISOR_HTTP__TOKEN_FILE in a container), listen on 127.0.0.1, or set http.allowUnauthenticated: true to serve /api to anyone who can reach it',
+      });
+    }
     const sinkNames = new Set<string>();
     config.alerting.sinks.forEach((s, i) => {
       const at = ['alerting', 'sinks', i];

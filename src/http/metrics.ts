@@ -31,6 +31,7 @@ export class Metrics {
   private readonly storeErrors;
   private readonly storeWritable;
   private skippedSeen = 0;
+  private cached: string | null = null;
   private readonly storeErrorsSeen = new Map<string, number>();
 
   constructor(version: string) {
@@ -122,8 +123,19 @@ export class Metrics {
     }
   }
 
+  /**
+   * Renders the registry once, after a cycle has set every value: a scrape then costs a string
+   * copy, whatever the number of nodes. The process_* and nodejs_* figures are as of that moment,
+   * which at the sampling interval is as fresh as Prometheus needs them.
+   */
+  async renderCache(): Promise<void> {
+    this.cached = await this.registry.metrics();
+  }
+
+  /** The text of the last rendering (rendered now if there is none yet). */
   async render(): Promise<string> {
-    return this.registry.metrics();
+    if (this.cached === null) await this.renderCache();
+    return this.cached!;
   }
 }
 

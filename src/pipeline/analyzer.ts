@@ -1,36 +1,34 @@
 /**
- * Runs the pure analysis after every sampling cycle. It keeps each node's recent samples in
- * memory (loaded once from the store at start, then appended), so a cycle reads only the
- * per-minute rollups from SQLite. Results and history-drop events go to the store; the latest
- * analysis of each cluster stays in memory for the HTTP API, /metrics and the rules.
+ * Runs the pure analysis after every sampling cycle over history kept in memory and updated one
+ * sample at a time (see node-history.ts): per node its points, rates and settings, per cluster the
+ * seqno timeline, appended in order and trimmed to what the gcaches still hold. A cycle reads
+ * nothing from SQLite, and its cost follows the number of nodes and the span of their gcaches, not
+ * the length of the stored history. The state is loaded once from the store at start.
  */
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
-import type { Store, StoredSample } from '../store/store.js';
+import type { Store, StoredEvent } from '../store/store.js';
 import type { CycleResult } from '../sampler/sampler.js';
-import { analyzeCluster, type ClusterAnalysis, type ClusterPoint, type NodeInput } from '../analysis/cluster-analysis.js';
+import { analyzeCluster, clusterSeqnoTimeline, type ClusterAnalysis } from '../analysis/cluster-analysis.js';
+import { ColumnSeries } from '../analysis/series.js';
+import { timeAtSeqno } from '../analysis/timeline.js';
+import { FULL_RESOLUTION_MS, NodeHistory, TREND_DAYS, toPoint } from './node-history.js';
+import { nodeKey } from './keys.js';
 
-const TREND_DAYS = 30;
+export { toPoint };
 
-export function toPoint(s: StoredSample): ClusterPoint {
-  return {
-    t: s.takenAt,
-    seqno: s.status.lastCommitted,
-    bytes: s.status.receivedBytes + s.status.replicatedBytes,
-    epoch: s.epoch,
-    downto: s.status.cachedDownto,
-    synced: s.status.localState === 'Synced',
-  };
-}
-
-interface NodeMemory {
-  points: ClusterPoint[];
-  latest: StoredSample | null;
+export interface CycleAnalysis {
+  analyses: ClusterAnalysis[];
+  /** History drops seen in this cycle, to be stored. */
+  events: StoredEvent[];
 }
 
 export class Analyzer {
-  private readonly memory = new Map<string, NodeMemory>();
+  private readonly nodes = new Map<string, NodeHistory>();
+  private readonly timelines = new Map<string, ColumnSeries>();
   private readonly latestByCluster = new Map<string, ClusterAnalysis>();
+
+  private readonly lastThinned = new Map<string, number>();
 
   constructor(
     private readonly config: Config,
@@ -38,12 +36,26 @@ export class Analyzer {
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
-    const from = this.now() - config.storage.retention.rawSeconds * 1000;
+    const start = this.now();
+    const longMs = config.horizons.longSeconds * 1000;
+    const rawMs = config.storage.retention.rawSeconds * 1000;
     for (const cluster of config.clusters) {
+      const histories: NodeHistory[] = [];
       for (const node of cluster.nodes) {
-        const samples = store.samples(cluster.name, node.name, from, Number.MAX_SAFE_INTEGER);
-        this.memory.set(key(cluster.name, node.name), { points: samples.map(toPoint), latest: samples.at(-1) ?? null });
+        const h = new NodeHistory(config.horizons.shortSeconds * 1000, longMs, rawMs);
+        // Raw samples: full resolution for the last hour, one a minute (and each epoch's first) before.
+        for (const s of store.samplesForAnalysis(cluster.name, node.name, start - rawMs, start - FULL_RESOLUTION_MS)) h.append(s, false);
+        for (const m of store.rollups(cluster.name, node.name, start - longMs - 60_000, start)) h.minutes.seed(m);
+        for (const d of store.dailyTotals(cluster.name, node.name, start - TREND_DAYS * 86400_000)) h.days.add(d.minute, d);
+        for (const e of store.events(cluster.name, node.name, start - longMs, start)) if (e.kind === 'page_store_purge') h.purges.push(e.at);
+        const settings = store.latestSettings(cluster.name, node.name);
+        if (settings) h.settings = { gcacheSizeBytes: settings.sizeBytes, pageSizeBytes: settings.pageSizeBytes, recover: settings.recover, sstDonor: settings.sstDonor, segment: settings.segment, epoch: settings.epoch };
+        this.nodes.set(nodeKey(cluster.name, node.name), h);
+        histories.push(h);
       }
+      const timeline = new ColumnSeries();
+      for (const p of clusterSeqnoTimeline(histories)) timeline.push({ ...p, downto: null, synced: true });
+      this.timelines.set(cluster.name, timeline);
     }
     for (const analysis of store.latestAnalyses()) this.latestByCluster.set(analysis.cluster, analysis);
   }
@@ -56,67 +68,107 @@ export class Analyzer {
     return [...this.latestByCluster.values()];
   }
 
+  /** Page-store purges of a node since `since` (from memory). */
+  purgesSince(cluster: string, node: string, since: number): number {
+    return this.nodes.get(nodeKey(cluster, node))?.purges.filter((t) => t >= since).length ?? 0;
+  }
+
+  /** Bytes of analysis state held in memory, for the benchmark. */
+  stateBytes(): number {
+    let total = 0;
+    for (const h of this.nodes.values()) total += h.byteSize;
+    for (const t of this.timelines.values()) total += t.byteSize;
+    return total;
+  }
+
   /** Takes one cycle's samples in and analyses every cluster. */
-  onCycle(result: CycleResult): ClusterAnalysis[] {
+  onCycle(result: CycleResult): CycleAnalysis {
     const sampled = new Set<string>();
+    const newSynced = new Map<string, Array<ReturnType<typeof toPoint>>>();
     for (const outcome of result.outcomes) {
       if (!outcome.ok) continue;
-      const mem = this.memory.get(key(outcome.cluster, outcome.node));
-      if (!mem) continue;
-      mem.points.push(toPoint(outcome.sample));
-      mem.latest = outcome.sample;
-      sampled.add(key(outcome.cluster, outcome.node));
+      const key = nodeKey(outcome.cluster, outcome.node);
+      const h = this.nodes.get(key);
+      if (!h) continue;
+      h.append(outcome.sample);
+      sampled.add(key);
+      if (h.settings === null || h.settings.epoch !== outcome.sample.epoch) this.refreshSettings(outcome.cluster, outcome.node, h);
+      const p = toPoint(outcome.sample);
+      if (p.synced) (newSynced.get(outcome.cluster) ?? newSynced.set(outcome.cluster, []).get(outcome.cluster)!).push(p);
     }
     const now = this.now();
-    const keepFrom = now - this.config.storage.retention.rawSeconds * 1000;
     const analyses: ClusterAnalysis[] = [];
+    const events: StoredEvent[] = [];
     for (const cluster of this.config.clusters) {
-      const nodes: NodeInput[] = cluster.nodes.map((node) => {
-        const mem = this.memory.get(key(cluster.name, node.name))!;
-        trimBefore(mem.points, keepFrom);
-        const settings = this.store.latestSettings(cluster.name, node.name);
-        const longFrom = now - this.config.horizons.longSeconds * 1000;
-        return {
-          name: node.name,
-          points: mem.points,
-          reachable: sampled.has(key(cluster.name, node.name)),
-          localState: mem.latest?.status.localState ?? null,
-          clusterStatus: mem.latest?.status.clusterStatus ?? null,
-          segment: mem.latest?.status.segment ?? settings?.segment ?? null,
-          settings: settings && { gcacheSizeBytes: settings.sizeBytes, pageSizeBytes: settings.pageSizeBytes, recover: settings.recover, sstDonor: settings.sstDonor },
-          minutes: this.store.rollups(cluster.name, node.name, longFrom - 60_000, now),
-          trendMinutes: this.store.dailyTotals(cluster.name, node.name, now - TREND_DAYS * 86400_000),
-          purgesSeen: this.store.countEvents(cluster.name, node.name, 'page_store_purge', longFrom),
-        };
-      });
+      const timeline = this.timelines.get(cluster.name)!;
+      appendToTimeline(timeline, newSynced.get(cluster.name) ?? []);
+      const histories = cluster.nodes.map((n) => this.nodes.get(nodeKey(cluster.name, n.name))!);
       const analysis = analyzeCluster({
         cluster: cluster.name,
         now,
         targetWindowSeconds: cluster.targetWindowSeconds,
         shortHorizonSeconds: this.config.horizons.shortSeconds,
         longHorizonSeconds: this.config.horizons.longSeconds,
-        nodes,
+        nodes: cluster.nodes.map((n, i) => histories[i]!.input(n.name, sampled.has(nodeKey(cluster.name, n.name)), now)),
+        seqnoTimeline: timeline,
       });
-      for (const n of analysis.nodes) {
+      for (const [i, n] of analysis.nodes.entries()) {
         // A drop is judged on the newest two samples: only a node sampled in this cycle has a new pair.
-        if (!n.historyDrop || !sampled.has(key(cluster.name, n.node))) continue;
-        this.store.recordEvent({ cluster: cluster.name, node: n.node, at: now, kind: n.historyDrop.kind, detail: { ...n.historyDrop } });
+        if (!n.historyDrop || !sampled.has(nodeKey(cluster.name, n.node))) continue;
+        events.push({ cluster: cluster.name, node: n.node, at: now, kind: n.historyDrop.kind, detail: { ...n.historyDrop } });
+        if (n.historyDrop.kind === 'page_store_purge') histories[i]!.purges.push(now);
         this.log.warn(n.historyDrop.kind === 'page_store_purge' ? 'page-store purge: gcache history dropped' : 'gcache reset', { cluster: cluster.name, node: n.node, ...n.historyDrop });
       }
-      this.store.recordAnalysis(analysis);
+      this.compact(cluster.name, timeline, histories, now);
       this.latestByCluster.set(cluster.name, analysis);
       analyses.push(analysis);
     }
-    return analyses;
+    return { analyses, events };
+  }
+
+  private refreshSettings(cluster: string, node: string, h: NodeHistory): void {
+    // Settings change only with a new epoch: this read is rare, not per cycle.
+    const s = this.store.latestSettings(cluster, node);
+    if (s) h.settings = { gcacheSizeBytes: s.sizeBytes, pageSizeBytes: s.pageSizeBytes, recover: s.recover, sstDonor: s.sstDonor, segment: s.segment, epoch: s.epoch };
+  }
+
+  /**
+   * Trims each node's points and the cluster's timeline to what the figures can still ask for:
+   * back to when the oldest write-set any gcache holds (at its newest two samples) was committed.
+   */
+  private compact(cluster: string, timeline: ColumnSeries, histories: NodeHistory[], now: number): void {
+    let clusterFloor = Number.POSITIVE_INFINITY;
+    for (const h of histories) {
+      const s = h.points;
+      const downtos = [s.length > 0 ? s.downto(s.length - 1) : null, s.length > 1 ? s.downto(s.length - 2) : null].filter((d): d is number => d !== null);
+      let floor: number | null = null;
+      if (downtos.length > 0) {
+        const at = timeAtSeqno(timeline, Math.min(...downtos));
+        floor = !at || at.kind === 'before' ? Number.NEGATIVE_INFINITY : at.t;
+      }
+      h.compact(now, floor);
+      clusterFloor = Math.min(clusterFloor, floor ?? Number.POSITIVE_INFINITY);
+    }
+    const rawFloor = now - this.config.storage.retention.rawSeconds * 1000;
+    const floor = Math.max(rawFloor, clusterFloor === Number.POSITIVE_INFINITY ? now : clusterFloor);
+    let drop = 0;
+    while (drop < timeline.length - 2 && timeline.t(drop + 1) <= floor) drop++;
+    if (drop > 0) timeline.dropFront(drop);
+    if (now - (this.lastThinned.get(cluster) ?? 0) >= 60_000) {
+      this.lastThinned.set(cluster, now);
+      timeline.thinBefore(now - FULL_RESOLUTION_MS);
+    }
   }
 }
 
-function key(cluster: string, node: string): string {
-  return `${cluster}\u0000${node}`;
-}
-
-function trimBefore(points: ClusterPoint[], from: number): void {
-  let drop = 0;
-  while (drop < points.length - 2 && points[drop]!.t < from) drop++;
-  if (drop > 0) points.splice(0, drop);
+/** Appends a cycle's Synced points in time order, keeping seqnos non-decreasing (as clusterSeqnoTimeline does). */
+function appendToTimeline(timeline: ColumnSeries, points: Array<ReturnType<typeof toPoint>>): void {
+  points.sort((a, b) => a.t - b.t);
+  let maxSeqno = timeline.length ? timeline.seqno(timeline.length - 1) : Number.NEGATIVE_INFINITY;
+  const lastT = timeline.length ? timeline.t(timeline.length - 1) : Number.NEGATIVE_INFINITY;
+  for (const p of points) {
+    if (p.t < lastT || p.seqno < maxSeqno) continue;
+    maxSeqno = p.seqno;
+    timeline.push({ ...p, downto: null, synced: true });
+  }
 }

@@ -3,7 +3,7 @@
  * garbage (negative, or a huge spike). Every sample belongs to an epoch; a new epoch starts
  * whenever the counters can no longer be trusted to continue the previous sample's. Pure.
  */
-import type { NodeStatus } from './status.js';
+import { EXACT_COUNTERS, exactCounter, type ExactCounterName, type NodeStatus } from './status.js';
 
 export interface EpochPoint {
   takenAt: number; // ms since the Unix epoch
@@ -26,8 +26,11 @@ export function epochBreakReason(prev: EpochPoint, next: EpochPoint): string | n
   const prevStart = prev.takenAt - p.uptimeSeconds * 1000;
   const nextStart = next.takenAt - n.uptimeSeconds * 1000;
   if (nextStart - prevStart > START_TIME_TOLERANCE_MS) return `server restarted (start time moved by ${Math.round((nextStart - prevStart) / 1000)} s)`;
-  for (const counter of ['receivedBytes', 'replicatedBytes', 'received', 'replicated', 'lastCommitted'] as const) {
-    if (n[counter] < p[counter]) return `${counter} went backwards from ${p[counter]} to ${n[counter]}`;
+  for (const counter of EXACT_COUNTERS) {
+    // Exactly: beyond 2^53 a step back by less than a double's ULP would vanish in the numbers.
+    const before = exactCounter(p, counter) ?? p[counter];
+    const after = exactCounter(n, counter) ?? n[counter];
+    if (after < before) return `${counter} went backwards from ${before} to ${after}`;
   }
   if (p.localStateUuid && n.localStateUuid !== p.localStateUuid) return `wsrep_local_state_uuid changed from ${p.localStateUuid} to ${n.localStateUuid}`;
   if (p.clusterStateUuid && n.clusterStateUuid !== p.clusterStateUuid) return `wsrep_cluster_state_uuid changed from ${p.clusterStateUuid} to ${n.clusterStateUuid}`;
@@ -44,7 +47,23 @@ export interface SampleDelta {
 export function sampleDelta(prev: EpochPoint, next: EpochPoint): SampleDelta {
   return {
     seconds: (next.takenAt - prev.takenAt) / 1000,
-    bytes: next.status.replicatedBytes + next.status.receivedBytes - (prev.status.replicatedBytes + prev.status.receivedBytes),
-    writeSets: next.status.lastCommitted - prev.status.lastCommitted,
+    bytes: counterDelta(prev.status, next.status, ['replicatedBytes', 'receivedBytes']),
+    writeSets: counterDelta(prev.status, next.status, ['lastCommitted']),
   };
+}
+
+/**
+ * Δ of the sum of some counters, computed exactly in BigInt (the counters are 64-bit; a double
+ * loses the low bits beyond 2^53, which would make a small delta of a large counter wrong),
+ * then turned into a number: a delta is small. Falls back to the numbers if a value is not an integer.
+ */
+function counterDelta(prev: NodeStatus, next: NodeStatus, counters: ExactCounterName[]): number {
+  let exact = 0n;
+  for (const c of counters) {
+    const before = exactCounter(prev, c);
+    const after = exactCounter(next, c);
+    if (before === null || after === null) return counters.reduce((sum, k) => sum + next[k] - prev[k], 0);
+    exact += after - before;
+  }
+  return Number(exact);
 }

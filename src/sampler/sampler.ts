@@ -1,21 +1,42 @@
 /**
- * One sampling cycle reads every node in parallel, each under its own deadline, decides each
- * sample's counter epoch, reads the gcache settings at the start of every epoch, and stores
- * the results. Cycles never overlap: a tick that finds the previous cycle still running is
- * skipped and counted.
+ * One sampling cycle reads the nodes, at most `sampling.concurrency` at once, each under its own
+ * deadline, decides each sample's counter epoch, reads the gcache settings at the start of every
+ * epoch, and stores the results. Cycles never overlap: a tick that finds the previous cycle still
+ * running is skipped and counted.
+ *
+ * A node that fails is left alone for a while (see backoff.ts), but it is still reported as
+ * failing in every cycle, so `up` and the "not sampled" rule see it; only the attempt is skipped,
+ * and nothing is stored for a cycle in which it was not contacted.
+ *
+ * A store that cannot be written (a locked or full database) does not fail the cycle: the
+ * samples still go to the analysis, which keeps them in memory; the errors are counted and
+ * logged once a minute.
  */
 import cron from 'node-cron';
 import type { Config, NodeTarget } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
+import { throttled } from '../log/throttle.js';
 import type { Store, StoredSample } from '../store/store.js';
-import { NodeReader } from './node-reader.js';
+import { NodeReader, type StatusReader } from './node-reader.js';
+import { HostResolver } from './host-resolver.js';
 import { epochBreakReason, sampleDelta } from './epoch.js';
 import { classifyFailure, type Failure } from './failure.js';
+import { backoffDelayMs, DEFAULT_BACKOFF_JITTER, DEFAULT_MAX_BACKOFF_MS, type BackoffPolicy } from './backoff.js';
+import { mapWithConcurrency } from './limiter.js';
 import type { NodeStatus } from './status.js';
 
 export type NodeOutcome =
   | { cluster: string; node: string; ok: true; sample: StoredSample; newEpochReason: string | null }
-  | { cluster: string; node: string; ok: false; takenAt: number; failure: Failure; consecutiveFailures: number };
+  | {
+      cluster: string;
+      node: string;
+      ok: false;
+      takenAt: number;
+      failure: Failure;
+      consecutiveFailures: number;
+      /** True when the node was not contacted this cycle because it is backing off after failures. */
+      backingOff?: boolean;
+    };
 
 export interface CycleResult {
   startedAt: number;
@@ -25,16 +46,32 @@ export interface CycleResult {
 
 interface NodeState {
   target: NodeTarget;
-  reader: NodeReader;
+  reader: StatusReader;
   last: StoredSample | null;
   /** Epoch whose gcache settings are stored; the settings are read again when the epoch moves on. */
   settingsEpoch: number | null;
+  /** Cycles in a row without a sample, whether the node was contacted or not. */
   consecutiveFailures: number;
+  /** Attempts in a row that failed: what the backoff doubles on. */
+  failedAttempts: number;
+  lastFailure: Failure | null;
+  /** No connection attempt before this time (ms), after a failure. */
+  retryAt: number | null;
 }
+
+export type ReaderFactory = (target: NodeTarget, timeoutMs: number) => StatusReader;
 
 export interface SamplerOptions {
   now?: () => number;
+  /** Makes each node's reader; NodeReader over MySQL by default. Tests pass readers of recorded statuses. */
+  readerFactory?: ReaderFactory;
+  /** Backoff after failures; by default one sampling interval, doubling up to 5 min, ±20%. */
+  backoff?: Partial<BackoffPolicy>;
+  /** The jitter's source of randomness, in [0, 1). */
+  random?: () => number;
 }
+
+const STORE_ERROR_LOG_INTERVAL_MS = 60_000;
 
 export class Sampler {
   private readonly nodes: NodeState[];
@@ -42,7 +79,12 @@ export class Sampler {
   private task: ReturnType<typeof cron.schedule> | null = null;
   private readonly listeners: Array<(result: CycleResult) => void> = [];
   private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly backoff: BackoffPolicy;
+  private readonly logStoreError: (key: string, msg: string, fields?: Record<string, unknown>) => void;
   skippedCycles = 0;
+  /** Store writes that failed (the samples were kept for the analysis all the same). */
+  storeErrors = 0;
 
   constructor(
     private readonly config: Config,
@@ -51,6 +93,17 @@ export class Sampler {
     options: SamplerOptions = {},
   ) {
     this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.backoff = {
+      initialMs: options.backoff?.initialMs ?? scheduleIntervalMs(config.sampling.schedule),
+      maxMs: options.backoff?.maxMs ?? DEFAULT_MAX_BACKOFF_MS,
+      jitter: options.backoff?.jitter ?? DEFAULT_BACKOFF_JITTER,
+    };
+    this.logStoreError = throttled(log, STORE_ERROR_LOG_INTERVAL_MS, this.now);
+    const timeoutMs = config.sampling.timeoutSeconds * 1000;
+    // One resolver for all nodes: each host name is looked up once per TTL, however many cycles.
+    const resolver = new HostResolver({ timeoutMs });
+    const makeReader = options.readerFactory ?? ((target: NodeTarget, ms: number) => new NodeReader(target, ms, resolver));
     const latest = new Map(store.latestSamples().map((s) => [`${s.cluster}\u0000${s.node}`, s]));
     this.nodes = config.clusters.flatMap((c) =>
       c.nodes.map((target) => {
@@ -58,10 +111,13 @@ export class Sampler {
         const settings = last ? store.latestSettings(c.name, target.name) : null;
         return {
           target,
-          reader: new NodeReader(target, config.sampling.timeoutSeconds * 1000),
+          reader: makeReader(target, timeoutMs),
           last,
           settingsEpoch: settings && last && settings.epoch === last.epoch ? settings.epoch : null,
           consecutiveFailures: 0,
+          failedAttempts: 0,
+          lastFailure: null,
+          retryAt: null,
         };
       }),
     );
@@ -111,18 +167,20 @@ export class Sampler {
 
   private async cycle(): Promise<CycleResult> {
     const startedAt = this.now();
-    const outcomes = await Promise.all(this.nodes.map((n) => this.sampleNode(n)));
+    const outcomes = await mapWithConcurrency(this.nodes, this.config.sampling.concurrency, async (n) =>
+      n.retryAt !== null && startedAt < n.retryAt ? this.stillBackingOff(n, startedAt) : this.sampleNode(n, startedAt),
+    );
     return { startedAt, durationMs: this.now() - startedAt, outcomes };
   }
 
-  private async sampleNode(state: NodeState): Promise<NodeOutcome> {
+  private async sampleNode(state: NodeState, cycleStartedAt: number): Promise<NodeOutcome> {
     const { cluster, name: node } = state.target;
     const started = this.now();
     let status: NodeStatus;
     try {
       status = await state.reader.readStatus();
     } catch (err) {
-      return this.fail(state, started, err);
+      return this.fail(state, started, cycleStartedAt, err);
     }
     const finished = this.now();
     // The status reflects some instant during the query; its midpoint is the best guess.
@@ -134,37 +192,101 @@ export class Sampler {
 
     if (breakReason) {
       this.log.info('new counter epoch', { cluster, node, epoch, reason: breakReason });
-      this.store.recordEvent({ cluster, node, at: takenAt, kind: 'epoch_start', detail: { epoch, reason: breakReason } });
+      this.storeWrite(state, 'event', () => this.store.recordEvent({ cluster, node, at: takenAt, kind: 'epoch_start', detail: { epoch, reason: breakReason } }));
     }
     if (state.settingsEpoch !== epoch) {
       try {
         const settings = await state.reader.readSettings();
-        this.store.recordSettings({ cluster, node, epoch, readAt: takenAt, sstDonor: settings.sstDonor, ...settings.gcache });
-        state.settingsEpoch = epoch;
+        // Only once stored are the settings of this epoch done; otherwise they are read (and stored) again next cycle.
+        if (this.storeWrite(state, 'settings', () => this.store.recordSettings({ cluster, node, epoch, readAt: takenAt, sstDonor: settings.sstDonor, ...settings.gcache }))) {
+          state.settingsEpoch = epoch;
+        }
       } catch (err) {
         // The sample is still good; the settings are tried again next cycle.
         const failure = classifyFailure(err);
         this.log.warn('could not read gcache settings', { cluster, node, reason: failure.reason, error: failure.message });
-        this.store.recordFailure({ cluster, node, takenAt, reason: failure.reason, message: `settings: ${failure.message}` });
+        this.storeWrite(state, 'failure', () => this.store.recordFailure({ cluster, node, takenAt, reason: failure.reason, message: `settings: ${failure.message}` }));
       }
     }
     const delta = state.last && !breakReason ? sampleDelta(state.last, point) : null;
-    this.store.recordSample(sample, delta);
+    this.storeWrite(state, 'sample', () => this.store.recordSample(sample, delta));
+    // Kept even when the store refused it: the next delta continues from it, as the analysis does.
     state.last = sample;
     if (state.consecutiveFailures > 0) this.log.info('node reachable again', { cluster, node, after: state.consecutiveFailures });
     state.consecutiveFailures = 0;
+    state.failedAttempts = 0;
+    state.lastFailure = null;
+    state.retryAt = null;
     return { cluster, node, ok: true, sample, newEpochReason: breakReason };
   }
 
-  private fail(state: NodeState, takenAt: number, err: unknown): NodeOutcome {
+  private fail(state: NodeState, takenAt: number, cycleStartedAt: number, err: unknown): NodeOutcome {
     const { cluster, name: node } = state.target;
     const failure = classifyFailure(err);
     state.consecutiveFailures++;
-    this.store.recordFailure({ cluster, node, takenAt, reason: failure.reason, message: failure.message });
-    // Log the first failure and then every tenth, so a node that is down for hours does not flood the log.
+    state.failedAttempts++;
+    state.lastFailure = failure;
+    // Counted from the cycle's start, so that "one interval" lines up with the schedule's ticks.
+    state.retryAt = cycleStartedAt + backoffDelayMs(state.failedAttempts, this.backoff, this.random);
+    this.storeWrite(state, 'failure', () => this.store.recordFailure({ cluster, node, takenAt, reason: failure.reason, message: failure.message }));
+    this.logFailure(state, failure);
+    return { cluster, node, ok: false, takenAt, failure, consecutiveFailures: state.consecutiveFailures };
+  }
+
+  /** A node in its backoff: not contacted, nothing stored, but reported failing with its last failure. */
+  private stillBackingOff(state: NodeState, cycleStartedAt: number): NodeOutcome {
+    const { cluster, name: node } = state.target;
+    const last = state.lastFailure!;
+    state.consecutiveFailures++;
+    const failure: Failure = {
+      reason: last.reason,
+      message: `not contacted: backing off after ${state.failedAttempts} failed attempt${state.failedAttempts === 1 ? '' : 's'} until ${new Date(state.retryAt!).toISOString()}; last failure: ${last.message}`,
+    };
+    this.logFailure(state, failure);
+    return { cluster, node, ok: false, takenAt: cycleStartedAt, failure, consecutiveFailures: state.consecutiveFailures, backingOff: true };
+  }
+
+  // The first failure and then every tenth, so that a node that is down for hours does not flood the log.
+  private logFailure(state: NodeState, failure: Failure): void {
     if (state.consecutiveFailures === 1 || state.consecutiveFailures % 10 === 0) {
+      const { cluster, name: node } = state.target;
       this.log.warn('node sample failed', { cluster, node, reason: failure.reason, error: failure.message, consecutiveFailures: state.consecutiveFailures });
     }
-    return { cluster, node, ok: false, takenAt, failure, consecutiveFailures: state.consecutiveFailures };
+  }
+
+  /** Runs one store write; a failure is counted and logged (once a minute), never thrown. True when it was written. */
+  private storeWrite(state: NodeState, what: string, write: () => void): boolean {
+    try {
+      write();
+      return true;
+    } catch (err) {
+      this.storeErrors++;
+      const { cluster, name: node } = state.target;
+      this.logStoreError('store', 'could not write a sample to the store; the analysis keeps it in memory', {
+        what,
+        cluster,
+        node,
+        error: (err as Error).message,
+        code: (err as { code?: string }).code,
+        storeErrors: this.storeErrors,
+      });
+      return false;
+    }
+  }
+}
+
+/**
+ * The shortest gap between the schedule's next runs: the backoff's first pause. A schedule with
+ * uneven gaps ("0,5 * * * * *") gets the shorter one, so that a node is retried rather later than
+ * never.
+ */
+export function scheduleIntervalMs(schedule: string): number {
+  const task = cron.createTask(schedule, () => undefined);
+  try {
+    const runs = task.getNextRuns(6).map((d) => d.getTime());
+    const gaps = runs.slice(1).map((t, i) => t - runs[i]!);
+    return gaps.length > 0 ? Math.min(...gaps) : 60_000;
+  } finally {
+    void task.destroy();
   }
 }

@@ -36,7 +36,22 @@ export interface NodeStatus {
   segment: number | null;
   flowControlPaused: number | null;
   uptimeSeconds: number;
+  /**
+   * The counters exactly as the server reported them. Galera's counters are unsigned 64-bit;
+   * the number fields above are doubles, exact only up to 2^53, so deltas and the backwards
+   * checks use these when they are present (they are not stored: samples reloaded from SQLite
+   * have only the numbers). See exactCounter().
+   */
+  exact?: ExactCounters;
 }
+
+/** The counters whose deltas matter: bytes and write-sets, and the seqno. */
+export const EXACT_COUNTERS = ['receivedBytes', 'replicatedBytes', 'received', 'replicated', 'lastCommitted'] as const;
+export type ExactCounterName = (typeof EXACT_COUNTERS)[number];
+export type ExactCounters = Record<ExactCounterName, bigint>;
+
+/** The largest value of an unsigned 64-bit counter. */
+export const MAX_COUNTER = 2n ** 64n - 1n;
 
 export class StatusValueError extends Error {
   override name = 'StatusValueError';
@@ -54,18 +69,52 @@ export function parseCachedDownto(value: string): number | null {
   return n;
 }
 
-function parseCounter(variable: string, value: string | undefined): number {
+/** A counter within unsigned 64 bits, exactly; anything else is a bad value named with the variable. */
+function parseExactCounter(variable: string, value: string | undefined): bigint {
   if (value === undefined) throw new StatusValueError(`${variable} is missing from SHOW GLOBAL STATUS (is wsrep enabled?)`);
-  if (!/^\d+$/.test(value.trim())) throw new StatusValueError(`${variable} has a non-numeric value "${value}"`);
-  const n = Number(value);
-  if (!Number.isSafeInteger(n)) throw new StatusValueError(`${variable} value ${value} is beyond 2^53`);
-  return n;
+  const text = value.trim();
+  if (/^-\d+$/.test(text)) throw new StatusValueError(`${variable} has a negative value "${shorten(text)}"`);
+  if (!/^\d+$/.test(text)) throw new StatusValueError(`${variable} has a non-numeric value "${shorten(value)}"`);
+  // Leading zeros aside, more than 20 digits is beyond 2^64 whatever they are: no need to build the BigInt.
+  const digits = text.replace(/^0+(?=\d)/, '');
+  if (digits.length > 20 || BigInt(digits) > MAX_COUNTER) throw new StatusValueError(`${variable} value ${shorten(text)} is beyond 2^64-1`);
+  return BigInt(digits);
+}
+
+function parseCounter(variable: string, value: string | undefined): number {
+  // A double is imprecise by at most its ULP beyond 2^53: harmless for a rate at that magnitude.
+  return Number(parseExactCounter(variable, value));
+}
+
+/** Server values go into messages; a runaway one is cut so that the message stays one readable line. */
+function shorten(value: string): string {
+  return value.length > 64 ? `${value.slice(0, 64)}…` : value;
+}
+
+/**
+ * The exact value of one counter of a status: the one the server reported while it still matches
+ * the number field (a copy whose number was changed no longer uses it), else the number itself
+ * (exact below 2^53). Null when the number is not an integer at all.
+ */
+export function exactCounter(status: NodeStatus, name: ExactCounterName): bigint | null {
+  const n = status[name];
+  const exact = status.exact?.[name];
+  if (exact !== undefined && Number(exact) === n) return exact;
+  return Number.isInteger(n) ? BigInt(n) : null;
+}
+
+/** Exact counters that survive JSON.stringify (as decimal strings): `sample --once` prints statuses. */
+function exactCounters(values: ExactCounters): ExactCounters {
+  return Object.defineProperty({ ...values }, 'toJSON', {
+    enumerable: false,
+    value: () => Object.fromEntries(EXACT_COUNTERS.map((k) => [k, values[k].toString()])),
+  });
 }
 
 function parseOptionalNumber(variable: string, value: string | undefined): number | null {
   if (value === undefined || value.trim() === '') return null;
   const n = Number(value);
-  if (!Number.isFinite(n)) throw new StatusValueError(`${variable} has a non-numeric value "${value}"`);
+  if (!Number.isFinite(n)) throw new StatusValueError(`${variable} has a non-numeric value "${shorten(value)}"`);
   return n;
 }
 
@@ -80,13 +129,20 @@ export function parseStatusRows(rows: ReadonlyArray<{ Variable_name: string; Val
     throw new StatusValueError('no wsrep status variables: this server is not a Galera node (wsrep_on=OFF or no provider)');
   }
   const cachedDownto = get('wsrep_local_cached_downto');
-  return {
-    receivedBytes: parseCounter('wsrep_received_bytes', get('wsrep_received_bytes')),
-    replicatedBytes: parseCounter('wsrep_replicated_bytes', get('wsrep_replicated_bytes')),
-    received: parseCounter('wsrep_received', get('wsrep_received')),
-    replicated: parseCounter('wsrep_replicated', get('wsrep_replicated')),
+  const exact = exactCounters({
+    receivedBytes: parseExactCounter('wsrep_received_bytes', get('wsrep_received_bytes')),
+    replicatedBytes: parseExactCounter('wsrep_replicated_bytes', get('wsrep_replicated_bytes')),
+    received: parseExactCounter('wsrep_received', get('wsrep_received')),
+    replicated: parseExactCounter('wsrep_replicated', get('wsrep_replicated')),
     // -1 before the node has joined anything; treat it as "nothing committed yet".
-    lastCommitted: lastCommitted?.trim() === '-1' ? 0 : parseCounter('wsrep_last_committed', lastCommitted),
+    lastCommitted: lastCommitted?.trim() === '-1' ? 0n : parseExactCounter('wsrep_last_committed', lastCommitted),
+  });
+  return {
+    receivedBytes: Number(exact.receivedBytes),
+    replicatedBytes: Number(exact.replicatedBytes),
+    received: Number(exact.received),
+    replicated: Number(exact.replicated),
+    lastCommitted: Number(exact.lastCommitted),
     cachedDownto: cachedDownto === undefined ? null : parseCachedDownto(cachedDownto),
     localState: get('wsrep_local_state_comment') ?? 'Unknown',
     clusterStatus: get('wsrep_cluster_status') ?? 'Unknown',
@@ -96,5 +152,6 @@ export function parseStatusRows(rows: ReadonlyArray<{ Variable_name: string; Val
     segment: parseOptionalNumber('wsrep_gmcast_segment', get('wsrep_gmcast_segment')),
     flowControlPaused: parseOptionalNumber('wsrep_flow_control_paused', get('wsrep_flow_control_paused')),
     uptimeSeconds: parseCounter('Uptime', get('uptime')),
+    exact,
   };
 }

@@ -179,6 +179,11 @@ export class Store {
       latestSamples: this.db.prepare(`SELECT s.* FROM samples s
         JOIN (SELECT cluster, node, MAX(taken_at) AS t FROM samples GROUP BY cluster, node) m
           ON s.cluster = m.cluster AND s.node = m.node AND s.taken_at = m.t`),
+      samplesForAnalysis: this.db.prepare(`SELECT * FROM samples WHERE cluster = @cluster AND node = @node AND taken_at >= @from AND (taken_at >= @fullFrom OR id IN (
+          SELECT MAX(id) FROM samples WHERE cluster = @cluster AND node = @node AND taken_at >= @from AND taken_at < @fullFrom GROUP BY taken_at / 60000, epoch
+          UNION SELECT MIN(id) FROM samples WHERE cluster = @cluster AND node = @node AND taken_at >= @from AND taken_at < @fullFrom GROUP BY epoch
+          UNION SELECT MIN(id) FROM samples WHERE cluster = @cluster AND node = @node AND taken_at >= @from AND taken_at < @fullFrom AND cached_downto IS NOT NULL GROUP BY epoch))
+        ORDER BY taken_at`),
       samplesBetween: this.db.prepare(`SELECT * FROM samples WHERE cluster = ? AND node = ? AND taken_at >= ? AND taken_at <= ? ORDER BY taken_at`),
       failuresBetween: this.db.prepare(`SELECT cluster, node, taken_at, reason, message FROM sample_failures
         WHERE cluster = ? AND node = ? AND taken_at >= ? AND taken_at <= ? ORDER BY taken_at`),
@@ -312,6 +317,16 @@ export class Store {
     return (this.stmts.latestSamples.all() as SampleRow[]).map(fromRow);
   }
 
+  /**
+   * A node's samples since `from` as the analysis keeps them: every sample from `fullFrom` on,
+   * and before that the last of each minute and epoch plus each epoch's first (with and without a
+   * cached seqno), so a restart loads what the analysis needs, not every raw row.
+   */
+  samplesForAnalysis(cluster: string, node: string, from: number, fullFrom: number): StoredSample[] {
+    const params = { cluster, node, from: BigInt(Math.floor(from)), fullFrom: BigInt(Math.floor(Math.max(from, fullFrom))) };
+    return (this.stmts.samplesForAnalysis.all(params) as SampleRow[]).map(fromRow);
+  }
+
   samples(cluster: string, node: string, from: number, to: number): StoredSample[] {
     return (this.stmts.samplesBetween.all(cluster, node, from, to) as SampleRow[]).map(fromRow);
   }
@@ -401,8 +416,13 @@ export class Store {
         });
       }
       this.stmts.insertClusterAnalysis.run(analysis.cluster, analysis.computedAt, analysis.recommendation.targetWindowSeconds, analysis.recommendation.recommendedGcacheSizeBytes);
-      this.stmts.upsertLatestAnalysis.run(analysis.cluster, analysis.computedAt, JSON.stringify(analysis));
+      this.recordLatestAnalysis(analysis);
     });
+  }
+
+  /** Replaces the stored latest analysis of the cluster (the whole of it, with its explanations). */
+  recordLatestAnalysis(analysis: ClusterAnalysis): void {
+    this.write(() => this.stmts.upsertLatestAnalysis.run(analysis.cluster, analysis.computedAt, JSON.stringify(analysis)));
   }
 
   latestAnalyses(): ClusterAnalysis[] {

@@ -124,9 +124,11 @@ test('bad parameters get a 400 naming them; unknown names a 404', async () => {
 });
 
 test('history of the figures, averaged per step', async () => {
-  const h = await get('/api/v1/clusters/sandbox/nodes/node1/history?step=2s');
+  // The analysis history is stored a row per node and minute (see pipeline/analysis-recorder.ts).
+  const h = await get('/api/v1/clusters/sandbox/nodes/node1/history?step=1m');
   assert.equal(h.status, 200);
-  assert.ok(h.body.points.length >= 2, JSON.stringify(h.body));
+  assert.ok(h.body.points.length >= 1, JSON.stringify(h.body));
+  assert.ok(h.body.points.every((p: { samples: number }) => p.samples >= 1));
   assert.ok(h.body.points.every((p: { writeRateShortBytesPerSecond: number | null }) => p.writeRateShortBytesPerSecond === null || p.writeRateShortBytesPerSecond >= 0));
 });
 

@@ -45,7 +45,13 @@ after(async () => {
 async function cycle(): Promise<ClusterAnalysis> {
   const result = await sampler.runCycle();
   assert.ok(result, 'cycle ran');
-  return analyzer.onCycle(result)[0]!;
+  const { analyses, events } = analyzer.onCycle(result);
+  // What the daemon's cycle pipeline stores, here every cycle.
+  store.transaction(() => {
+    for (const e of events) store.recordEvent(e);
+    for (const a of analyses) store.recordAnalysis(a);
+  });
+  return analyses[0]!;
 }
 
 const nodeOf = (a: ClusterAnalysis, name: string): NodeAnalysis => a.nodes.find((n) => n.node === name)!;

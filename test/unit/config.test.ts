@@ -30,6 +30,7 @@ test('defaults fill every setting the issue names', () => {
   const c = parseConfig(base, 'test.yaml', env);
   assert.equal(c.sampling.schedule, '*/10 * * * * *');
   assert.equal(c.sampling.timeoutSeconds, 5);
+  assert.equal(c.sampling.concurrency, 64);
   assert.equal(c.horizons.shortSeconds, 300);
   assert.equal(c.horizons.longSeconds, 86400);
   assert.equal(c.clusters[0]!.targetWindowSeconds, 3600);
@@ -88,12 +89,16 @@ test('environment variables override keys, typed as YAML', () => {
     ...env,
     GCACHE_ADVISOR_STORAGE__PATH: '/var/lib/ga.db',
     GCACHE_ADVISOR_HTTP__LISTEN: '0.0.0.0:9200',
+    GCACHE_ADVISOR_HTTP__TOKEN_ENV: 'GA_TOKEN',
+    GA_TOKEN: 'api-token-for-test',
     GCACHE_ADVISOR_CLUSTERS__0__TARGET_WINDOW: '4h',
     GCACHE_ADVISOR_CLUSTERS__0__NODES__1__PORT: '3310',
     GCACHE_ADVISOR_SAMPLING__SCHEDULE: '*/30 * * * * *',
   });
   assert.equal(c.storage.path, '/var/lib/ga.db');
-  assert.deepEqual(c.http, { host: '0.0.0.0', port: 9200, token: null });
+  assert.equal(c.http.host, '0.0.0.0');
+  assert.equal(c.http.port, 9200);
+  assert.equal(c.http.token?.reveal(), 'api-token-for-test');
   assert.equal(c.clusters[0]!.targetWindowSeconds, 4 * 3600);
   assert.equal(c.clusters[0]!.nodes[1]!.port, 3310);
   assert.equal(c.sampling.schedule, '*/30 * * * * *');
@@ -109,6 +114,7 @@ test('the example config in examples/ is valid and shows the defaults', () => {
   assert.equal(c.clusters[0]!.nodes.length, 3);
   assert.equal(c.alerting.repeatIntervalSeconds, 4 * 3600);
   assert.equal(c.sampling.schedule, '*/10 * * * * *');
+  assert.equal(c.sampling.concurrency, 64);
 });
 
 test('alerting sinks: URLs and secrets are secrets, and bad sinks are named', () => {
@@ -122,4 +128,55 @@ test('alerting sinks: URLs and secrets are secrets, and bad sinks are named', ()
   rejects(base + 'alerting:\n  sinks:\n    - { name: s, type: slack, url: "http://x", secretEnv: K }\n', /alerting\.sinks\[0\]\.secretEnv: only a webhook sink signs its body/);
   rejects(base + 'alerting:\n  sinks:\n    - { name: s, type: slack, url: "http://x", clusters: [nope] }\n', /alerting\.sinks\[0\]\.clusters: unknown cluster "nope"/);
   rejects(base + 'alerting:\n  sinks:\n    - { name: s, type: slack, urlEnv: NOPE }\n', /alerting\.sinks\[0\]\.urlEnv: environment variable NOPE is not set/);
+});
+
+test('an API reachable from other machines needs a token, or an explicit allowUnauthenticated', () => {
+  for (const listen of ['0.0.0.0:9106', '"[::]:9106"', '10.0.0.5:9106', 'advisor.example.com:9106', '"[fe80::1]:9106"']) {
+    rejects(base + `http: { listen: ${listen} }`, /^config error: test\.yaml: http\.listen: .* is reachable from other machines and no API token is configured: set http\.tokenEnv or http\.tokenFile .*or set http\.allowUnauthenticated: true/);
+  }
+  rejects(base, /http\.listen: 0\.0\.0\.0:9106 is reachable/, { ...env, GCACHE_ADVISOR_HTTP__LISTEN: '0.0.0.0:9106' });
+  for (const listen of ['127.0.0.1:9106', '127.3.2.1:0', 'localhost:9106', 'LOCALHOST:9106', '"[::1]:9106"']) {
+    assert.equal(parseConfig(base + `http: { listen: ${listen} }`, 'test.yaml', env).http.token, null, `${listen} is loopback`);
+  }
+  const withToken = parseConfig(base + 'http: { listen: 0.0.0.0:9106, tokenEnv: GA_TOKEN }', 'test.yaml', { ...env, GA_TOKEN: 'tok-for-test' });
+  assert.equal(withToken.http.token?.reveal(), 'tok-for-test');
+  const open = parseConfig(base + 'http: { listen: 0.0.0.0:9106, allowUnauthenticated: true }', 'test.yaml', env);
+  assert.deepEqual({ host: open.http.host, token: open.http.token }, { host: '0.0.0.0', token: null });
+  rejects(base + 'http: { listen: 0.0.0.0:9106, allowUnauthenticated: yes please }', /http\.allowUnauthenticated: expected true or false/);
+});
+
+test('sampling.concurrency: a whole number from 1 to 4096', () => {
+  assert.equal(parseConfig(base + 'sampling: { concurrency: 16 }', 'test.yaml', env).sampling.concurrency, 16);
+  rejects(base + 'sampling: { concurrency: 0 }', /sampling\.concurrency: expected at least 1 node read at once/);
+  rejects(base + 'sampling: { concurrency: 2.5 }', /sampling\.concurrency: expected a whole number of nodes read at once/);
+  rejects(base + 'sampling: { concurrency: many }', /sampling\.concurrency: expected a whole number of nodes read at once, such as 64/);
+  rejects(base + 'sampling: { concurrency: 100000 }', /sampling\.concurrency: expected at most 4096 nodes read at once/);
+});
+
+test('tls: verifyIdentity on by default; ca, cert and key must be readable files, named when not', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ga-tls-config-'));
+  for (const f of ['ca.pem', 'client.pem', 'client.key']) fs.writeFileSync(path.join(dir, f), '-----BEGIN CERTIFICATE-----\n');
+  const file = path.join(dir, 'config.yaml');
+  const cluster = (connectionTls: string, nodeTls = '') => `clusters:
+  - name: prod
+    connection: { user: advisor, passwordEnv: GA_PW${connectionTls ? `, tls: ${connectionTls}` : ''} }
+    nodes:
+      - { name: db1, host: 10.0.0.1 }
+      - { name: db2, host: 10.0.0.2${nodeTls ? `, tls: ${nodeTls}` : ''} }
+`;
+  const c = parseConfig(cluster('{ ca: ca.pem, cert: client.pem, key: client.key }'), file, env);
+  assert.deepEqual(c.clusters[0]!.nodes[0]!.tls, {
+    ca: path.join(dir, 'ca.pem'), // relative to the config file, like passwordFile
+    cert: path.join(dir, 'client.pem'),
+    key: path.join(dir, 'client.key'),
+    rejectUnauthorized: true,
+    verifyIdentity: true,
+  });
+  assert.equal(parseConfig(cluster('{ ca: ca.pem, verifyIdentity: false }'), file, env).clusters[0]!.nodes[1]!.tls!.verifyIdentity, false);
+  const refused = (yaml: string, pattern: RegExp) =>
+    assert.throws(() => parseConfig(yaml, file, env), (err: Error) => err instanceof ConfigError && err.exitCode === 2 && pattern.test(err.message));
+  refused(cluster('', '{ ca: /x/missing-ca.pem }'), /^config error: clusters\[0\]\.nodes\[1\]\.tls\.ca: cannot read \/x\/missing-ca\.pem: ENOENT$/);
+  refused(cluster('{ ca: ca.pem, key: nope.key }'), new RegExp(`^config error: clusters\\[0\\]\\.connection\\.tls\\.key: cannot read ${path.join(dir, 'nope.key')}: ENOENT$`));
+  refused(cluster('{ cert: . }'), /clusters\[0\]\.connection\.tls\.cert: cannot read .*: EISDIR/);
+  refused(cluster('{ ca: ca.pem, verifyIdentity: "no" }'), /clusters\[0\]\.connection\.tls\.verifyIdentity: expected true or false/);
 });

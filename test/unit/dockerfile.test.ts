@@ -3,7 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { execFileSync } from 'node:child_process';
+import { parseConfig, ConfigError } from '../../src/config/load.ts';
 
 const root = path.join(import.meta.dirname, '..', '..');
 const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
@@ -37,4 +39,33 @@ test('multi-stage on one Node 22 base, non-root, a volume, a health check, no de
   assert.match(dockerfile, /^HEALTHCHECK .*\n?.*\/healthz/m);
   assert.match(dockerfile, /npm prune --omit=dev/);
   assert.match(dockerfile, /GCACHE_ADVISOR_STORAGE__PATH=\/var\/lib\/gcache-advisor\//);
+});
+
+/** The runtime stage's ENV, as the container's environment. */
+function imageEnv(): Record<string, string> {
+  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
+  const env: Record<string, string> = {};
+  for (const [, block] of runtime.replace(/\\\n/g, ' ').matchAll(/^ENV (.*)$/gm)) {
+    for (const [, key, value] of block!.matchAll(/(\w+)=(\S+)/g)) env[key!] = value!;
+  }
+  return env;
+}
+
+test('the image serves the API on every interface, so it needs a token to start', () => {
+  const env = imageEnv();
+  assert.equal(env.GCACHE_ADVISOR_HTTP__LISTEN, '0.0.0.0:9106');
+  assert.ok(!Object.keys(env).some((k) => /ALLOW_?UNAUTHENTICATED/i.test(k)), 'the image never opts out of authentication');
+  const config = 'clusters: [{ name: c, nodes: [{ name: n, host: db, user: u, passwordEnv: DB_PW }] }]';
+  const containerEnv = { ...env, DB_PW: 'db-password-for-test' };
+  assert.throws(
+    () => parseConfig(config, env.GCACHE_ADVISOR_CONFIG!, containerEnv),
+    (err: Error) => err instanceof ConfigError && err.exitCode === 2 && /http\.listen: 0\.0\.0\.0:9106 is reachable from other machines and no API token is configured: set http\.tokenEnv or http\.tokenFile \(GCACHE_ADVISOR_HTTP__TOKEN_FILE in a container\)/.test(err.message),
+  );
+  // What the Dockerfile's comment says to do: point at a mounted token file.
+  const tokenFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ga-docker-')), 'api-token');
+  fs.writeFileSync(tokenFile, 'container-api-token\n');
+  const c = parseConfig(config, env.GCACHE_ADVISOR_CONFIG!, { ...containerEnv, GCACHE_ADVISOR_HTTP__TOKEN_FILE: tokenFile });
+  assert.equal(c.http.host, '0.0.0.0');
+  assert.equal(c.http.token?.reveal(), 'container-api-token');
+  assert.match(dockerfile, /GCACHE_ADVISOR_HTTP__TOKEN_FILE/, 'the Dockerfile says how');
 });

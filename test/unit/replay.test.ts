@@ -19,7 +19,7 @@ const run = JSON.parse(fs.readFileSync(new URL('../fixtures/window-run.json', im
 
 function inputAt(t: number): NodeInput[] {
   return Object.entries(run.nodes).map(([name, samples]) => {
-    const known = samples.filter((s) => s.takenAt <= t).map((s) => toPoint({ ...s, cluster: 'c', node: name, durationMs: 0 }));
+    const known = samples.filter((s) => s.takenAt <= t).map((s) => toPoint(s));
     const s = run.settings[name]!;
     return {
       name,

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { parseStatusRows, parseCachedDownto, StatusValueError } from '../../src/sampler/status.ts';
+import { parseStatusRows, parseCachedDownto, StatusValueError, exactCounter } from '../../src/sampler/status.ts';
 import { parseGcacheSettings, splitProviderOptions } from '../../src/sampler/provider-options.ts';
+import { classifyFailure } from '../../src/sampler/failure.ts';
 
 const fixture = JSON.parse(fs.readFileSync(new URL('../fixtures/real-cluster.json', import.meta.url), 'utf8'));
 type Row = { Variable_name: string; Value: string };
@@ -36,7 +37,7 @@ test('odd server values are refused with the variable named', () => {
   const rows = fixture.node2.afterWrites.rows as Row[];
   assert.throws(() => parseStatusRows(withValue(rows, 'wsrep_received_bytes', 'lots')), (e: Error) => e instanceof StatusValueError && /wsrep_received_bytes/.test(e.message));
   assert.throws(() => parseStatusRows(withValue(rows, 'wsrep_replicated_bytes', undefined)), /wsrep_replicated_bytes is missing/);
-  assert.throws(() => parseStatusRows(withValue(rows, 'wsrep_last_committed', '99999999999999999999')), /beyond 2\^53/);
+  assert.throws(() => parseStatusRows(withValue(rows, 'wsrep_last_committed', '99999999999999999999')), /wsrep_last_committed value 99999999999999999999 is beyond 2\^64-1/);
   assert.throws(() => parseStatusRows([{ Variable_name: 'Uptime', Value: '5' }]), /not a Galera node/);
 });
 
@@ -60,4 +61,50 @@ test('provider options: other size spellings, escapes, defaults and bad values',
   assert.equal(splitProviderOptions('gcache.dir = /var/lib/a\\;b; gcache.size = 1G').get('gcache.dir'), '/var/lib/a;b');
   assert.throws(() => parseGcacheSettings('gcache.size = huge'), /wsrep_provider_options gcache.size: expected a size/);
   assert.throws(() => parseGcacheSettings('gmcast.segment = 300'), /gmcast.segment/);
+});
+
+test('64-bit counters beyond 2^53 are accepted, exactly, up to 2^64-1', () => {
+  const rows = fixture.node2.afterWrites.rows as Row[];
+  for (const value of [2n ** 53n + 1n, 2n ** 53n + 3n, 2n ** 63n, 2n ** 64n - 2n, 2n ** 64n - 1n]) {
+    const s = parseStatusRows(withValue(withValue(rows, 'wsrep_received_bytes', value.toString()), 'wsrep_last_committed', value.toString()));
+    assert.equal(s.receivedBytes, Number(value), 'the number is the nearest double');
+    assert.equal(s.exact!.receivedBytes, value);
+    assert.equal(exactCounter(s, 'receivedBytes'), value, 'the exact value is kept');
+    assert.equal(exactCounter(s, 'lastCommitted'), value);
+  }
+  const padded = parseStatusRows(withValue(rows, 'wsrep_replicated_bytes', ' 0009007199254740993 '));
+  assert.equal(padded.exact!.replicatedBytes, 9007199254740993n);
+});
+
+test('beyond 2^64-1, negative or non-numeric: bad_value naming the variable and the value, cut to 64 characters', () => {
+  const rows = fixture.node2.afterWrites.rows as Row[];
+  const bad = (value: string, pattern: RegExp) =>
+    assert.throws(() => parseStatusRows(withValue(rows, 'wsrep_replicated_bytes', value)), (e: Error) => {
+      assert.ok(e instanceof StatusValueError);
+      assert.equal(classifyFailure(e).reason, 'bad_value');
+      assert.match(e.message, pattern);
+      assert.ok(e.message.length < 140, `short enough: ${e.message}`);
+      return true;
+    });
+  bad('18446744073709551616', /^wsrep_replicated_bytes value 18446744073709551616 is beyond 2\^64-1$/);
+  bad('-42', /^wsrep_replicated_bytes has a negative value "-42"$/);
+  bad('12abc', /^wsrep_replicated_bytes has a non-numeric value "12abc"$/);
+  bad('1'.repeat(500), new RegExp(`^wsrep_replicated_bytes value ${'1'.repeat(64)}… is beyond 2\\^64-1$`));
+  bad('x'.repeat(500), new RegExp(`^wsrep_replicated_bytes has a non-numeric value "${'x'.repeat(64)}…"$`));
+});
+
+test('a status with 64-bit counters survives JSON (sample --once prints it)', () => {
+  const rows = fixture.node2.afterWrites.rows as Row[];
+  const s = parseStatusRows(withValue(rows, 'wsrep_received_bytes', '18446744073709551615'));
+  const json = JSON.parse(JSON.stringify(s));
+  assert.equal(json.exact.receivedBytes, '18446744073709551615');
+  assert.equal(json.receivedBytes, 18446744073709552000);
+});
+
+test('a copy whose number was changed no longer uses the stale exact value', () => {
+  const s = parseStatusRows(fixture.node2.afterWrites.rows);
+  const changed = { ...s, receivedBytes: s.receivedBytes + 1000 };
+  assert.equal(exactCounter(changed, 'receivedBytes'), BigInt(s.receivedBytes + 1000));
+  const { exact: _dropped, ...reloaded } = s; // as read back from SQLite: numbers only
+  assert.equal(exactCounter(reloaded, 'lastCommitted'), BigInt(s.lastCommitted));
 });

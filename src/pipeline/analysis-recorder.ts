@@ -1,0 +1,40 @@
+/**
+ * Decides which analyses go to SQLite. The figures change every cycle, but history is read per
+ * minute at best (the API's default step), so one row per node and minute is kept, not one per
+ * cycle: at 10 s sampling that is a sixth of the rows, and what makes the 90-day retention of the
+ * analysis history affordable. The latest full analysis (for `report` and a restart) is written at
+ * the same pace, and once more at shutdown.
+ */
+import type { Store } from '../store/store.js';
+import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
+
+const MINUTE_MS = 60_000;
+
+export class AnalysisRecorder {
+  private readonly lastMinute = new Map<string, number>();
+  private readonly unwritten = new Map<string, ClusterAnalysis>();
+
+  constructor(private readonly store: Store) {}
+
+  /** Called inside the cycle's transaction. */
+  record(analyses: readonly ClusterAnalysis[]): void {
+    for (const a of analyses) {
+      const minute = Math.floor(a.computedAt / MINUTE_MS);
+      if (this.lastMinute.get(a.cluster) === minute) {
+        this.unwritten.set(a.cluster, a);
+        continue;
+      }
+      this.store.recordAnalysis(a);
+      this.lastMinute.set(a.cluster, minute);
+      this.unwritten.delete(a.cluster);
+    }
+  }
+
+  /** Writes the latest analysis of every cluster that has one unwritten. */
+  flush(): void {
+    this.store.transaction(() => {
+      for (const a of this.unwritten.values()) this.store.recordLatestAnalysis(a);
+    });
+    this.unwritten.clear();
+  }
+}

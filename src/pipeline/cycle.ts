@@ -1,0 +1,125 @@
+/**
+ * What happens after every sampling cycle, in order: analysis (from memory), one write
+ * transaction for what the cycle produced, metrics (rendered once, served from cache), rules,
+ * the outbox, a slice of retention, and the health figures. A failing step is logged (at most
+ * once a minute per step) and the next steps still run: a full disk must not stop the metrics,
+ * nor a broken rule the analysis.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { Config } from '../config/load.js';
+import type { Logger } from '../log/logger.js';
+import { throttled } from '../log/throttle.js';
+import type { Store } from '../store/store.js';
+import type { CycleResult } from '../sampler/sampler.js';
+import type { Metrics } from '../http/metrics.js';
+import type { RuleEngine } from '../rules/engine.js';
+import type { Outbox } from '../alerts/outbox.js';
+import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
+import type { Analyzer } from './analyzer.js';
+import { RetentionRunner } from './retention.js';
+import { AnalysisRecorder } from './analysis-recorder.js';
+import { nodeKey } from './keys.js';
+
+export interface CycleDeps {
+  config: Config;
+  store: Store;
+  analyzer: Analyzer;
+  metrics: Metrics;
+  engine: RuleEngine;
+  outbox: Outbox;
+  log: Logger;
+  skippedCycles: () => number;
+  now?: () => number;
+}
+
+export class CyclePipeline {
+  private readonly retention: RetentionRunner;
+  private readonly recorder: AnalysisRecorder;
+  private readonly logFailure: ReturnType<typeof throttled>;
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  private readonly maintenance: Map<string, number>;
+  private readonly now: () => number;
+  private cycleStarts: number[] = [];
+  lastSampleAt: number | null = null;
+
+  constructor(private readonly deps: CycleDeps) {
+    this.now = deps.now ?? Date.now;
+    this.retention = new RetentionRunner(deps.store, deps.config.storage.retention, deps.log);
+    this.recorder = new AnalysisRecorder(deps.store);
+    this.logFailure = throttled(deps.log);
+    this.maintenance = new Map(deps.config.clusters.map((c) => [c.name, c.maintenanceAllowanceSeconds]));
+    this.loopDelay.enable();
+  }
+
+  /** How often cycles run, in ms (measured between the last two; a default until two have run). */
+  expectedIntervalMs(): number {
+    return this.cycleStarts.length === 2 ? this.cycleStarts[1]! - this.cycleStarts[0]! : 60_000;
+  }
+
+  run(result: CycleResult): ClusterAnalysis[] {
+    const { store, analyzer, metrics, engine, outbox, log } = this.deps;
+    const cycle = this.step('analysis', () => analyzer.onCycle(result));
+    const analyses = cycle?.analyses ?? [];
+    this.step('store', () =>
+      store.transaction(() => {
+        for (const e of cycle?.events ?? []) store.recordEvent(e);
+        this.recorder.record(analyses);
+      }),
+    );
+    this.step('metrics', () => {
+      for (const analysis of analyses) metrics.recordAnalysis(analysis);
+      metrics.recordCycle(result, this.deps.skippedCycles());
+    });
+    const missed = new Map(result.outcomes.map((o) => [nodeKey(o.cluster, o.node), o.ok ? 0 : o.consecutiveFailures]));
+    const now = this.now();
+    this.step('rules', () =>
+      engine.evaluate(
+        analyses,
+        (cluster, node) => ({
+          missedCycles: missed.get(nodeKey(cluster, node)) ?? 0,
+          purgesLastHour: analyzer.purgesSince(cluster, node, now - 3600_000),
+          maintenanceAllowanceSeconds: this.maintenance.get(cluster) ?? 0,
+        }),
+        now,
+      ),
+    );
+    void outbox.tick();
+    this.step('retention', () => this.retention.step(this.now()));
+    this.cycleStarts.push(result.startedAt);
+    if (this.cycleStarts.length > 2) this.cycleStarts.shift();
+    for (const o of result.outcomes) if (o.ok) this.lastSampleAt = Math.max(this.lastSampleAt ?? 0, o.sample.takenAt);
+    this.step('metrics', () => {
+      metrics.recordAlerts(engine.openAlerts());
+      metrics.recordStore(store.writeErrors, store.writeHealth());
+      void metrics.renderCache().catch((err: unknown) => this.logFailure('metrics', 'cycle step failed: metrics', { err }));
+    });
+    log.debug('cycle done', {
+      nodes: result.outcomes.length,
+      ok: result.outcomes.filter((o) => o.ok).length,
+      sampleMs: result.durationMs,
+      durationMs: this.now() - result.startedAt,
+      eventLoopDelayP99Ms: Math.round(this.loopDelay.percentile(99) / 1e4) / 100,
+      eventLoopDelayMaxMs: Math.round(this.loopDelay.max / 1e4) / 100,
+    });
+    this.loopDelay.reset();
+    return analyses;
+  }
+
+  /** Writes what is pending (the latest analyses) before the store closes. */
+  flush(): void {
+    this.step('store', () => this.recorder.flush());
+  }
+
+  close(): void {
+    this.loopDelay.disable();
+  }
+
+  private step<T>(name: string, fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      this.logFailure(name, `cycle step failed: ${name}`, { err });
+      return undefined;
+    }
+  }
+}

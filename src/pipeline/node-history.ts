@@ -1,0 +1,138 @@
+/**
+ * What the analysis needs of one node's history, kept in memory and updated one sample at a
+ * time: the points back to the oldest write-set its gcache still holds (full resolution for the
+ * last hour, one point a minute before that), the per-minute and per-day rates, the largest
+ * write-set average, its gcache settings and its recent purges. Its size follows the span of the
+ * gcache, not the length of the stored history, and so does the cost of analysing it.
+ */
+import { ColumnSeries, type SeriesPoint } from '../analysis/series.js';
+import { DailyTotals, MinuteRates } from '../analysis/minute-rates.js';
+import { intervalAverageWriteSet, type NodeInput } from '../analysis/cluster-analysis.js';
+import type { StoredSample } from '../store/store.js';
+
+/** Points newer than this stay at full resolution; older ones are thinned to one a minute. */
+export const FULL_RESOLUTION_MS = 3600_000;
+const MINUTE_MS = 60_000;
+export const TREND_DAYS = 30;
+
+export interface NodeSettingsView {
+  gcacheSizeBytes: number;
+  pageSizeBytes: number;
+  recover: boolean;
+  sstDonor: string;
+  segment: number;
+  epoch: number;
+}
+
+export function toPoint(s: Pick<StoredSample, 'takenAt' | 'epoch' | 'status'>): SeriesPoint {
+  return {
+    t: s.takenAt,
+    seqno: s.status.lastCommitted,
+    bytes: s.status.receivedBytes + s.status.replicatedBytes,
+    epoch: s.epoch,
+    downto: s.status.cachedDownto,
+    synced: s.status.localState === 'Synced',
+  };
+}
+
+export class NodeHistory {
+  readonly points = new ColumnSeries();
+  readonly minutes: MinuteRates;
+  readonly days = new DailyTotals(TREND_DAYS);
+  latest: StoredSample | null = null;
+  settings: NodeSettingsView | null = null;
+  /** Times of page-store purges seen, newest last, over the long horizon. */
+  readonly purges: number[] = [];
+  /** Per-minute maxima of the per-interval average write-set size, over the raw retention, for sizing hints. */
+  private readonly largestByMinute: Array<{ minute: number; max: number }> = [];
+  private lastThinnedAt = 0;
+
+  constructor(
+    private readonly shortHorizonMs: number,
+    private readonly longHorizonMs: number,
+    private readonly rawRetentionMs: number,
+  ) {
+    this.minutes = new MinuteRates(longHorizonMs);
+  }
+
+  /** Takes a new sample in: O(1) amortised. `countRates` is false while seeding from stored rollups. */
+  append(sample: StoredSample, countRates = true): void {
+    const p = toPoint(sample);
+    const n = this.points.length;
+    if (n > 0 && this.points.epoch(n - 1) === p.epoch && p.t > this.points.t(n - 1)) {
+      const delta = { seconds: (p.t - this.points.t(n - 1)) / 1000, bytes: p.bytes - this.points.bytes(n - 1), writeSets: p.seqno - this.points.seqno(n - 1) };
+      if (countRates) {
+        this.minutes.add(p.t, p.epoch, delta);
+        this.days.add(p.t, delta);
+      }
+      const avg = intervalAverageWriteSet(this.points.epoch(n - 1), this.points.seqno(n - 1), this.points.bytes(n - 1), p.epoch, p.seqno, p.bytes);
+      if (avg !== null) this.noteAverage(p.t, avg);
+    }
+    this.points.push(p);
+    this.latest = sample;
+  }
+
+  /**
+   * Drops what no figure can need any more: points older than `keepFrom` (when the oldest
+   * write-set the gcache holds was committed; one point before it is kept for interpolation)
+   * and than the short horizon, or older than the raw retention; and thins points past the
+   * full-resolution span, at most once a minute.
+   */
+  compact(now: number, keepFrom: number | null): void {
+    const s = this.points;
+    const needed = Math.min(keepFrom ?? Number.POSITIVE_INFINITY, now - this.shortHorizonMs);
+    const floor = Math.max(now - this.rawRetentionMs, needed);
+    let drop = 0;
+    // Keep the last point at or before `floor`, and always the newest two (drops are judged on a pair).
+    while (drop < s.length - 2 && s.t(drop + 1) <= floor) drop++;
+    if (drop > 0) s.dropFront(drop);
+    if (now - this.lastThinnedAt >= MINUTE_MS) {
+      this.lastThinnedAt = now;
+      s.thinBefore(now - FULL_RESOLUTION_MS);
+    }
+    while (this.purges.length && this.purges[0]! < now - this.longHorizonMs) this.purges.shift();
+    while (this.largestByMinute.length && this.largestByMinute[0]!.minute < now - this.rawRetentionMs) this.largestByMinute.shift();
+  }
+
+  /** The largest per-interval average write-set size over the raw retention. */
+  largestAverageWriteSet(): number | null {
+    let largest: number | null = null;
+    for (const m of this.largestByMinute) if (largest === null || m.max > largest) largest = m.max;
+    return largest;
+  }
+
+  /** The analysis input for this node at `now`. */
+  input(name: string, reachable: boolean, now: number): NodeInput {
+    const status = this.latest?.status;
+    const settings = this.settings;
+    return {
+      name,
+      points: this.points,
+      reachable,
+      localState: status?.localState ?? null,
+      clusterStatus: status?.clusterStatus ?? null,
+      segment: status?.segment ?? settings?.segment ?? null,
+      settings: settings && { gcacheSizeBytes: settings.gcacheSizeBytes, pageSizeBytes: settings.pageSizeBytes, recover: settings.recover, sstDonor: settings.sstDonor },
+      minutes: [],
+      purgesSeen: this.purges.length,
+      incremental: {
+        long: this.minutes.long(now),
+        distribution: this.minutes.distribution(now),
+        trendDays: this.days.rates(now),
+        largestAverageWriteSetBytes: this.largestAverageWriteSet(),
+      },
+    };
+  }
+
+  /** Approximate bytes of memory held, for the README's per-node figure and the benchmark. */
+  get byteSize(): number {
+    return this.points.byteSize + this.minutes.bucketCount * 56 + this.largestByMinute.length * 40;
+  }
+
+  private noteAverage(t: number, avg: number): void {
+    const minute = Math.floor(t / MINUTE_MS) * MINUTE_MS;
+    const last = this.largestByMinute.at(-1);
+    if (last && last.minute === minute) last.max = Math.max(last.max, avg);
+    else this.largestByMinute.push({ minute, max: avg });
+  }
+}
