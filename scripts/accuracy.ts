@@ -87,6 +87,7 @@ horizons: { short: 5m, long: 24h }
     const cycleStart = Date.now();
     const result = await sampler.runCycle();
     if (result) {
+      store.recordCycle(result.outcomes);
       const [analysis] = analyzer.onCycle(result).analyses;
       for (const n of analysis!.nodes) {
         const figures: Checkpoint['figures'] = {};

@@ -16,6 +16,7 @@ import { RuleEngine } from './rules/engine.js';
 import { Outbox } from './alerts/outbox.js';
 import type { SinkTarget } from './alerts/sender.js';
 import { CyclePipeline } from './pipeline/cycle.js';
+import { acquireDatabaseLock } from './store/lock.js';
 
 
 export interface Daemon {
@@ -33,12 +34,21 @@ export interface Daemon {
 }
 
 export async function startDaemon(config: Config, log: Logger = createLogger({ level: config.log.level })): Promise<Daemon> {
-  const store = new Store(config.storage.path);
+  // One daemon per database: refused here, before the store is opened, with one line naming the holder.
+  const lock = acquireDatabaseLock(config.storage.path);
+  let store: Store;
   let engine: RuleEngine;
+  try {
+    store = new Store(config.storage.path);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   try {
     engine = RuleEngine.fromConfig(config, store, log);
   } catch (err) {
     store.close();
+    lock.release();
     throw err;
   }
   const sinks = new Map<string, SinkTarget>(
@@ -60,11 +70,15 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
   const metrics = new Metrics(VERSION);
   metrics.declareNodes(config);
   const pipeline = new CyclePipeline({ config, store, analyzer, metrics, engine, outbox, log, skippedCycles: () => sampler.skippedCycles });
-  sampler.onCycle((result) => pipeline.run(result));
+  sampler.onCycle(async (result) => {
+    await pipeline.run(result);
+  });
   log.info('gcache-advisor starting', {
     rules: engine.ruleList.length,
     sinks: config.alerting.sinks.map((s) => ({ name: s.name, type: s.type })),
-    clusters: config.clusters.map((c) => ({ name: c.name, nodes: c.nodes.length })),
+    clusters: config.clusters.length,
+    nodes: config.clusters.reduce((n, c) => n + c.nodes.length, 0),
+    shard: `${config.sharding.index} of ${config.sharding.count} (${config.clusters.length} of ${config.sharding.totalClusters} clusters)`,
     schedule: config.sampling.schedule,
     storage: config.storage.path,
   });
@@ -103,6 +117,7 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
       pipeline.flush();
       pipeline.close();
       store.close();
+      lock.release();
       log.info('gcache-advisor stopped');
     },
   };

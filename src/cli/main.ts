@@ -4,11 +4,12 @@ import { main } from './run.js';
 import { ConfigError } from '../config/load.js';
 import { RuleFileError } from '../rules/rule-file.js';
 import { scrubSecrets } from '../log/logger.js';
+import { DatabaseUnavailableError } from '../store/lock.js';
 
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
-    if (err instanceof ConfigError || err instanceof RuleFileError) {
+    if (err instanceof ConfigError || err instanceof RuleFileError || err instanceof DatabaseUnavailableError) {
       process.stderr.write(scrubSecrets(err.message) + '\n');
       process.exit(err.exitCode);
     }

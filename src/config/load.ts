@@ -4,6 +4,7 @@
  * was expected; the CLI turns it into exit code 2 before anything starts.
  */
 import fs from 'node:fs';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import YAML from 'yaml';
 import { configSchema, type ParsedConfig } from './schema.js';
@@ -66,7 +67,9 @@ export interface SinkConfig {
 
 export interface Config {
   source: string;
+  /** The clusters this instance watches: all of them, or its shard's share. */
   clusters: ClusterConfig[];
+  sharding: { index: number; count: number; totalClusters: number };
   sampling: { schedule: string; timeoutSeconds: number; concurrency: number };
   horizons: { shortSeconds: number; longSeconds: number };
   storage: { path: string; retention: { rawSeconds: number; rollupSeconds: number } };
@@ -95,7 +98,8 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
   } catch (err) {
     const e = err as Error & { linePos?: Array<{ line: number; col: number }> };
     const where = e.linePos?.[0] ? `:${e.linePos[0].line}:${e.linePos[0].col}` : '';
-    throw new ConfigError(`config error: ${source}${where}: invalid YAML: ${firstLine(e.message)}`);
+    // The YAML reader recurses: a document nested a thousand levels deep exhausts the stack; say so in words.
+    throw new ConfigError(`config error: ${source}${where}: invalid YAML: ${firstLine(e.message).replace(/Maximum call stack size exceeded/, 'nested too deeply')}`);
   }
   if (raw === null || raw === undefined) raw = {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`config error: ${source}: expected a mapping at the top level`);
@@ -200,9 +204,11 @@ function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): 
     }),
   }));
   const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(parsed.http.listen)!;
+  const mine = clusters.filter((c) => shardOf(c.name, parsed.sharding.count) === parsed.sharding.index);
   return {
     source,
-    clusters,
+    clusters: mine,
+    sharding: { ...parsed.sharding, totalClusters: clusters.length },
     sampling: { schedule: parsed.sampling.schedule, timeoutSeconds: parsed.sampling.timeout, concurrency: parsed.sampling.concurrency },
     horizons: { shortSeconds: parsed.horizons.short, longSeconds: parsed.horizons.long },
     storage: {
@@ -256,6 +262,16 @@ function resolveTlsFiles(at: string, tls: NonNullable<NodeTarget['tls']>, baseDi
     resolved[kind] = full;
   }
   return resolved;
+}
+
+/**
+ * The shard a cluster belongs to: a hash of its name, so that every instance of a sharded
+ * deployment agrees without talking to the others, and a restart keeps the assignment. Adding a
+ * shard moves some clusters (their history stays in the old shard's database until retention).
+ */
+export function shardOf(clusterName: string, count: number): number {
+  if (count <= 1) return 0;
+  return createHash('sha256').update(clusterName).digest().readUInt32BE(0) % count;
 }
 
 /** Reads a secret (password, token) from an environment variable or a file; `at` names the key for errors. */

@@ -146,6 +146,17 @@ export const configSchema = z
       .refine((h) => !(h.tokenEnv && h.tokenFile), 'expected tokenEnv or tokenFile, not both')
       .default({ listen: '127.0.0.1:9106', allowUnauthenticated: false }),
     log: z.strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).default({ level: 'info' }),
+    /**
+     * Several instances share a fleet: each takes the clusters whose name hashes to its index.
+     * GCACHE_ADVISOR_SHARDING__INDEX lets a StatefulSet's pod ordinal set it.
+     */
+    sharding: z
+      .strictObject({
+        index: z.number({ error: 'expected a shard index (0, 1, ...)' }).int('expected a whole number').min(0, 'expected 0 or more'),
+        count: z.number({ error: 'expected the number of shards' }).int('expected a whole number').min(1, 'expected 1 or more').max(1024, 'expected at most 1024 shards'),
+      })
+      .refine((s) => s.index < s.count, { message: 'expected index < count (shards are numbered from 0)', path: ['index'] })
+      .default({ index: 0, count: 1 }),
     rules: z.strictObject({ dir: z.string().min(1, 'expected a folder path').default('./rules') }).default({ dir: './rules' }),
     alerting: z
       .strictObject({

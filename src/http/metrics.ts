@@ -64,6 +64,10 @@ export class Metrics {
 
   /** Seeds every configured node, so that up and the error counters exist before the first failure. */
   declareNodes(config: Config): void {
+    new client.Gauge({ name: 'gcache_advisor_shard_info', help: 'This instance\'s shard (index of count) and how many clusters it watches; always 1.', labelNames: ['shard', 'shards', 'clusters'], registers: [this.registry] }).set(
+      { shard: String(config.sharding.index), shards: String(config.sharding.count), clusters: String(config.clusters.length) },
+      1,
+    );
     for (const c of config.clusters) {
       this.target.set({ cluster: c.name }, c.targetWindowSeconds);
       for (const n of c.nodes) this.up.set({ cluster: c.name, node: n.name }, 0);

@@ -5,17 +5,25 @@
  * nothing from SQLite, and its cost follows the number of nodes and the span of their gcaches, not
  * the length of the stored history. The state is loaded once from the store at start.
  */
-import type { Config } from '../config/load.js';
+import type { ClusterConfig, Config } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
-import type { Store, StoredEvent } from '../store/store.js';
+import type { NodeSettings, Store, StoredEvent } from '../store/store.js';
 import type { CycleResult } from '../sampler/sampler.js';
 import { analyzeCluster, clusterSeqnoTimeline, type ClusterAnalysis } from '../analysis/cluster-analysis.js';
-import { ColumnSeries } from '../analysis/series.js';
+import { performance } from 'node:perf_hooks';
+import { ColumnSeries, type SeriesPoint } from '../analysis/series.js';
 import { timeAtSeqno } from '../analysis/timeline.js';
-import { FULL_RESOLUTION_MS, NodeHistory, TREND_DAYS, toPoint } from './node-history.js';
+import { FULL_RESOLUTION_MS, NodeHistory, TREND_DAYS, toPoint, type NodeSettingsView } from './node-history.js';
 import { nodeKey } from './keys.js';
 
 export { toPoint };
+
+interface CycleState {
+  sampled: Set<string>;
+  newSynced: Map<string, SeriesPoint[]>;
+  now: number;
+  out: CycleAnalysis;
+}
 
 export interface CycleAnalysis {
   analyses: ClusterAnalysis[];
@@ -32,7 +40,7 @@ export class Analyzer {
 
   constructor(
     private readonly config: Config,
-    private readonly store: Store,
+    store: Store,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
@@ -49,7 +57,7 @@ export class Analyzer {
         for (const d of store.dailyTotals(cluster.name, node.name, start - TREND_DAYS * 86400_000)) h.days.add(d.minute, d);
         for (const e of store.events(cluster.name, node.name, start - longMs, start)) if (e.kind === 'page_store_purge') h.purges.push(e.at);
         const settings = store.latestSettings(cluster.name, node.name);
-        if (settings) h.settings = { gcacheSizeBytes: settings.sizeBytes, pageSizeBytes: settings.pageSizeBytes, recover: settings.recover, sstDonor: settings.sstDonor, segment: settings.segment, epoch: settings.epoch };
+        if (settings) h.settings = settingsView(settings);
         this.nodes.set(nodeKey(cluster.name, node.name), h);
         histories.push(h);
       }
@@ -83,8 +91,31 @@ export class Analyzer {
 
   /** Takes one cycle's samples in and analyses every cluster. */
   onCycle(result: CycleResult): CycleAnalysis {
+    const cycle = this.ingest(result);
+    for (const cluster of this.config.clusters) this.analyzeCluster(cluster, cycle);
+    return cycle.out;
+  }
+
+  /**
+   * The same, yielding to the event loop every `sliceMs` between clusters, so that a fleet's
+   * analysis never holds up HTTP requests for longer than a slice.
+   */
+  async onCycleAsync(result: CycleResult, sliceMs = 10): Promise<CycleAnalysis> {
+    const cycle = this.ingest(result);
+    let sliceStart = performance.now();
+    for (const cluster of this.config.clusters) {
+      this.analyzeCluster(cluster, cycle);
+      if (performance.now() - sliceStart >= sliceMs) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+    }
+    return cycle.out;
+  }
+
+  private ingest(result: CycleResult): CycleState {
     const sampled = new Set<string>();
-    const newSynced = new Map<string, Array<ReturnType<typeof toPoint>>>();
+    const newSynced = new Map<string, SeriesPoint[]>();
     for (const outcome of result.outcomes) {
       if (!outcome.ok) continue;
       const key = nodeKey(outcome.cluster, outcome.node);
@@ -92,44 +123,37 @@ export class Analyzer {
       if (!h) continue;
       h.append(outcome.sample);
       sampled.add(key);
-      if (h.settings === null || h.settings.epoch !== outcome.sample.epoch) this.refreshSettings(outcome.cluster, outcome.node, h);
+      if (outcome.settings) h.settings = settingsView(outcome.settings);
       const p = toPoint(outcome.sample);
       if (p.synced) (newSynced.get(outcome.cluster) ?? newSynced.set(outcome.cluster, []).get(outcome.cluster)!).push(p);
     }
-    const now = this.now();
-    const analyses: ClusterAnalysis[] = [];
-    const events: StoredEvent[] = [];
-    for (const cluster of this.config.clusters) {
-      const timeline = this.timelines.get(cluster.name)!;
-      appendToTimeline(timeline, newSynced.get(cluster.name) ?? []);
-      const histories = cluster.nodes.map((n) => this.nodes.get(nodeKey(cluster.name, n.name))!);
-      const analysis = analyzeCluster({
-        cluster: cluster.name,
-        now,
-        targetWindowSeconds: cluster.targetWindowSeconds,
-        shortHorizonSeconds: this.config.horizons.shortSeconds,
-        longHorizonSeconds: this.config.horizons.longSeconds,
-        nodes: cluster.nodes.map((n, i) => histories[i]!.input(n.name, sampled.has(nodeKey(cluster.name, n.name)), now)),
-        seqnoTimeline: timeline,
-      });
-      for (const [i, n] of analysis.nodes.entries()) {
-        // A drop is judged on the newest two samples: only a node sampled in this cycle has a new pair.
-        if (!n.historyDrop || !sampled.has(nodeKey(cluster.name, n.node))) continue;
-        events.push({ cluster: cluster.name, node: n.node, at: now, kind: n.historyDrop.kind, detail: { ...n.historyDrop } });
-        if (n.historyDrop.kind === 'page_store_purge') histories[i]!.purges.push(now);
-        this.log.warn(n.historyDrop.kind === 'page_store_purge' ? 'page-store purge: gcache history dropped' : 'gcache reset', { cluster: cluster.name, node: n.node, ...n.historyDrop });
-      }
-      this.compact(cluster.name, timeline, histories, now);
-      this.latestByCluster.set(cluster.name, analysis);
-      analyses.push(analysis);
-    }
-    return { analyses, events };
+    return { sampled, newSynced, now: this.now(), out: { analyses: [], events: [] } };
   }
 
-  private refreshSettings(cluster: string, node: string, h: NodeHistory): void {
-    // Settings change only with a new epoch: this read is rare, not per cycle.
-    const s = this.store.latestSettings(cluster, node);
-    if (s) h.settings = { gcacheSizeBytes: s.sizeBytes, pageSizeBytes: s.pageSizeBytes, recover: s.recover, sstDonor: s.sstDonor, segment: s.segment, epoch: s.epoch };
+  private analyzeCluster(cluster: ClusterConfig, cycle: CycleState): void {
+    const { sampled, now } = cycle;
+    const timeline = this.timelines.get(cluster.name)!;
+    appendToTimeline(timeline, cycle.newSynced.get(cluster.name) ?? []);
+    const histories = cluster.nodes.map((n) => this.nodes.get(nodeKey(cluster.name, n.name))!);
+    const analysis = analyzeCluster({
+      cluster: cluster.name,
+      now,
+      targetWindowSeconds: cluster.targetWindowSeconds,
+      shortHorizonSeconds: this.config.horizons.shortSeconds,
+      longHorizonSeconds: this.config.horizons.longSeconds,
+      nodes: cluster.nodes.map((n, i) => histories[i]!.input(n.name, sampled.has(nodeKey(cluster.name, n.name)), now)),
+      seqnoTimeline: timeline,
+    });
+    for (const [i, n] of analysis.nodes.entries()) {
+      // A drop is judged on the newest two samples: only a node sampled in this cycle has a new pair.
+      if (!n.historyDrop || !sampled.has(nodeKey(cluster.name, n.node))) continue;
+      cycle.out.events.push({ cluster: cluster.name, node: n.node, at: now, kind: n.historyDrop.kind, detail: { ...n.historyDrop } });
+      if (n.historyDrop.kind === 'page_store_purge') histories[i]!.purges.push(now);
+      this.log.warn(n.historyDrop.kind === 'page_store_purge' ? 'page-store purge: gcache history dropped' : 'gcache reset', { cluster: cluster.name, node: n.node, ...n.historyDrop });
+    }
+    this.compact(cluster.name, timeline, histories, now);
+    this.latestByCluster.set(cluster.name, analysis);
+    cycle.out.analyses.push(analysis);
   }
 
   /**
@@ -161,8 +185,12 @@ export class Analyzer {
   }
 }
 
+function settingsView(s: NodeSettings): NodeSettingsView {
+  return { gcacheSizeBytes: s.sizeBytes, pageSizeBytes: s.pageSizeBytes, recover: s.recover, sstDonor: s.sstDonor, segment: s.segment, epoch: s.epoch };
+}
+
 /** Appends a cycle's Synced points in time order, keeping seqnos non-decreasing (as clusterSeqnoTimeline does). */
-function appendToTimeline(timeline: ColumnSeries, points: Array<ReturnType<typeof toPoint>>): void {
+function appendToTimeline(timeline: ColumnSeries, points: SeriesPoint[]): void {
   points.sort((a, b) => a.t - b.t);
   let maxSeqno = timeline.length ? timeline.seqno(timeline.length - 1) : Number.NEGATIVE_INFINITY;
   const lastT = timeline.length ? timeline.t(timeline.length - 1) : Number.NEGATIVE_INFINITY;

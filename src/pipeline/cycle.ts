@@ -9,7 +9,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import { throttled } from '../log/throttle.js';
-import type { Store } from '../store/store.js';
+import type { NodeSettings, Store } from '../store/store.js';
 import type { CycleResult } from '../sampler/sampler.js';
 import type { Metrics } from '../http/metrics.js';
 import type { RuleEngine } from '../rules/engine.js';
@@ -40,13 +40,14 @@ export class CyclePipeline {
   private readonly maintenance: Map<string, number>;
   private readonly now: () => number;
   private cycleStarts: number[] = [];
+  private readonly unsavedSettings = new Map<string, NodeSettings>();
   lastSampleAt: number | null = null;
 
   constructor(private readonly deps: CycleDeps) {
     this.now = deps.now ?? Date.now;
     this.retention = new RetentionRunner(deps.store, deps.config.storage.retention, deps.log);
     this.recorder = new AnalysisRecorder(deps.store);
-    this.logFailure = throttled(deps.log);
+    this.logFailure = throttled(deps.log, 60_000, this.now);
     this.maintenance = new Map(deps.config.clusters.map((c) => [c.name, c.maintenanceAllowanceSeconds]));
     this.loopDelay.enable();
   }
@@ -56,20 +57,41 @@ export class CyclePipeline {
     return this.cycleStarts.length === 2 ? this.cycleStarts[1]! - this.cycleStarts[0]! : 60_000;
   }
 
-  run(result: CycleResult): ClusterAnalysis[] {
+  /**
+   * Runs the steps after a sampling cycle. The analysis yields to the event loop between
+   * clusters and the steps yield between each other, so that HTTP requests are served between
+   * them however large the fleet.
+   */
+  async run(result: CycleResult): Promise<ClusterAnalysis[]> {
     const { store, analyzer, metrics, engine, outbox, log } = this.deps;
-    const cycle = this.step('analysis', () => analyzer.onCycle(result));
+    let cycle: Awaited<ReturnType<Analyzer['onCycleAsync']>> | undefined;
+    try {
+      cycle = await analyzer.onCycleAsync(result);
+    } catch (err) {
+      this.logFailure('analysis', 'cycle step failed: analysis', { err });
+    }
+    await yieldToLoop();
     const analyses = cycle?.analyses ?? [];
-    this.step('store', () =>
+    // One transaction for the whole cycle: what was sampled, what it showed, what was analysed.
+    // When it fails (a full disk, a lock held elsewhere) the cycle's rows are lost but for the
+    // gcache settings, which are read once an epoch: those are kept and written with the next cycle.
+    for (const o of result.outcomes) if (o.ok && o.settings) this.unsavedSettings.set(nodeKey(o.cluster, o.node), o.settings);
+    const saved = this.step('store', () =>
       store.transaction(() => {
+        store.recordCycle(result.outcomes);
+        for (const settings of this.unsavedSettings.values()) store.recordSettings(settings);
         for (const e of cycle?.events ?? []) store.recordEvent(e);
         this.recorder.record(analyses);
+        return true;
       }),
     );
+    if (saved) this.unsavedSettings.clear();
+    await yieldToLoop();
     this.step('metrics', () => {
       for (const analysis of analyses) metrics.recordAnalysis(analysis);
       metrics.recordCycle(result, this.deps.skippedCycles());
     });
+    await yieldToLoop();
     const missed = new Map(result.outcomes.map((o) => [nodeKey(o.cluster, o.node), o.ok ? 0 : o.consecutiveFailures]));
     const now = this.now();
     this.step('rules', () =>
@@ -84,6 +106,7 @@ export class CyclePipeline {
       ),
     );
     void outbox.tick();
+    await yieldToLoop();
     this.step('retention', () => this.retention.step(this.now()));
     this.cycleStarts.push(result.startedAt);
     if (this.cycleStarts.length > 2) this.cycleStarts.shift();
@@ -122,4 +145,8 @@ export class CyclePipeline {
       return undefined;
     }
   }
+}
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }

@@ -1,32 +1,41 @@
 /**
  * One sampling cycle reads the nodes, at most `sampling.concurrency` at once, each under its own
- * deadline, decides each sample's counter epoch, reads the gcache settings at the start of every
- * epoch, and stores the results. Cycles never overlap: a tick that finds the previous cycle still
- * running is skipped and counted.
+ * deadline, decides each sample's counter epoch and reads the gcache settings at the start of
+ * every epoch. It writes nothing: each outcome carries the rows it produced (sample, rollup delta,
+ * settings, events, failures), and the cycle pipeline stores a whole cycle in one transaction.
+ * Cycles never overlap: a tick that finds the previous cycle still running is skipped and counted.
  *
  * A node that fails is left alone for a while (see backoff.ts), but it is still reported as
  * failing in every cycle, so `up` and the "not sampled" rule see it; only the attempt is skipped,
  * and nothing is stored for a cycle in which it was not contacted.
- *
- * A store that cannot be written (a locked or full database) does not fail the cycle: the
- * samples still go to the analysis, which keeps them in memory; the errors are counted and
- * logged once a minute.
  */
 import cron from 'node-cron';
 import type { Config, NodeTarget } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
-import { throttled } from '../log/throttle.js';
-import type { Store, StoredSample } from '../store/store.js';
+import type { NodeSettings, Store, StoredEvent, StoredFailure, StoredSample } from '../store/store.js';
 import { NodeReader, type StatusReader } from './node-reader.js';
 import { HostResolver } from './host-resolver.js';
-import { epochBreakReason, sampleDelta } from './epoch.js';
+import { epochBreakReason, sampleDelta, type SampleDelta } from './epoch.js';
 import { classifyFailure, type Failure } from './failure.js';
 import { backoffDelayMs, DEFAULT_BACKOFF_JITTER, DEFAULT_MAX_BACKOFF_MS, type BackoffPolicy } from './backoff.js';
 import { mapWithConcurrency } from './limiter.js';
 import type { NodeStatus } from './status.js';
 
 export type NodeOutcome =
-  | { cluster: string; node: string; ok: true; sample: StoredSample; newEpochReason: string | null }
+  | {
+      cluster: string;
+      node: string;
+      ok: true;
+      sample: StoredSample;
+      newEpochReason: string | null;
+      /** The counters' movement since the previous sample, when it continues its epoch (for the rollups). */
+      delta: SampleDelta | null;
+      /** gcache settings read this cycle (at the start of an epoch). */
+      settings: NodeSettings | null;
+      /** Events (epoch starts) and failures (of the settings read) to store. */
+      events: StoredEvent[];
+      failures: StoredFailure[];
+    }
   | {
       cluster: string;
       node: string;
@@ -34,7 +43,7 @@ export type NodeOutcome =
       takenAt: number;
       failure: Failure;
       consecutiveFailures: number;
-      /** True when the node was not contacted this cycle because it is backing off after failures. */
+      /** True when the node was not contacted this cycle because it is backing off after failures (nothing to store). */
       backingOff?: boolean;
     };
 
@@ -71,24 +80,20 @@ export interface SamplerOptions {
   random?: () => number;
 }
 
-const STORE_ERROR_LOG_INTERVAL_MS = 60_000;
-
 export class Sampler {
   private readonly nodes: NodeState[];
   private running: Promise<CycleResult> | null = null;
   private task: ReturnType<typeof cron.schedule> | null = null;
-  private readonly listeners: Array<(result: CycleResult) => void> = [];
+  private readonly listeners: Array<(result: CycleResult) => void | Promise<void>> = [];
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly backoff: BackoffPolicy;
-  private readonly logStoreError: (key: string, msg: string, fields?: Record<string, unknown>) => void;
   skippedCycles = 0;
-  /** Store writes that failed (the samples were kept for the analysis all the same). */
-  storeErrors = 0;
 
+  /** The store is read once, for each node's last sample and settings, to continue their epochs. */
   constructor(
     private readonly config: Config,
-    private readonly store: Store,
+    store: Store,
     private readonly log: Logger,
     options: SamplerOptions = {},
   ) {
@@ -99,15 +104,13 @@ export class Sampler {
       maxMs: options.backoff?.maxMs ?? DEFAULT_MAX_BACKOFF_MS,
       jitter: options.backoff?.jitter ?? DEFAULT_BACKOFF_JITTER,
     };
-    this.logStoreError = throttled(log, STORE_ERROR_LOG_INTERVAL_MS, this.now);
     const timeoutMs = config.sampling.timeoutSeconds * 1000;
     // One resolver for all nodes: each host name is looked up once per TTL, however many cycles.
     const resolver = new HostResolver({ timeoutMs });
     const makeReader = options.readerFactory ?? ((target: NodeTarget, ms: number) => new NodeReader(target, ms, resolver));
-    const latest = new Map(store.latestSamples().map((s) => [`${s.cluster}\u0000${s.node}`, s]));
     this.nodes = config.clusters.flatMap((c) =>
       c.nodes.map((target) => {
-        const last = latest.get(`${c.name}\u0000${target.name}`) ?? null;
+        const last = store.latestSample(c.name, target.name);
         const settings = last ? store.latestSettings(c.name, target.name) : null;
         return {
           target,
@@ -123,8 +126,11 @@ export class Sampler {
     );
   }
 
-  /** Called after every completed cycle (analysis, metrics and rules hang off this). */
-  onCycle(listener: (result: CycleResult) => void): void {
+  /**
+   * Called after every completed cycle (analysis, metrics and rules hang off this). The cycle
+   * counts as running until the listeners are done, so the next tick never overlaps them.
+   */
+  onCycle(listener: (result: CycleResult) => void | Promise<void>): void {
     this.listeners.push(listener);
   }
 
@@ -154,7 +160,7 @@ export class Sampler {
       const result = await this.running;
       for (const listener of this.listeners) {
         try {
-          listener(result);
+          await listener(result);
         } catch (err) {
           this.log.error('cycle listener failed', { err });
         }
@@ -190,34 +196,33 @@ export class Sampler {
     const epoch = !state.last ? 1 : breakReason ? state.last.epoch + 1 : state.last.epoch;
     const sample: StoredSample = { cluster, node, takenAt, epoch, durationMs: finished - started, status };
 
+    const events: StoredEvent[] = [];
+    const failures: StoredFailure[] = [];
+    let settings: NodeSettings | null = null;
     if (breakReason) {
       this.log.info('new counter epoch', { cluster, node, epoch, reason: breakReason });
-      this.storeWrite(state, 'event', () => this.store.recordEvent({ cluster, node, at: takenAt, kind: 'epoch_start', detail: { epoch, reason: breakReason } }));
+      events.push({ cluster, node, at: takenAt, kind: 'epoch_start', detail: { epoch, reason: breakReason } });
     }
     if (state.settingsEpoch !== epoch) {
       try {
-        const settings = await state.reader.readSettings();
-        // Only once stored are the settings of this epoch done; otherwise they are read (and stored) again next cycle.
-        if (this.storeWrite(state, 'settings', () => this.store.recordSettings({ cluster, node, epoch, readAt: takenAt, sstDonor: settings.sstDonor, ...settings.gcache }))) {
-          state.settingsEpoch = epoch;
-        }
+        const read = await state.reader.readSettings();
+        settings = { cluster, node, epoch, readAt: takenAt, sstDonor: read.sstDonor, ...read.gcache };
+        state.settingsEpoch = epoch;
       } catch (err) {
         // The sample is still good; the settings are tried again next cycle.
         const failure = classifyFailure(err);
         this.log.warn('could not read gcache settings', { cluster, node, reason: failure.reason, error: failure.message });
-        this.storeWrite(state, 'failure', () => this.store.recordFailure({ cluster, node, takenAt, reason: failure.reason, message: `settings: ${failure.message}` }));
+        failures.push({ cluster, node, takenAt, reason: failure.reason, message: `settings: ${failure.message}` });
       }
     }
     const delta = state.last && !breakReason ? sampleDelta(state.last, point) : null;
-    this.storeWrite(state, 'sample', () => this.store.recordSample(sample, delta));
-    // Kept even when the store refused it: the next delta continues from it, as the analysis does.
     state.last = sample;
     if (state.consecutiveFailures > 0) this.log.info('node reachable again', { cluster, node, after: state.consecutiveFailures });
     state.consecutiveFailures = 0;
     state.failedAttempts = 0;
     state.lastFailure = null;
     state.retryAt = null;
-    return { cluster, node, ok: true, sample, newEpochReason: breakReason };
+    return { cluster, node, ok: true, sample, newEpochReason: breakReason, delta, settings, events, failures };
   }
 
   private fail(state: NodeState, takenAt: number, cycleStartedAt: number, err: unknown): NodeOutcome {
@@ -228,7 +233,6 @@ export class Sampler {
     state.lastFailure = failure;
     // Counted from the cycle's start, so that "one interval" lines up with the schedule's ticks.
     state.retryAt = cycleStartedAt + backoffDelayMs(state.failedAttempts, this.backoff, this.random);
-    this.storeWrite(state, 'failure', () => this.store.recordFailure({ cluster, node, takenAt, reason: failure.reason, message: failure.message }));
     this.logFailure(state, failure);
     return { cluster, node, ok: false, takenAt, failure, consecutiveFailures: state.consecutiveFailures };
   }
@@ -251,26 +255,6 @@ export class Sampler {
     if (state.consecutiveFailures === 1 || state.consecutiveFailures % 10 === 0) {
       const { cluster, name: node } = state.target;
       this.log.warn('node sample failed', { cluster, node, reason: failure.reason, error: failure.message, consecutiveFailures: state.consecutiveFailures });
-    }
-  }
-
-  /** Runs one store write; a failure is counted and logged (once a minute), never thrown. True when it was written. */
-  private storeWrite(state: NodeState, what: string, write: () => void): boolean {
-    try {
-      write();
-      return true;
-    } catch (err) {
-      this.storeErrors++;
-      const { cluster, name: node } = state.target;
-      this.logStoreError('store', 'could not write a sample to the store; the analysis keeps it in memory', {
-        what,
-        cluster,
-        node,
-        error: (err as Error).message,
-        code: (err as { code?: string }).code,
-        storeErrors: this.storeErrors,
-      });
-      return false;
     }
   }
 }

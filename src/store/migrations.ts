@@ -163,6 +163,102 @@ export const MIGRATIONS: ReadonlyArray<string> = [
   );
   CREATE INDEX outbox_due ON outbox (next_attempt_at) WHERE delivered_at IS NULL AND expired_at IS NULL;
   `,
+  // 4: compact history for fleets. The big tables are keyed by node and time with no rowid and
+  // no second index (a row is stored once, in key order, and retention deletes by node and time
+  // range); the state uuids, constant within an epoch, move to node_epochs; the analysis history
+  // is one row per node and minute, its figures rounded to what they can mean.
+  `
+  CREATE TABLE node_epochs (
+    cluster TEXT NOT NULL,
+    node TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    local_state_uuid TEXT NOT NULL,
+    cluster_state_uuid TEXT NOT NULL,
+    PRIMARY KEY (cluster, node, epoch)
+  ) WITHOUT ROWID;
+  INSERT OR REPLACE INTO node_epochs SELECT cluster, node, epoch, local_state_uuid, cluster_state_uuid
+    FROM samples WHERE id IN (SELECT MAX(id) FROM samples GROUP BY cluster, node, epoch);
+
+  CREATE TABLE samples_v4 (
+    cluster TEXT NOT NULL,
+    node TEXT NOT NULL,
+    taken_at INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    received_bytes INTEGER NOT NULL,
+    replicated_bytes INTEGER NOT NULL,
+    received INTEGER NOT NULL,
+    replicated INTEGER NOT NULL,
+    last_committed INTEGER NOT NULL,
+    cached_downto INTEGER,
+    local_state TEXT NOT NULL,
+    cluster_status TEXT NOT NULL,
+    cluster_size INTEGER NOT NULL,
+    segment INTEGER,
+    flow_control_paused REAL,
+    uptime INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    PRIMARY KEY (cluster, node, taken_at)
+  ) WITHOUT ROWID;
+  INSERT OR REPLACE INTO samples_v4 SELECT cluster, node, taken_at, epoch, received_bytes, replicated_bytes, received, replicated,
+    last_committed, cached_downto, local_state, cluster_status, cluster_size, segment, flow_control_paused, uptime, CAST(ROUND(duration_ms) AS INTEGER)
+    FROM samples;
+  DROP TABLE samples;
+  ALTER TABLE samples_v4 RENAME TO samples;
+
+  CREATE TABLE rollups_v4 (
+    cluster TEXT NOT NULL,
+    node TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    epoch INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    bytes INTEGER NOT NULL,
+    write_sets INTEGER NOT NULL,
+    samples INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    last_committed INTEGER NOT NULL,
+    PRIMARY KEY (cluster, node, minute, epoch)
+  ) WITHOUT ROWID;
+  INSERT INTO rollups_v4 SELECT cluster, node, minute, epoch, seconds, bytes, write_sets, samples, last_at, last_committed FROM rollups_1m;
+  DROP TABLE rollups_1m;
+  ALTER TABLE rollups_v4 RENAME TO rollups_1m;
+
+  CREATE TABLE node_analysis_v4 (
+    cluster TEXT NOT NULL,
+    node TEXT NOT NULL,
+    computed_at INTEGER NOT NULL,
+    ring TEXT NOT NULL,
+    measured_seconds REAL,
+    age_seconds REAL,
+    estimated_short_seconds REAL,
+    estimated_long_seconds REAL,
+    classic_short_seconds REAL,
+    classic_long_seconds REAL,
+    ist_current_seconds REAL,
+    ist_pessimistic_seconds REAL,
+    donor TEXT,
+    rate_short_bps REAL,
+    rate_long_bps REAL,
+    writesets_short_per_s REAL,
+    writesets_long_per_s REAL,
+    PRIMARY KEY (cluster, node, computed_at)
+  ) WITHOUT ROWID;
+  INSERT OR REPLACE INTO node_analysis_v4 SELECT cluster, node, computed_at, ring, measured_seconds, age_seconds, estimated_short_seconds,
+    estimated_long_seconds, classic_short_seconds, classic_long_seconds, ist_current_seconds, ist_pessimistic_seconds, donor, rate_short_bps,
+    rate_long_bps, writesets_short_per_s, writesets_long_per_s FROM node_analysis;
+  DROP TABLE node_analysis;
+  ALTER TABLE node_analysis_v4 RENAME TO node_analysis;
+
+  CREATE TABLE cluster_analysis_v4 (
+    cluster TEXT NOT NULL,
+    computed_at INTEGER NOT NULL,
+    target_seconds REAL NOT NULL,
+    recommended_bytes INTEGER,
+    PRIMARY KEY (cluster, computed_at)
+  ) WITHOUT ROWID;
+  INSERT OR REPLACE INTO cluster_analysis_v4 SELECT cluster, computed_at, target_seconds, recommended_bytes FROM cluster_analysis;
+  DROP TABLE cluster_analysis;
+  ALTER TABLE cluster_analysis_v4 RENAME TO cluster_analysis;
+  `,
 ];
 
 export function migrate(db: Database.Database): { from: number; to: number } {

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { migrate } from './migrations.js';
 import type { NodeStatus } from '../sampler/status.js';
 import type { SampleDelta } from '../sampler/epoch.js';
+import type { NodeOutcome } from '../sampler/sampler.js';
 import type { GcacheSettings } from '../sampler/provider-options.js';
 import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
 
@@ -102,8 +103,9 @@ interface SampleRow {
   local_state: string;
   cluster_status: string;
   cluster_size: number;
-  local_state_uuid: string;
-  cluster_state_uuid: string;
+  /** From node_epochs: constant within an epoch. */
+  local_state_uuid: string | null;
+  cluster_state_uuid: string | null;
   segment: number | null;
   flow_control_paused: number | null;
   uptime: number;
@@ -112,6 +114,17 @@ interface SampleRow {
 
 /** Rows deleted per statement by retention: small enough that one batch takes a few ms. */
 const RETENTION_BATCH = 500;
+/**
+ * How much of a node's oldest raw history one retention batch deletes: an hour is 360 samples at
+ * 10 s; the per-minute tables take a day (24 spans) per batch, 1,440 rows.
+ */
+const RETENTION_SPAN_MS = 3600_000;
+
+export interface RetentionTask {
+  name: string;
+  /** Deletes one batch; returns how many rows went, 0 when nothing is left. */
+  step(): number;
+}
 /**
  * How long a write waits for a lock held by another connection. Short on purpose: the daemon is
  * the only writer, so a lock held elsewhere is an outsider (a backup, a manual session), and every
@@ -160,12 +173,14 @@ export class Store {
     this.db.pragma('foreign_keys = ON');
     migrate(this.db);
     this.stmts = {
-      insertSample: this.db.prepare(`INSERT INTO samples (cluster, node, taken_at, epoch, received_bytes, replicated_bytes, received,
-          replicated, last_committed, cached_downto, local_state, cluster_status, cluster_size, local_state_uuid, cluster_state_uuid,
-          segment, flow_control_paused, uptime, duration_ms)
+      insertSample: this.db.prepare(`INSERT OR REPLACE INTO samples (cluster, node, taken_at, epoch, received_bytes, replicated_bytes, received,
+          replicated, last_committed, cached_downto, local_state, cluster_status, cluster_size, segment, flow_control_paused, uptime, duration_ms)
         VALUES (@cluster, @node, @taken_at, @epoch, @received_bytes, @replicated_bytes, @received, @replicated, @last_committed,
-          @cached_downto, @local_state, @cluster_status, @cluster_size, @local_state_uuid, @cluster_state_uuid, @segment,
-          @flow_control_paused, @uptime, @duration_ms)`),
+          @cached_downto, @local_state, @cluster_status, @cluster_size, @segment, @flow_control_paused, @uptime, @duration_ms)`),
+      upsertEpoch: this.db.prepare(`INSERT INTO node_epochs (cluster, node, epoch, local_state_uuid, cluster_state_uuid)
+        VALUES (@cluster, @node, @epoch, @local_state_uuid, @cluster_state_uuid)
+        ON CONFLICT (cluster, node, epoch) DO UPDATE SET local_state_uuid = excluded.local_state_uuid, cluster_state_uuid = excluded.cluster_state_uuid
+        WHERE local_state_uuid != excluded.local_state_uuid OR cluster_state_uuid != excluded.cluster_state_uuid`),
       upsertRollup: this.db.prepare(`INSERT INTO rollups_1m (cluster, node, minute, epoch, seconds, bytes, write_sets, samples, last_at, last_committed)
         VALUES (@cluster, @node, @minute, @epoch, @seconds, @bytes, @write_sets, 1, @last_at, @last_committed)
         ON CONFLICT (cluster, node, minute, epoch) DO UPDATE SET
@@ -176,15 +191,16 @@ export class Store {
           gcache_keep_pages_size, gcache_recover, gmcast_segment, sst_donor)
         VALUES (@cluster, @node, @epoch, @readAt, @sizeBytes, @pageSizeBytes, @keepPagesSizeBytes, @recover, @segment, @sstDonor)`),
       insertEvent: this.db.prepare(`INSERT INTO events (cluster, node, at, kind, detail) VALUES (?, ?, ?, ?, ?)`),
-      latestSamples: this.db.prepare(`SELECT s.* FROM samples s
-        JOIN (SELECT cluster, node, MAX(taken_at) AS t FROM samples GROUP BY cluster, node) m
-          ON s.cluster = m.cluster AND s.node = m.node AND s.taken_at = m.t`),
-      samplesForAnalysis: this.db.prepare(`SELECT * FROM samples WHERE cluster = @cluster AND node = @node AND taken_at >= @from AND (taken_at >= @fullFrom OR id IN (
-          SELECT MAX(id) FROM samples WHERE cluster = @cluster AND node = @node AND taken_at >= @from AND taken_at < @fullFrom GROUP BY taken_at / 60000, epoch
-          UNION SELECT MIN(id) FROM samples WHERE cluster = @cluster AND node = @node AND taken_at >= @from AND taken_at < @fullFrom GROUP BY epoch
-          UNION SELECT MIN(id) FROM samples WHERE cluster = @cluster AND node = @node AND taken_at >= @from AND taken_at < @fullFrom AND cached_downto IS NOT NULL GROUP BY epoch))
-        ORDER BY taken_at`),
-      samplesBetween: this.db.prepare(`SELECT * FROM samples WHERE cluster = ? AND node = ? AND taken_at >= ? AND taken_at <= ? ORDER BY taken_at`),
+      latestSample: this.db.prepare(`SELECT s.*, e.local_state_uuid, e.cluster_state_uuid FROM samples s LEFT JOIN node_epochs e ON e.cluster = s.cluster AND e.node = s.node AND e.epoch = s.epoch
+        WHERE s.cluster = ? AND s.node = ? ORDER BY s.taken_at DESC LIMIT 1`),
+      samplesForAnalysis: this.db.prepare(`SELECT s.*, e.local_state_uuid, e.cluster_state_uuid FROM samples s LEFT JOIN node_epochs e ON e.cluster = s.cluster AND e.node = s.node AND e.epoch = s.epoch
+        WHERE s.cluster = @cluster AND s.node = @node AND s.taken_at >= @from AND (s.taken_at >= @fullFrom OR s.taken_at IN (
+          SELECT MAX(taken_at) FROM samples WHERE cluster = @cluster AND node = @node AND taken_at >= @from AND taken_at < @fullFrom GROUP BY taken_at / 60000, epoch
+          UNION SELECT MIN(taken_at) FROM samples WHERE cluster = @cluster AND node = @node AND taken_at >= @from AND taken_at < @fullFrom GROUP BY epoch
+          UNION SELECT MIN(taken_at) FROM samples WHERE cluster = @cluster AND node = @node AND taken_at >= @from AND taken_at < @fullFrom AND cached_downto IS NOT NULL GROUP BY epoch))
+        ORDER BY s.taken_at`),
+      samplesBetween: this.db.prepare(`SELECT s.*, e.local_state_uuid, e.cluster_state_uuid FROM samples s LEFT JOIN node_epochs e ON e.cluster = s.cluster AND e.node = s.node AND e.epoch = s.epoch
+        WHERE s.cluster = ? AND s.node = ? AND s.taken_at >= ? AND s.taken_at <= ? ORDER BY s.taken_at`),
       failuresBetween: this.db.prepare(`SELECT cluster, node, taken_at, reason, message FROM sample_failures
         WHERE cluster = ? AND node = ? AND taken_at >= ? AND taken_at <= ? ORDER BY taken_at`),
       latestSettings: this.db.prepare(`SELECT * FROM node_settings WHERE cluster = ? AND node = ? ORDER BY epoch DESC LIMIT 1`),
@@ -195,13 +211,13 @@ export class Store {
       countEvents: this.db.prepare(`SELECT COUNT(*) AS n FROM events WHERE cluster = ? AND node = ? AND kind = ? AND at >= ?`),
       dailyTotals: this.db.prepare(`SELECT (minute / 86400000) * 86400000 AS minute, SUM(seconds) AS seconds, SUM(bytes) AS bytes
         FROM rollups_1m WHERE cluster = ? AND node = ? AND minute >= ? GROUP BY minute / 86400000 ORDER BY 1`),
-      insertNodeAnalysis: this.db.prepare(`INSERT INTO node_analysis (cluster, node, computed_at, ring, measured_seconds, age_seconds,
+      insertNodeAnalysis: this.db.prepare(`INSERT OR REPLACE INTO node_analysis (cluster, node, computed_at, ring, measured_seconds, age_seconds,
           estimated_short_seconds, estimated_long_seconds, classic_short_seconds, classic_long_seconds, ist_current_seconds,
           ist_pessimistic_seconds, donor, rate_short_bps, rate_long_bps, writesets_short_per_s, writesets_long_per_s)
         VALUES (@cluster, @node, @computed_at, @ring, @measured_seconds, @age_seconds, @estimated_short_seconds, @estimated_long_seconds,
           @classic_short_seconds, @classic_long_seconds, @ist_current_seconds, @ist_pessimistic_seconds, @donor, @rate_short_bps,
           @rate_long_bps, @writesets_short_per_s, @writesets_long_per_s)`),
-      insertClusterAnalysis: this.db.prepare(`INSERT INTO cluster_analysis (cluster, computed_at, target_seconds, recommended_bytes) VALUES (?, ?, ?, ?)`),
+      insertClusterAnalysis: this.db.prepare(`INSERT OR REPLACE INTO cluster_analysis (cluster, computed_at, target_seconds, recommended_bytes) VALUES (?, ?, ?, ?)`),
       upsertLatestAnalysis: this.db.prepare(`INSERT OR REPLACE INTO latest_analysis (cluster, computed_at, detail) VALUES (?, ?, ?)`),
       latestAnalyses: this.db.prepare(`SELECT detail FROM latest_analysis ORDER BY cluster`),
       nodeAnalysisBetween: this.db.prepare(`SELECT * FROM node_analysis WHERE cluster = ? AND node = ? AND computed_at >= ? AND computed_at <= ? ORDER BY computed_at`),
@@ -236,19 +252,26 @@ export class Store {
       markFailed: this.db.prepare(`UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?`),
       markExpired: this.db.prepare(`UPDATE outbox SET expired_at = ? WHERE id = ?`),
       notifications: this.db.prepare(`SELECT * FROM outbox ORDER BY id DESC LIMIT ?`),
+      knownNodes: this.db.prepare(`SELECT DISTINCT cluster, node FROM node_epochs UNION SELECT DISTINCT cluster, node FROM node_settings`),
+      knownClusters: this.db.prepare(`SELECT DISTINCT cluster FROM node_epochs UNION SELECT cluster FROM latest_analysis`),
       retention: {
-        samples: this.db.prepare('DELETE FROM samples WHERE id IN (SELECT id FROM samples WHERE taken_at < ? LIMIT ?)'),
         failures: this.db.prepare('DELETE FROM sample_failures WHERE id IN (SELECT id FROM sample_failures WHERE taken_at < ? LIMIT ?)'),
         events: this.db.prepare('DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < ? LIMIT ?)'),
-        nodeAnalysis: this.db.prepare('DELETE FROM node_analysis WHERE id IN (SELECT id FROM node_analysis WHERE computed_at < ? LIMIT ?)'),
-        clusterAnalysis: this.db.prepare('DELETE FROM cluster_analysis WHERE id IN (SELECT id FROM cluster_analysis WHERE computed_at < ? LIMIT ?)'),
-        rollups: this.db.prepare('DELETE FROM rollups_1m WHERE rowid IN (SELECT rowid FROM rollups_1m WHERE minute < ? LIMIT ?)'),
         // Delivered and expired notifications are kept a while for inspection, then go.
         outbox: this.db.prepare(`DELETE FROM outbox WHERE id IN (SELECT id FROM outbox
           WHERE COALESCE(delivered_at, expired_at) < ? LIMIT ?)`),
         // Resolved alerts are history; kept as long as the rollups, with no notification left.
         alerts: this.db.prepare(`DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE state = 'resolved' AND resolved_at < ?
           AND id NOT IN (SELECT alert_id FROM outbox) LIMIT ?)`),
+        // A node's rows older than the cutoff, at most its oldest `span` of them per call.
+        samples: this.db.prepare(`DELETE FROM samples WHERE cluster = @cluster AND node = @node AND taken_at < MIN(@cutoff,
+          (SELECT MIN(taken_at) FROM samples WHERE cluster = @cluster AND node = @node) + @span)`),
+        rollups: this.db.prepare(`DELETE FROM rollups_1m WHERE cluster = @cluster AND node = @node AND minute < MIN(@cutoff,
+          (SELECT MIN(minute) FROM rollups_1m WHERE cluster = @cluster AND node = @node) + @span * 24)`),
+        nodeAnalysis: this.db.prepare(`DELETE FROM node_analysis WHERE cluster = @cluster AND node = @node AND computed_at < MIN(@cutoff,
+          (SELECT MIN(computed_at) FROM node_analysis WHERE cluster = @cluster AND node = @node) + @span * 24)`),
+        clusterAnalysis: this.db.prepare(`DELETE FROM cluster_analysis WHERE cluster = @cluster AND computed_at < MIN(@cutoff,
+          (SELECT MIN(computed_at) FROM cluster_analysis WHERE cluster = @cluster) + @span * 24)`),
       },
     };
   }
@@ -256,7 +279,9 @@ export class Store {
   /** Saves a sample and, when it continues its epoch, adds its delta to the minute's rollup, atomically. */
   recordSample(sample: StoredSample, delta: SampleDelta | null): void {
     this.transaction(() => {
-      this.stmts.insertSample.run(toRow(sample));
+      const row = toRow(sample);
+      this.stmts.insertSample.run(row);
+      this.stmts.upsertEpoch.run(row);
       if (delta) {
         this.stmts.upsertRollup.run({
           cluster: sample.cluster,
@@ -269,6 +294,25 @@ export class Store {
           last_at: sample.takenAt,
           last_committed: sample.status.lastCommitted,
         });
+      }
+    });
+  }
+
+  /**
+   * Everything one sampling cycle produced, in one transaction: samples with their rollups,
+   * gcache settings, epoch events, and the failures of the nodes that were contacted.
+   */
+  recordCycle(outcomes: readonly NodeOutcome[]): void {
+    this.transaction(() => {
+      for (const o of outcomes) {
+        if (o.ok) {
+          this.recordSample(o.sample, o.delta);
+          if (o.settings) this.recordSettings(o.settings);
+          for (const e of o.events) this.recordEvent(e);
+          for (const f of o.failures) this.recordFailure(f);
+        } else if (!o.backingOff) {
+          this.recordFailure({ cluster: o.cluster, node: o.node, takenAt: o.takenAt, reason: o.failure.reason, message: o.failure.message });
+        }
       }
     });
   }
@@ -312,9 +356,10 @@ export class Store {
     }
   }
 
-  /** The newest sample of every node that has one: the sampler's starting point after a restart. */
-  latestSamples(): StoredSample[] {
-    return (this.stmts.latestSamples.all() as SampleRow[]).map(fromRow);
+  /** The newest sample of a node, or null: the sampler's starting point after a restart. */
+  latestSample(cluster: string, node: string): StoredSample | null {
+    const row = this.stmts.latestSample.get(cluster, node) as SampleRow | undefined;
+    return row ? fromRow(row) : null;
   }
 
   /**
@@ -400,19 +445,19 @@ export class Store {
           node: n.node,
           computed_at: n.computedAt,
           ring: n.measured.ring,
-          measured_seconds: n.measured.measuredSeconds,
-          age_seconds: n.measured.ageSeconds,
-          estimated_short_seconds: n.estimated.short.bestSeconds,
-          estimated_long_seconds: n.estimated.long.bestSeconds,
-          classic_short_seconds: n.estimated.short.classicSeconds,
-          classic_long_seconds: n.estimated.long.classicSeconds,
-          ist_current_seconds: n.istBudget.current?.seconds ?? null,
-          ist_pessimistic_seconds: n.istBudget.pessimistic?.seconds ?? null,
+          measured_seconds: whole(n.measured.measuredSeconds),
+          age_seconds: whole(n.measured.ageSeconds),
+          estimated_short_seconds: whole(n.estimated.short.bestSeconds),
+          estimated_long_seconds: whole(n.estimated.long.bestSeconds),
+          classic_short_seconds: whole(n.estimated.short.classicSeconds),
+          classic_long_seconds: whole(n.estimated.long.classicSeconds),
+          ist_current_seconds: whole(n.istBudget.current?.seconds ?? null),
+          ist_pessimistic_seconds: whole(n.istBudget.pessimistic?.seconds ?? null),
           donor: n.istBudget.current?.donor ?? null,
-          rate_short_bps: n.rates.short?.bytesPerSecond ?? null,
-          rate_long_bps: n.rates.long?.bytesPerSecond ?? null,
-          writesets_short_per_s: n.rates.short?.writeSetsPerSecond ?? null,
-          writesets_long_per_s: n.rates.long?.writeSetsPerSecond ?? null,
+          rate_short_bps: whole(n.rates.short?.bytesPerSecond ?? null),
+          rate_long_bps: whole(n.rates.long?.bytesPerSecond ?? null),
+          writesets_short_per_s: hundredths(n.rates.short?.writeSetsPerSecond ?? null),
+          writesets_long_per_s: hundredths(n.rates.long?.writeSetsPerSecond ?? null),
         });
       }
       this.stmts.insertClusterAnalysis.run(analysis.cluster, analysis.computedAt, analysis.recommendation.targetWindowSeconds, analysis.recommendation.recommendedGcacheSizeBytes);
@@ -546,50 +591,45 @@ export class Store {
   }
 
   /**
-   * Deletes rows older than their retention, one small batch at a time, for at most `budgetMs`
-   * of wall time: the caller runs it between cycles until it reports `done`, so no call holds the
-   * event loop (or the write lock) for long whatever the backlog.
+   * The work retention has to do, as tasks that each delete one small batch per call and return
+   * how many rows went (0 when done): the runner spreads them over cycles within a time budget,
+   * so no call holds the event loop or the write lock for long, whatever the backlog. The
+   * per-node tables are keyed by node and time, so their batches are a node's oldest hour.
    */
-  retentionSlice(cutoffs: RetentionCutoffs, budgetMs: number): { deleted: number; done: boolean } {
-    const started = performance.now();
-    let deleted = 0;
-    for (const [stmt, cutoff] of this.retentionPlan(cutoffs)) {
-      for (;;) {
-        const { changes } = this.write(() => stmt.run(cutoff, RETENTION_BATCH));
-        deleted += changes;
-        if (changes < RETENTION_BATCH) break;
-        if (performance.now() - started >= budgetMs) return { deleted, done: false };
+  retentionTasks(c: RetentionCutoffs): RetentionTask[] {
+    const r = this.stmts.retention;
+    const byId = (name: string, stmt: Database.Statement, cutoff: number): RetentionTask => ({ name, step: () => this.write(() => stmt.run(cutoff, RETENTION_BATCH).changes) });
+    const tasks: RetentionTask[] = [
+      byId('sample_failures', r.failures, c.raw),
+      byId('events', r.events, c.rollups),
+      byId('outbox', r.outbox, c.notifications),
+      byId('alerts', r.alerts, c.rollups),
+    ];
+    for (const { cluster, node } of this.stmts.knownNodes.all() as Array<{ cluster: string; node: string }>) {
+      for (const [name, table, cutoff] of [
+        ['samples', r.samples, c.raw],
+        ['rollups_1m', r.rollups, c.rollups],
+        ['node_analysis', r.nodeAnalysis, c.rollups],
+      ] as const) {
+        tasks.push({ name, step: () => this.write(() => table.run({ cluster, node, cutoff, span: RETENTION_SPAN_MS }).changes) });
       }
     }
-    return { deleted, done: true };
-  }
-
-  /** Runs retention to the end in one go (tests and tools; the daemon uses retentionSlice). */
-  applyRetention(now: number, rawSeconds: number, rollupSeconds: number): number {
-    const cutoffs = retentionCutoffs(now, rawSeconds, rollupSeconds);
-    let deleted = 0;
-    for (;;) {
-      const slice = this.retentionSlice(cutoffs, Number.POSITIVE_INFINITY);
-      deleted += slice.deleted;
-      if (slice.done) return deleted;
+    for (const { cluster } of this.stmts.knownClusters.all() as Array<{ cluster: string }>) {
+      tasks.push({ name: 'cluster_analysis', step: () => this.write(() => r.clusterAnalysis.run({ cluster, cutoff: c.rollups, span: RETENTION_SPAN_MS }).changes) });
     }
+    return tasks;
   }
 
-  private retentionPlan(c: RetentionCutoffs): Array<[Database.Statement, number]> {
-    const r = this.stmts.retention;
-    return [
-      [r.samples, c.raw],
-      [r.failures, c.raw],
-      [r.events, c.rollups],
-      [r.nodeAnalysis, c.raw],
-      [r.clusterAnalysis, c.rollups],
-      [r.rollups, c.rollups],
-      [r.outbox, c.notifications],
-      [r.alerts, c.rollups],
-    ];
+  /** Runs retention to the end in one go (tests and tools; the daemon spreads the tasks over cycles). */
+  applyRetention(now: number, rawSeconds: number, rollupSeconds: number): number {
+    let deleted = 0;
+    for (const task of this.retentionTasks(retentionCutoffs(now, rawSeconds, rollupSeconds))) {
+      for (let n = task.step(); n > 0; n = task.step()) deleted += n;
+    }
+    return deleted;
   }
 
-    close(): void {
+  close(): void {
     this.db.close();
   }
 }
@@ -656,6 +696,18 @@ function outboxFromRow(r: OutboxRow): OutboxEntry {
   };
 }
 
+/**
+ * Figures are stored rounded to what they can mean (windows are exact to a sampling interval,
+ * rates are averages): SQLite then keeps them as small integers, not 8-byte doubles.
+ */
+function whole(x: number | null | undefined): number | null {
+  return x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x);
+}
+
+function hundredths(x: number | null): number | null {
+  return x === null || !Number.isFinite(x) ? null : Math.round(x * 100) / 100;
+}
+
 function toRow(s: StoredSample): SampleRow {
   const st = s.status;
   return {
@@ -677,7 +729,7 @@ function toRow(s: StoredSample): SampleRow {
     segment: st.segment,
     flow_control_paused: st.flowControlPaused,
     uptime: st.uptimeSeconds,
-    duration_ms: s.durationMs,
+    duration_ms: Math.round(s.durationMs),
   };
 }
 
@@ -698,8 +750,8 @@ function fromRow(r: SampleRow): StoredSample {
       localState: r.local_state,
       clusterStatus: r.cluster_status,
       clusterSize: r.cluster_size,
-      localStateUuid: r.local_state_uuid,
-      clusterStateUuid: r.cluster_state_uuid,
+      localStateUuid: r.local_state_uuid ?? '',
+      clusterStateUuid: r.cluster_state_uuid ?? '',
       segment: r.segment,
       flowControlPaused: r.flow_control_paused,
       uptimeSeconds: r.uptime,

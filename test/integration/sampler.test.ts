@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { GaleraSandbox, sleep } from '../../src/sandbox/galera-sandbox.ts';
 import { prepareSysbench, SysbenchRun } from '../../src/sandbox/workload.ts';
 import { Store } from '../../src/store/store.ts';
+import type { CycleResult } from '../../src/sampler/sampler.ts';
 import { Sampler } from '../../src/sampler/sampler.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import type { Config } from '../../src/config/load.ts';
@@ -22,10 +23,18 @@ const logLines: string[] = [];
 before(async () => {
   sandbox = await startCluster({ nodes: 3, basePort: 24100, gcacheSize: '8M' });
   await prepareSysbench(sandbox, { tables: 2, tableSize: 1000 });
-  config = makeConfig(sandbox, 'sampling: { timeout: 2s }');
+  // Every second: the cycles here are run by hand, and a failing node's backoff starts at one interval.
+  config = makeConfig(sandbox, 'sampling: { schedule: "* * * * * *", timeout: 2s }');
   store = new Store(config.storage.path);
   sampler = new Sampler(config, store, createLogger({ level: 'debug', write: (l) => logLines.push(l) }));
 });
+
+/** One cycle, stored as the daemon's cycle pipeline stores it. */
+async function runCycle(): Promise<CycleResult | null> {
+  const result = await sampler.runCycle();
+  if (result) store.recordCycle(result.outcomes);
+  return result;
+}
 
 after(async () => {
   await sampler?.stop();
@@ -54,7 +63,7 @@ test('under a multi-writer load, samples of all nodes land in SQLite with positi
   const load = [1, 2, 3].map((n) => new SysbenchRun(sandbox, n, { rate: 15, threads: 1, tables: 2, tableSize: 1000 }));
   try {
     for (let i = 0; i < 6; i++) {
-      const result = await sampler.runCycle();
+      const result = await runCycle();
       assert.ok(result);
       assert.ok(result.outcomes.every((o) => o.ok), JSON.stringify(result.outcomes));
       await sleep(1000);
@@ -82,14 +91,14 @@ test('under a multi-writer load, samples of all nodes land in SQLite with positi
 test('a real restart starts a new epoch and no rate is derived across it', async () => {
   const load = new SysbenchRun(sandbox, 1, { rate: 20, threads: 1, tables: 2, tableSize: 1000 });
   try {
-    await sampler.runCycle();
-    const epochBefore = store.latestSamples().find((s) => s.node === 'node3')!.epoch;
+    await runCycle();
+    const epochBefore = store.latestSample('sandbox', 'node3')!.epoch;
     await sandbox.stopNode(3);
-    await sampler.runCycle();
+    await runCycle();
     await sandbox.startNode(3);
-    await sampler.runCycle();
+    await runCycle();
     await sleep(1000);
-    await sampler.runCycle();
+    await runCycle();
     const node3 = store.samples('sandbox', 'node3', 0, Date.now());
     assert.equal(node3.at(-1)!.epoch, epochBefore + 1, 'restart opens a new epoch');
     const events = store.events('sandbox', 'node3', 0, Date.now()).filter((e) => e.kind === 'epoch_start');
@@ -112,7 +121,7 @@ test('a real restart starts a new epoch and no rate is derived across it', async
 test('a stopped node is reported unreachable while the others are still sampled', async () => {
   await sandbox.stopNode(2);
   try {
-    const result = await sampler.runCycle();
+    const result = await runCycle();
     assert.ok(result);
     const byNode = Object.fromEntries(result.outcomes.map((o) => [o.node, o]));
     assert.equal(byNode.node1!.ok, true);
@@ -129,11 +138,11 @@ test('a stopped node is reported unreachable while the others are still sampled'
 
 test('a hung node costs one timeout and never delays the others', async () => {
   const pid = sandbox.node(3).pid!;
-  await sampler.runCycle(); // make sure node3's connection is open before it hangs
+  await runCycle(); // make sure node3's connection is open before it hangs
   process.kill(pid, 'SIGSTOP');
   try {
     const started = Date.now();
-    const result = await sampler.runCycle();
+    const result = await runCycle();
     const elapsed = Date.now() - started;
     assert.ok(result);
     const byNode = Object.fromEntries(result.outcomes.map((o) => [o.node, o]));
@@ -145,7 +154,7 @@ test('a hung node costs one timeout and never delays the others', async () => {
     process.kill(pid, 'SIGCONT');
   }
   await sleep(500);
-  const result = await sampler.runCycle();
+  const result = await runCycle();
   assert.ok(result?.outcomes.every((o) => o.ok), 'node3 is sampled again once it answers');
 });
 
@@ -153,8 +162,8 @@ test('cycles never overlap: a tick during a running cycle is skipped', async () 
   const pid = sandbox.node(1).pid!;
   process.kill(pid, 'SIGSTOP');
   try {
-    const first = sampler.runCycle();
-    const second = await sampler.runCycle();
+    const first = runCycle();
+    const second = await runCycle();
     assert.equal(second, null);
     assert.ok(sampler.skippedCycles >= 1);
     assert.ok(await first);

@@ -30,7 +30,8 @@ const log = createLogger({ level: 'error' });
 before(async () => {
   sandbox = await startCluster({ nodes: 3, basePort: 24400, gcacheSize: '8M' });
   await prepareSysbench(sandbox, { tables: 4, tableSize: 1000 });
-  const config = makeConfig(sandbox, 'horizons: { short: 1m, long: 1h }');
+  // The schedule matches the hand-run cycles' interval: a failing node's backoff starts at one interval.
+  const config = makeConfig(sandbox, 'sampling: { schedule: "*/3 * * * * *" }\nhorizons: { short: 1m, long: 1h }');
   store = new Store(config.storage.path);
   sampler = new Sampler(config, store, log);
   analyzer = new Analyzer(config, store, log);
@@ -48,6 +49,7 @@ async function cycle(): Promise<ClusterAnalysis> {
   const { analyses, events } = analyzer.onCycle(result);
   // What the daemon's cycle pipeline stores, here every cycle.
   store.transaction(() => {
+    store.recordCycle(result.outcomes);
     for (const e of events) store.recordEvent(e);
     for (const a of analyses) store.recordAnalysis(a);
   });

@@ -75,7 +75,7 @@ function fromScratch(nodes: Record<string, Sample[]>, settings: Record<string, S
 }
 
 function cycleOf(nodes: Record<string, Sample[]>, i: number): CycleResult {
-  const outcomes = Object.entries(nodes).map(([node, samples]) => ({ cluster: 'c', node, ok: true as const, sample: { ...samples[i]!, cluster: 'c', node, durationMs: 1 }, newEpochReason: null }));
+  const outcomes = Object.entries(nodes).map(([node, samples]) => ({ cluster: 'c', node, ok: true as const, sample: { ...samples[i]!, cluster: 'c', node, durationMs: 1 }, newEpochReason: null, delta: null, settings: null, events: [], failures: [] }));
   return { startedAt: Math.min(...outcomes.map((o) => o.sample.takenAt)), durationMs: 1, outcomes };
 }
 

@@ -110,6 +110,7 @@ test('a failing node is not contacted again before its backoff expires, but is r
   const cycleAt = async (secondsAfterStart: number) => {
     clock = t0 + secondsAfterStart * 1000;
     const result = (await sampler.runCycle())!;
+    store.recordCycle(result.outcomes); // what the cycle pipeline stores
     const failures = (node: string) => store.failures('fleet', node, 0, Number.MAX_SAFE_INTEGER).length;
     return { result, byNode: new Map(result.outcomes.map((o) => [o.node, o])), stored: { hangup: failures('hangup'), refused: failures('refused') } };
   };

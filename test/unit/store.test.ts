@@ -52,7 +52,9 @@ test('samples round-trip, rollups sum deltas per minute and never cross an epoch
   const rollups = store.rollups('c', 'n', t0, t0 + 60_000);
   assert.equal(rollups.length, 1, 'the first-of-epoch sample adds no rollup row');
   assert.deepEqual({ ...rollups[0] }, { minute: t0, epoch: 1, seconds: 20, bytes: 6_000, writeSets: 30, samples: 2, lastAt: t0 + 25_000, lastCommitted: 130 });
-  assert.equal(store.latestSamples()[0]!.epoch, 2);
+  assert.equal(store.latestSample('c', 'n')!.epoch, 2);
+  assert.equal(store.latestSample('c', 'n')!.status.localStateUuid, a.status.localStateUuid, 'the uuids come back from the epoch table');
+  assert.equal(store.latestSample('c', 'other'), null);
   store.close();
 });
 
