@@ -90,6 +90,7 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
     engine,
     version: VERSION,
     log,
+    discoveryErrors: () => sampler.discoveryErrors(),
     health: {
       lastSampleAt: () => pipeline.lastSampleAt,
       expectedIntervalMs: () => pipeline.expectedIntervalMs(),

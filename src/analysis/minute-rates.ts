@@ -25,9 +25,8 @@ interface Bucket {
 }
 
 export class MinuteRates {
-  /** Closed buckets, oldest first. */
-  private readonly closed: Bucket[] = [];
-  private closedHead = 0;
+  /** Closed buckets, oldest first, in typed-array columns (a day of minutes is 40 kB, not 1,440 objects). */
+  private readonly closed = new BucketColumns();
   private open: Bucket | null = null;
   private sumSeconds = 0;
   private sumBytes = 0;
@@ -51,7 +50,7 @@ export class MinuteRates {
   /** Seeds a whole bucket (from the store's rollups at start); buckets come in time order. */
   seed(b: Bucket): void {
     if (this.open) this.close();
-    this.open = { ...b };
+    this.open = { minute: b.minute, epoch: b.epoch, seconds: b.seconds, bytes: b.bytes, writeSets: b.writeSets };
   }
 
   /** The rate over the long horizon ending at `now`: the buckets whose minute ends after now - horizon. */
@@ -62,11 +61,10 @@ export class MinuteRates {
     let bytes = this.sumBytes;
     let writeSets = this.sumWriteSets;
     // The oldest kept bucket may sit exactly on the boundary that the distribution keeps and the rate does not.
-    const first = this.closed[this.closedHead];
-    if (first && first.minute <= from) {
-      seconds -= first.seconds;
-      bytes -= first.bytes;
-      writeSets -= first.writeSets;
+    if (this.closed.length > 0 && this.closed.minute(0) <= from) {
+      seconds -= this.closed.seconds(0);
+      bytes -= this.closed.bytes(0);
+      writeSets -= this.closed.writeSets(0);
     }
     if (this.open && this.open.minute > from) {
       seconds += this.open.seconds;
@@ -99,7 +97,12 @@ export class MinuteRates {
 
   /** Number of buckets held (closed and open). */
   get bucketCount(): number {
-    return this.closed.length - this.closedHead + (this.open ? 1 : 0);
+    return this.closed.length + (this.open ? 1 : 0);
+  }
+
+  /** Bytes of memory held. */
+  get byteSize(): number {
+    return this.closed.byteSize + this.sorted.byteLength;
   }
 
   private close(): void {
@@ -115,19 +118,16 @@ export class MinuteRates {
   /** Drops the closed buckets older than the distribution's reach (minute < now - horizon - 1 min). */
   private expire(now: number): void {
     const keepFrom = now - this.horizonMs - MINUTE_MS;
-    while (this.closedHead < this.closed.length && this.closed[this.closedHead]!.minute < keepFrom) {
-      const b = this.closed[this.closedHead++]!;
+    while (this.closed.length > 0 && this.closed.minute(0) < keepFrom) {
+      const b = { minute: 0, epoch: 0, seconds: this.closed.seconds(0), bytes: this.closed.bytes(0), writeSets: this.closed.writeSets(0) };
+      this.closed.shift();
       this.sumSeconds -= b.seconds;
       this.sumBytes -= b.bytes;
       this.sumWriteSets -= b.writeSets;
       if (b.seconds >= MIN_BUCKET_SECONDS) this.removeSorted(rateOfBucket(b));
     }
-    if (this.closedHead > 256 && this.closedHead * 2 > this.closed.length) {
-      this.closed.splice(0, this.closedHead);
-      this.closedHead = 0;
-    }
     // Running sums drift by rounding; when nothing is left they are exactly zero again.
-    if (this.closedHead === this.closed.length) this.sumSeconds = this.sumBytes = this.sumWriteSets = 0;
+    if (this.closed.length === 0) this.sumSeconds = this.sumBytes = this.sumWriteSets = 0;
   }
 
   private insertSorted(rate: number): void {
@@ -147,6 +147,69 @@ export class MinuteRates {
     if (i >= this.sortedLength || this.sorted[i] !== rate) return;
     this.sorted.copyWithin(i, i + 1, this.sortedLength);
     this.sortedLength--;
+  }
+}
+
+/** A queue of closed buckets in typed-array columns: push at the end, shift at the front. */
+class BucketColumns {
+  private minutes: Float64Array = new Float64Array(64);
+  private secondsCol: Float64Array = new Float64Array(64);
+  private bytesCol: Float64Array = new Float64Array(64);
+  private writeSetsCol: Float64Array = new Float64Array(64);
+  private head = 0;
+  private size = 0;
+
+  get length(): number {
+    return this.size;
+  }
+  get byteSize(): number {
+    return this.minutes.byteLength * 4;
+  }
+  minute(i: number): number {
+    return this.minutes[this.head + i]!;
+  }
+  seconds(i: number): number {
+    return this.secondsCol[this.head + i]!;
+  }
+  bytes(i: number): number {
+    return this.bytesCol[this.head + i]!;
+  }
+  writeSets(i: number): number {
+    return this.writeSetsCol[this.head + i]!;
+  }
+
+  push(b: Bucket): void {
+    if (this.head + this.size === this.minutes.length) this.makeRoom();
+    const j = this.head + this.size;
+    this.minutes[j] = b.minute;
+    this.secondsCol[j] = b.seconds;
+    this.bytesCol[j] = b.bytes;
+    this.writeSetsCol[j] = b.writeSets;
+    this.size++;
+  }
+
+  shift(): void {
+    this.head++;
+    this.size--;
+    if (this.size === 0) this.head = 0;
+  }
+
+  private makeRoom(): void {
+    const capacity = this.size * 2 > this.minutes.length ? this.minutes.length * 2 : this.minutes.length;
+    const move = (col: Float64Array): Float64Array => {
+      if (capacity === col.length) {
+        col.copyWithin(0, this.head, this.head + this.size);
+        return col;
+      }
+      const grown = new Float64Array(capacity);
+      grown.set(col.subarray(this.head, this.head + this.size));
+      return grown;
+    };
+    this.minutes = move(this.minutes);
+    this.secondsCol = move(this.secondsCol);
+    this.bytesCol = move(this.bytesCol);
+    this.writeSetsCol = move(this.writeSetsCol);
+    this.head = 0;
   }
 }
 

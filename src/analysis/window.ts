@@ -119,8 +119,10 @@ export function measureWindow(nodePoints: SeriesLike, clusterSeqnoPoints: Series
   };
 }
 
+export const HISTORY_DROP_KINDS = ['page_store_purge', 'gcache_reset'] as const;
+
 export interface HistoryDrop {
-  kind: 'page_store_purge' | 'gcache_reset';
+  kind: (typeof HISTORY_DROP_KINDS)[number];
   fromSeqno: number | null;
   toSeqno: number | null;
   /** Counted bytes of history that vanished beyond what new write-sets pushed out. */

@@ -9,6 +9,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { configSchema, type ParsedConfig } from './schema.js';
 import { registerSecret } from '../log/logger.js';
+import { parseHostPort } from '../sampler/discovery/addresses.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -46,13 +47,27 @@ export interface NodeTarget {
   password: Secret;
   /** ca, cert and key are absolute paths, checked readable when the config was loaded. */
   tls?: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean; verifyIdentity: boolean };
+  /** Found by member discovery rather than listed in the config. */
+  discovered?: boolean;
+  /** Absent from the cluster's membership (and DNS) for longer than discovery.departAfter. */
+  departed?: boolean;
 }
+
+/** What a discovered member connects with: the cluster's `connection`, resolved like a node's. */
+export type DiscoveryConnection = Pick<NodeTarget, 'port' | 'user' | 'password' | 'tls'>;
+
+export type DiscoveryConfig = (
+  | { seeds: Array<{ host: string; port: number }> }
+  | { dns: string; port: number; dnsServer: string | null }
+) & { departAfterSeconds: number; connection: DiscoveryConnection };
 
 export interface ClusterConfig {
   name: string;
   targetWindowSeconds: number;
   maintenanceAllowanceSeconds: number;
+  /** With discovery, starts empty and is kept up to date in place by Membership. */
   nodes: NodeTarget[];
+  discovery: DiscoveryConfig | null;
 }
 
 export interface SinkConfig {
@@ -86,7 +101,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`config error: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new ConfigError(`config error: cannot read ${displayPath(file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   return parseConfig(text, file, env);
 }
@@ -128,23 +143,44 @@ export function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.Proc
     const segments = key.slice(ENV_PREFIX.length).split('__').filter(Boolean);
     if (segments.length === 0 || !matchKey(Object.fromEntries(sections.map((s) => [s, true])), segments[0]!)) continue;
     let target: Record<string, unknown> | unknown[] = raw;
+    const at: Array<string | number> = [];
     for (let i = 0; i < segments.length; i++) {
       const segment = segments[i]!;
       const last = i === segments.length - 1;
-      const existing = Array.isArray(target) ? segment : matchKey(target, segment);
-      const parsedValue = last ? parseEnvValue(value) : undefined;
+      let k: string | number;
       if (Array.isArray(target)) {
-        const index = Number(segment);
-        if (!Number.isInteger(index) || index < 0) throw new ConfigError(`config error: ${key}: "${segment}" is not a list index`);
-        if (last) target[index] = parsedValue;
-        else target = (target[index] ??= {}) as Record<string, unknown>;
+        k = Number(segment);
+        // Bounded: an index such as 4294967294 would make a list that validation walks for minutes.
+        if (!/^\d+$/.test(segment) || k > MAX_ENV_LIST_INDEX) throw new ConfigError(`config error: ${key}: "${segment}" is not a list index (0 to ${MAX_ENV_LIST_INDEX})`);
       } else {
-        const k = existing ?? camelCase(segment);
-        if (last) target[k] = parsedValue;
-        else target = (target[k] ??= /^\d+$/.test(segments[i + 1]!) ? [] : {}) as Record<string, unknown>;
+        k = matchKey(target, segment) ?? camelCase(segment);
+      }
+      at.push(k);
+      if (last) {
+        setOwn(target, k, parseEnvValue(value));
+        break;
+      }
+      // Own values only: "constructor" or "prototype" must never lead to Object.prototype.
+      const current = Object.hasOwn(target, k) ? (target as Record<string | number, unknown>)[k] : undefined;
+      if (current === undefined || current === null) {
+        const created = /^\d+$/.test(segments[i + 1]!) ? [] : {};
+        setOwn(target, k, created);
+        target = created;
+      } else if (typeof current === 'object') {
+        target = current as Record<string, unknown> | unknown[];
+      } else {
+        throw new ConfigError(`config error: ${key}: ${formatPath(at)} is a value, not a section or a list`);
       }
     }
   }
+}
+
+/** The highest list index an environment override may name; far beyond any real list of clusters, nodes or sinks. */
+const MAX_ENV_LIST_INDEX = 999;
+
+/** Sets an own property, even one named like a prototype member ("__proto__" included). */
+function setOwn(target: Record<string, unknown> | unknown[], key: string | number, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function parseEnvValue(value: string): unknown {
@@ -164,12 +200,17 @@ function camelCase(segment: string): string {
   return segment.toLowerCase().replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
 
+/** How many unknown keys one message lists. */
+const MAX_KEYS_NAMED = 5;
+
 function describeIssue(issue: { path: PropertyKey[]; message: string; code: string; keys?: string[] }): string {
   const at = formatPath(issue.path);
   if (issue.code === 'unrecognized_keys' && issue.keys) {
-    const keys = issue.keys.map((k) => (at ? `${at}.${k}` : k));
+    // A handful of keys, each cut short: a file with a thousand stray keys still gets a one-line message.
+    const keys = issue.keys.slice(0, MAX_KEYS_NAMED).map((k) => (at ? `${at}.${cut(k, 64)}` : cut(k, 64)));
+    const more = issue.keys.length > MAX_KEYS_NAMED ? ` (and ${issue.keys.length - MAX_KEYS_NAMED} more)` : '';
     const hint = issue.keys.includes('password') ? ' (put the password in an environment variable or file: passwordEnv or passwordFile)' : '';
-    return `${keys.join(', ')}: unknown key${hint}`;
+    return `${keys.join(', ')}: unknown key${more}${hint}`;
   }
   return `${at || '(top level)'}: ${issue.message.replace(/^Invalid input: /, '')}`;
 }
@@ -186,7 +227,8 @@ function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): 
     name: c.name,
     targetWindowSeconds: c.targetWindow,
     maintenanceAllowanceSeconds: c.maintenanceAllowance,
-    nodes: c.nodes.map((n, ni): NodeTarget => {
+    discovery: c.discovery ? resolveDiscovery(c.discovery, c.connection, `clusters[${ci}].connection`, env, baseDir) : null,
+    nodes: (c.nodes ?? []).map((n, ni): NodeTarget => {
       const at = `clusters[${ci}].nodes[${ni}]`;
       const passwordEnv = n.passwordEnv ?? (n.passwordFile ? undefined : c.connection.passwordEnv);
       const passwordFile = n.passwordFile ?? (n.passwordEnv ? undefined : c.connection.passwordFile);
@@ -243,6 +285,26 @@ function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): 
   };
 }
 
+/** The discovery settings with every port filled in and the cluster connection resolved for the members to come. */
+function resolveDiscovery(
+  d: NonNullable<ParsedConfig['clusters'][number]['discovery']>,
+  connection: ParsedConfig['clusters'][number]['connection'],
+  at: string,
+  env: NodeJS.ProcessEnv,
+  baseDir: string,
+): DiscoveryConfig {
+  const port = d.port ?? connection.port ?? 3306;
+  const resolved: DiscoveryConnection = {
+    port,
+    user: connection.user!,
+    password: readSecret(`${at}.${connection.passwordEnv ? 'passwordEnv' : 'passwordFile'}`, connection.passwordEnv, connection.passwordFile, env, baseDir),
+    ...(connection.tls ? { tls: resolveTlsFiles(`${at}.tls`, connection.tls, baseDir) } : {}),
+  };
+  const common = { departAfterSeconds: d.departAfter, connection: resolved };
+  if (d.seeds) return { seeds: d.seeds.map((s) => parseHostPort(s, port)), ...common };
+  return { dns: d.dns!, port, dnsServer: d.dnsServer ?? null, ...common };
+}
+
 /**
  * Makes the TLS file paths absolute (relative to the config file, like passwordFile) and checks
  * now that each can be read: a missing CA file is a mistake in the config, to be named at start,
@@ -257,7 +319,7 @@ function resolveTlsFiles(at: string, tls: NonNullable<NodeTarget['tls']>, baseDi
     try {
       fs.readFileSync(full);
     } catch (err) {
-      throw new ConfigError(`config error: ${at}.${kind}: cannot read ${full}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw new ConfigError(`config error: ${at}.${kind}: cannot read ${displayPath(full)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
     resolved[kind] = full;
   }
@@ -278,7 +340,7 @@ export function shardOf(clusterName: string, count: number): number {
 function readSecret(at: string, envName: string | undefined, file: string | undefined, env: NodeJS.ProcessEnv, baseDir: string): Secret {
   if (envName) {
     const value = env[envName];
-    if (value === undefined) throw new ConfigError(`config error: ${at}: environment variable ${envName} is not set`);
+    if (value === undefined) throw new ConfigError(`config error: ${at}: environment variable ${cut(envName)} is not set`);
     return new Secret(value);
   }
   const full = path.resolve(baseDir, file!);
@@ -286,10 +348,20 @@ function readSecret(at: string, envName: string | undefined, file: string | unde
     // A trailing newline is what editors and `echo` leave behind; it is never part of a secret.
     return new Secret(fs.readFileSync(full, 'utf8').replace(/\r?\n$/, ''));
   } catch (err) {
-    throw new ConfigError(`config error: ${at}: cannot read ${full}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw new ConfigError(`config error: ${at}: cannot read ${displayPath(full)}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   }
 }
 
+/** Text from the file or the environment as it goes into a message: a runaway one is cut short. */
+function cut(text: string, max = 200): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** A file path as it goes into a message: control characters escaped and cut short, so the message stays one line. */
+function displayPath(file: string): string {
+  return cut(JSON.stringify(file).slice(1, -1));
+}
+
 function firstLine(text: string): string {
-  return text.split('\n')[0] ?? text;
+  return cut(text.split('\n')[0] ?? text);
 }

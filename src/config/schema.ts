@@ -6,7 +6,8 @@
 import net from 'node:net';
 import { z } from 'zod';
 import cron from 'node-cron';
-import { parseDuration, parseSize, UnitParseError } from '../units/parse.js';
+import { parseDuration, parseSize, quoteValue, UnitParseError } from '../units/parse.js';
+import { hostPortProblem, parseHostPort } from '../sampler/discovery/addresses.js';
 
 /** A duration string ("90s", "15m", "2h") turned into seconds. */
 const duration = z.string({ error: 'expected a duration such as 90s, 15m or 2h' }).transform((value, ctx) => {
@@ -61,6 +62,39 @@ const node = z.strictObject({
   ...connectionFields,
 });
 
+/** A seed "host:port", "host", "[v6]:port" or a bare IPv6 address; the port is filled in later. */
+const seed = z.string({ error: 'expected host:port or host' }).superRefine((text, ctx) => {
+  const problem = hostPortProblem(text);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** A nameserver for node's DNS resolver: an IP address with an optional port (setServers takes no names). */
+const dnsServer = z.string({ error: 'expected a nameserver address such as 127.0.0.1:5353' }).superRefine((text, ctx) => {
+  const problem = hostPortProblem(text);
+  const parsed = problem ? null : parseHostPort(text, 53);
+  if (!parsed || !net.isIP(parsed.host)) ctx.addIssue({ code: 'custom', message: `expected a nameserver IP address with an optional port, such as 127.0.0.1:5353 or [::1]:53, got ${quoteValue(text)}` });
+});
+
+/**
+ * Member discovery instead of a node list: `seeds` (follow wsrep_incoming_addresses) or `dns`
+ * (A/AAAA or SRV records of a name, such as a Kubernetes headless service).
+ */
+const discovery = z
+  .strictObject({
+    seeds: z.array(seed, { error: 'expected a list of host:port seeds' }).min(1, 'expected at least one seed').optional(),
+    dns: z.string({ error: 'expected a DNS name' }).regex(/^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9.])?$/, 'expected a DNS name such as galera.db.svc.cluster.local').optional(),
+    /** The SQL port of members whose address carries none: A/AAAA records and seeds without a port. */
+    port: port.optional(),
+    /** How long a member must be absent from the membership (and DNS) before it is marked departed. */
+    departAfter: positiveDuration.default(600),
+    dnsServer: dnsServer.optional(),
+  })
+  .superRefine((d, ctx) => {
+    if (d.seeds && d.dns) ctx.addIssue({ code: 'custom', path: ['dns'], message: 'expected seeds or dns, not both' });
+    if (!d.seeds && !d.dns) ctx.addIssue({ code: 'custom', message: 'expected seeds (a list of host:port) or dns (a name to resolve)' });
+    if (d.dnsServer && !d.dns) ctx.addIssue({ code: 'custom', path: ['dnsServer'], message: 'dnsServer applies to dns discovery only' });
+  });
+
 const cluster = z.strictObject({
   name,
   /** The replication window the cluster should keep: the sizing target. */
@@ -68,7 +102,9 @@ const cluster = z.strictObject({
   /** How long a node may be planned to be away (maintenance, upgrades): the IST budget target. */
   maintenanceAllowance: positiveDuration.default(1800),
   connection: z.strictObject(connectionFields).default({}),
-  nodes: z.array(node).min(1, 'expected at least one node'),
+  /** Either a fixed list of nodes, or `discovery` (checked in the superRefine below). */
+  nodes: z.array(node).min(1, 'expected at least one node').optional(),
+  discovery: discovery.optional(),
 });
 
 const secretSource = {
@@ -101,7 +137,9 @@ export function isLoopbackListen(listenAddress: string): boolean {
 
 const listen = z
   .string({ error: 'expected host:port' })
-  .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, such as 127.0.0.1:9106 or [::]:9106');
+  .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected host:port, such as 127.0.0.1:9106 or [::]:9106')
+  // Five digits go up to 99999: the listen call would throw at start, past the config check.
+  .refine((address) => Number(/:(\d+)$/.exec(address)?.[1]) <= 65535, 'expected a port between 0 and 65535');
 
 export const configSchema = z
   .strictObject({
@@ -177,31 +215,40 @@ export const configSchema = z
         code: 'custom',
         path: ['http', 'listen'],
         message:
-          `${address} is reachable from other machines and no API token is configured: set http.tokenEnv or http.tokenFile ` +
+          `${quoteValue(address).slice(1, -1)} is reachable from other machines and no API token is configured: set http.tokenEnv or http.tokenFile ` +
           '(GCACHE_ADVISOR_HTTP__TOKEN_FILE in a container), listen on 127.0.0.1, or set http.allowUnauthenticated: true to serve /api to anyone who can reach it',
       });
     }
     const sinkNames = new Set<string>();
     config.alerting.sinks.forEach((s, i) => {
       const at = ['alerting', 'sinks', i];
-      if (sinkNames.has(s.name)) ctx.addIssue({ code: 'custom', path: [...at, 'name'], message: `duplicate sink name "${s.name}"` });
+      if (sinkNames.has(s.name)) ctx.addIssue({ code: 'custom', path: [...at, 'name'], message: `duplicate sink name ${quoteValue(s.name)}` });
       sinkNames.add(s.name);
       const sources = [s.url, s.urlEnv, s.urlFile].filter(Boolean).length;
       if (sources !== 1) ctx.addIssue({ code: 'custom', path: at, message: 'expected exactly one of url, urlEnv or urlFile' });
       if ((s.secretEnv || s.secretFile) && s.type !== 'webhook') ctx.addIssue({ code: 'custom', path: [...at, s.secretEnv ? 'secretEnv' : 'secretFile'], message: 'only a webhook sink signs its body' });
       if (s.secretEnv && s.secretFile) ctx.addIssue({ code: 'custom', path: at, message: 'expected secretEnv or secretFile, not both' });
       for (const c of s.clusters ?? []) {
-        if (!config.clusters.some((x) => x.name === c)) ctx.addIssue({ code: 'custom', path: [...at, 'clusters'], message: `unknown cluster "${c}"` });
+        if (!config.clusters.some((x) => x.name === c)) ctx.addIssue({ code: 'custom', path: [...at, 'clusters'], message: `unknown cluster ${quoteValue(c)}` });
       }
     });
     const clusterNames = new Set<string>();
     config.clusters.forEach((c, ci) => {
-      if (clusterNames.has(c.name)) ctx.addIssue({ code: 'custom', path: ['clusters', ci, 'name'], message: `duplicate cluster name "${c.name}"` });
+      if (clusterNames.has(c.name)) ctx.addIssue({ code: 'custom', path: ['clusters', ci, 'name'], message: `duplicate cluster name ${quoteValue(c.name)}` });
       clusterNames.add(c.name);
+      if (c.nodes && c.discovery) ctx.addIssue({ code: 'custom', path: ['clusters', ci, 'discovery'], message: 'expected nodes or discovery, not both' });
+      if (!c.nodes && !c.discovery) ctx.addIssue({ code: 'custom', path: ['clusters', ci, 'nodes'], message: 'expected a list of nodes, or discovery' });
+      if (c.discovery) {
+        // Discovered members have no entry of their own: the cluster connection is all they get.
+        const at = ['clusters', ci, 'connection'];
+        if (!c.connection.user) ctx.addIssue({ code: 'custom', path: [...at, 'user'], message: 'expected a user in the cluster connection (discovered members use it)' });
+        if (c.connection.passwordEnv && c.connection.passwordFile) ctx.addIssue({ code: 'custom', path: at, message: 'expected passwordEnv or passwordFile, not both' });
+        if (!c.connection.passwordEnv && !c.connection.passwordFile) ctx.addIssue({ code: 'custom', path: [...at, 'passwordEnv'], message: 'expected passwordEnv or passwordFile in the cluster connection (discovered members use it)' });
+      }
       const nodeNames = new Set<string>();
-      c.nodes.forEach((n, ni) => {
+      (c.nodes ?? []).forEach((n, ni) => {
         const at = ['clusters', ci, 'nodes', ni];
-        if (nodeNames.has(n.name)) ctx.addIssue({ code: 'custom', path: [...at, 'name'], message: `duplicate node name "${n.name}" in cluster "${c.name}"` });
+        if (nodeNames.has(n.name)) ctx.addIssue({ code: 'custom', path: [...at, 'name'], message: `duplicate node name ${quoteValue(n.name)} in cluster ${quoteValue(c.name)}` });
         nodeNames.add(n.name);
         if (!n.host && !n.socket) ctx.addIssue({ code: 'custom', path: at, message: 'expected host (with optional port) or socket' });
         if (n.host && n.socket) ctx.addIssue({ code: 'custom', path: at, message: 'expected host or socket, not both' });

@@ -4,7 +4,7 @@
  * is its own scope under /api/v1, whose bearer-token hook guards every route registered in it,
  * the API's 404s included. Every answer comes from memory or SQLite; nothing here queries MySQL.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Config } from '../config/load.js';
 import type { Store } from '../store/store.js';
@@ -36,6 +36,8 @@ export interface ServerDeps {
   health: Health;
   version: string;
   log: Logger;
+  /** What went wrong in the last member discovery of each cluster that uses it (null when nothing). */
+  discoveryErrors?: () => ReadonlyMap<string, string | null>;
 }
 
 export const API_PREFIX = '/api/v1';
@@ -44,7 +46,20 @@ type HttpError = Error & { statusCode?: number; validation?: Array<{ instancePat
 
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { config, log } = deps;
-  const app = Fastify({ logger: false, ajv: { customOptions: { allErrors: false, removeAdditional: false } } });
+  const app = Fastify({
+    logger: false,
+    ajv: { customOptions: { allErrors: false, removeAdditional: false } },
+    // As long as the longest name a schema accepts, so that a long one gets the route's 404.
+    routerOptions: { maxParamLength: 200 },
+    // What the router refuses before any route (a stray %FF, a name too long) gets an answer
+    // that names the path without repeating it at length.
+    frameworkErrors: (err, req, reply: FastifyReply) => {
+      const url = `${req.url.slice(0, 100)}${req.url.length > 100 ? '…' : ''}`;
+      const status = err.code === 'FST_ERR_BAD_URL' ? 400 : ((err as { statusCode?: number }).statusCode ?? 400);
+      const message = err.code === 'FST_ERR_BAD_URL' ? 'path: not a valid URL' : status === 414 ? 'path: a name longer than 200 characters' : 'path: not understood';
+      void reply.status(status).send({ error: status === 414 ? 'URI Too Long' : 'Bad Request', message: `${message} (${url})` });
+    },
+  });
   const token = config.http.token?.reveal();
 
   await app.register(swagger, {

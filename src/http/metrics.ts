@@ -7,6 +7,8 @@ import client from 'prom-client';
 import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
 import type { CycleResult } from '../sampler/sampler.js';
 import type { Config } from '../config/load.js';
+import { FAILURE_REASONS } from '../sampler/failure.js';
+import { HISTORY_DROP_KINDS } from '../analysis/window.js';
 
 /** Store error codes exported at 0 from the start, so that increase() sees the first one. */
 const KNOWN_STORE_ERRORS = ['SQLITE_BUSY', 'SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_IOERR', 'SQLITE_CORRUPT'];
@@ -33,6 +35,8 @@ export class Metrics {
   private skippedSeen = 0;
   private cached: string | null = null;
   private readonly storeErrorsSeen = new Map<string, number>();
+  /** Nodes whose series exist (cluster\u0000node). */
+  private readonly declared = new Set<string>();
 
   constructor(version: string) {
     const r = [this.registry];
@@ -47,7 +51,7 @@ export class Metrics {
     this.nodeSynced = new client.Gauge({ name: 'galera_node_synced', help: '1 when wsrep_local_state_comment is Synced and the cluster is Primary, else 0.', labelNames: ['cluster', 'node'], registers: r });
     this.alerts = new client.Gauge({ name: 'gcache_advisor_alerts', help: 'Open alerts (pending or firing), 1 per alert, like Prometheus\' ALERTS.', labelNames: ['alertname', 'cluster', 'node', 'severity', 'alertstate'], registers: r });
     this.sampleDuration = new client.Histogram({ name: 'gcache_advisor_sample_duration_seconds', help: 'Time taken to read one node.', labelNames: ['cluster', 'node'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: r });
-    this.sampleErrors = new client.Counter({ name: 'gcache_advisor_sample_errors_total', help: 'Failed reads of a node, by reason.', labelNames: ['cluster', 'node', 'reason'], registers: r });
+    this.sampleErrors = new client.Counter({ name: 'gcache_advisor_sample_errors_total', help: 'Failed reads of a node, by reason (a node backing off after failures is not read, and not counted).', labelNames: ['cluster', 'node', 'reason'], registers: r });
     this.lastSample = new client.Gauge({ name: 'gcache_advisor_last_sample_timestamp_seconds', help: 'Unix time of the last successful sample of the node.', labelNames: ['cluster', 'node'], registers: r });
     this.up = new client.Gauge({ name: 'gcache_advisor_up', help: '1 when the last read of the node succeeded, else 0.', labelNames: ['cluster', 'node'], registers: r });
     this.skippedCycles = new client.Counter({ name: 'gcache_advisor_skipped_cycles_total', help: 'Sampling ticks skipped because the previous cycle was still running.', registers: r });
@@ -68,9 +72,39 @@ export class Metrics {
       { shard: String(config.sharding.index), shards: String(config.sharding.count), clusters: String(config.clusters.length) },
       1,
     );
+    for (const c of config.clusters) this.target.set({ cluster: c.name }, c.targetWindowSeconds);
+    this.followMembers(config);
+  }
+
+  /**
+   * Brings the per-node series in line with the members: a new one (configured, or discovered
+   * since) gets `up` and its counters at 0; a departed one loses all its series, so that nothing
+   * alerts on a node that has left the cluster.
+   */
+  followMembers(config: Config): void {
+    const members = new Set<string>();
     for (const c of config.clusters) {
-      this.target.set({ cluster: c.name }, c.targetWindowSeconds);
-      for (const n of c.nodes) this.up.set({ cluster: c.name, node: n.name }, 0);
+      for (const n of c.nodes) {
+        if (n.departed) continue;
+        const key = `${c.name}\u0000${n.name}`;
+        members.add(key);
+        if (this.declared.has(key)) continue;
+        this.declared.add(key);
+        const labels = { cluster: c.name, node: n.name };
+        this.up.set(labels, 0);
+        // Counters exist at 0 from the first scrape, so that dashboards show 0 rather than
+        // "No data" and increase() sees the first event.
+        for (const reason of FAILURE_REASONS) this.sampleErrors.inc({ ...labels, reason }, 0);
+        for (const kind of HISTORY_DROP_KINDS) this.historyDrops.inc({ ...labels, kind }, 0);
+      }
+    }
+    for (const key of [...this.declared]) {
+      if (members.has(key)) continue;
+      this.declared.delete(key);
+      const [cluster, node] = key.split('\u0000') as [string, string];
+      for (const metric of [this.writeRate, this.writeSetRate, this.gcacheSize, this.window, this.istBudget, this.historyDrops, this.sampleDuration, this.sampleErrors, this.lastSample, this.up, this.nodeSynced]) {
+        removeNodeSeries(metric, cluster, node);
+      }
     }
   }
 
@@ -83,7 +117,8 @@ export class Metrics {
         this.sampleDuration.observe(labels, o.sample.durationMs / 1000);
       } else {
         this.up.set(labels, 0);
-        this.sampleErrors.inc({ ...labels, reason: o.failure.reason });
+        // A node backing off after failures was not read this cycle: no failed read to count.
+        if (!o.backingOff) this.sampleErrors.inc({ ...labels, reason: o.failure.reason });
       }
     }
     if (skippedTotal > this.skippedSeen) this.skippedCycles.inc(skippedTotal - this.skippedSeen);
@@ -146,4 +181,14 @@ export class Metrics {
 function setOrRemove<T extends string>(gauge: client.Gauge<T>, labels: Partial<Record<T, string>>, value: number | null | undefined): void {
   if (typeof value === 'number' && Number.isFinite(value)) gauge.set(labels, value);
   else gauge.remove(labels);
+}
+
+/** Removes every series of one node from a metric, whatever its other labels. */
+function removeNodeSeries(metric: { get(): Promise<client.MetricObjectWithValues<client.MetricValue<string>>> | client.MetricObjectWithValues<client.MetricValue<string>>; remove(labels: Record<string, string | number>): void }, cluster: string, node: string): void {
+  void Promise.resolve(metric.get()).then((m) => {
+    for (const v of m.values) {
+      const labels = v.labels as Record<string, string>;
+      if (labels.cluster === cluster && labels.node === node) metric.remove(Object.fromEntries(Object.entries(labels).filter(([k]) => k !== 'le')));
+    }
+  });
 }

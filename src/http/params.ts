@@ -8,7 +8,8 @@ import { parseDuration, type UnitParseError } from '../units/parse.js';
 export class BadParameter extends Error {
   readonly statusCode = 400;
   constructor(param: string, expected: string, got: unknown) {
-    super(`${param}: expected ${expected}, got ${JSON.stringify(truncate(got))}`);
+    // undefined: a parameter left to its default, whose value conflicts with the others.
+    super(`${param}: expected ${expected}, got ${got === undefined ? 'its default' : JSON.stringify(truncate(got))}`);
   }
 }
 
@@ -21,12 +22,19 @@ function truncate(value: unknown): unknown {
   return typeof value === 'string' && value.length > 100 ? `${value.slice(0, 100)}…` : value;
 }
 
+/** Far beyond any step or window the API could use; a bigger value would overflow SQLite's 64-bit integers as milliseconds. */
+const MAX_DURATION_PARAM_SECONDS = 100 * 365 * 86400;
+
 export function durationParam(param: string, value: string): number {
+  let seconds: number;
   try {
-    return parseDuration(value);
+    seconds = parseDuration(value);
   } catch (err) {
+    // The units module's own wording of what it expected, without its echo of the value (BadParameter adds a shorter one).
     throw new BadParameter(param, (err as UnitParseError).message.replace(/^expected /, '').replace(/, got .*$/s, ''), value);
   }
+  if (seconds > MAX_DURATION_PARAM_SECONDS) throw new BadParameter(param, 'a duration of at most 100 years', value);
+  return seconds;
 }
 
 /** RFC 3339 or Unix seconds, as Prometheus' HTTP API takes them. */
@@ -43,3 +51,10 @@ export const nodeParams = {
   properties: { cluster: { type: 'string', maxLength: 200 }, node: { type: 'string', maxLength: 200 } },
   required: ['cluster', 'node'],
 } as const;
+
+/** A `limit` query parameter: the schema bounds it, but its number coercion lets 1e309 through as Infinity. */
+export function limitParam(value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value)) throw new BadParameter('limit', 'a whole number from 1 to 1000', String(value));
+  return value;
+}

@@ -8,9 +8,18 @@ export function alertView(a: StoredAlert) {
   return { alertname: a.rule, state: a.state, severity: a.severity, labels: a.labels, annotations: a.annotations, activeAt: iso(a.activeAt), firedAt: iso(a.firedAt), resolvedAt: iso(a.resolvedAt) };
 }
 
-export function nodeSummary(name: string, n: NodeAnalysis | null) {
+/** A node as the config and discovery know it: `departed` once it has left the cluster's membership. */
+export interface NodeIdentity {
+  name: string;
+  departed?: boolean;
+  discovered?: boolean;
+}
+
+export function nodeSummary(node: NodeIdentity, n: NodeAnalysis | null) {
   return {
-    name,
+    name: node.name,
+    discovered: node.discovered ?? false,
+    departed: node.departed ?? false,
     reachable: n?.reachable ?? false,
     localState: n?.localState ?? null,
     clusterStatus: n?.clusterStatus ?? null,

@@ -40,32 +40,38 @@ export class Analyzer {
 
   constructor(
     private readonly config: Config,
-    store: Store,
+    private readonly store: Store,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
-    const start = this.now();
-    const longMs = config.horizons.longSeconds * 1000;
-    const rawMs = config.storage.retention.rawSeconds * 1000;
     for (const cluster of config.clusters) {
-      const histories: NodeHistory[] = [];
-      for (const node of cluster.nodes) {
-        const h = new NodeHistory(config.horizons.shortSeconds * 1000, longMs, rawMs);
-        // Raw samples: full resolution for the last hour, one a minute (and each epoch's first) before.
-        for (const s of store.samplesForAnalysis(cluster.name, node.name, start - rawMs, start - FULL_RESOLUTION_MS)) h.append(s, false);
-        for (const m of store.rollups(cluster.name, node.name, start - longMs - 60_000, start)) h.minutes.seed(m);
-        for (const d of store.dailyTotals(cluster.name, node.name, start - TREND_DAYS * 86400_000)) h.days.add(d.minute, d);
-        for (const e of store.events(cluster.name, node.name, start - longMs, start)) if (e.kind === 'page_store_purge') h.purges.push(e.at);
-        const settings = store.latestSettings(cluster.name, node.name);
-        if (settings) h.settings = settingsView(settings);
-        this.nodes.set(nodeKey(cluster.name, node.name), h);
-        histories.push(h);
-      }
+      const histories = cluster.nodes.map((node) => this.historyOf(cluster.name, node.name));
       const timeline = new ColumnSeries();
       for (const p of clusterSeqnoTimeline(histories)) timeline.push({ ...p, downto: null, synced: true });
       this.timelines.set(cluster.name, timeline);
     }
     for (const analysis of store.latestAnalyses()) this.latestByCluster.set(analysis.cluster, analysis);
+  }
+
+  /** A node's history, loaded from the store the first time the node is seen (at start, or when discovered). */
+  private historyOf(cluster: string, node: string): NodeHistory {
+    const key = nodeKey(cluster, node);
+    let h = this.nodes.get(key);
+    if (h) return h;
+    const { config, store } = this;
+    const start = this.now();
+    const longMs = config.horizons.longSeconds * 1000;
+    const rawMs = config.storage.retention.rawSeconds * 1000;
+    h = new NodeHistory(config.horizons.shortSeconds * 1000, longMs, rawMs);
+    // Raw samples: full resolution for the last hour, one a minute (and each epoch's first) before.
+    for (const s of store.samplesForAnalysis(cluster, node, start - rawMs, start - FULL_RESOLUTION_MS)) h.append(s, false);
+    for (const m of store.rollups(cluster, node, start - longMs - 60_000, start)) h.minutes.seed(m);
+    for (const d of store.dailyTotals(cluster, node, start - TREND_DAYS * 86400_000)) h.days.add(d.minute, d);
+    for (const e of store.events(cluster, node, start - longMs, start)) if (e.kind === 'page_store_purge') h.purges.push(e.at);
+    const settings = store.latestSettings(cluster, node);
+    if (settings) h.settings = settingsView(settings);
+    this.nodes.set(key, h);
+    return h;
   }
 
   latest(cluster: string): ClusterAnalysis | undefined {
@@ -119,8 +125,7 @@ export class Analyzer {
     for (const outcome of result.outcomes) {
       if (!outcome.ok) continue;
       const key = nodeKey(outcome.cluster, outcome.node);
-      const h = this.nodes.get(key);
-      if (!h) continue;
+      const h = this.historyOf(outcome.cluster, outcome.node);
       h.append(outcome.sample);
       sampled.add(key);
       if (outcome.settings) h.settings = settingsView(outcome.settings);
@@ -134,14 +139,16 @@ export class Analyzer {
     const { sampled, now } = cycle;
     const timeline = this.timelines.get(cluster.name)!;
     appendToTimeline(timeline, cycle.newSynced.get(cluster.name) ?? []);
-    const histories = cluster.nodes.map((n) => this.nodes.get(nodeKey(cluster.name, n.name))!);
+    // Departed members (discovery) are no longer analysed; their history stays in the store.
+    const members = cluster.nodes.filter((n) => !n.departed);
+    const histories = members.map((n) => this.historyOf(cluster.name, n.name));
     const analysis = analyzeCluster({
       cluster: cluster.name,
       now,
       targetWindowSeconds: cluster.targetWindowSeconds,
       shortHorizonSeconds: this.config.horizons.shortSeconds,
       longHorizonSeconds: this.config.horizons.longSeconds,
-      nodes: cluster.nodes.map((n, i) => histories[i]!.input(n.name, sampled.has(nodeKey(cluster.name, n.name)), now)),
+      nodes: members.map((n, i) => histories[i]!.input(n.name, sampled.has(nodeKey(cluster.name, n.name)), now)),
       seqnoTimeline: timeline,
     });
     for (const [i, n] of analysis.nodes.entries()) {

@@ -88,6 +88,7 @@ export class CyclePipeline {
     if (saved) this.unsavedSettings.clear();
     await yieldToLoop();
     this.step('metrics', () => {
+      metrics.followMembers(this.deps.config);
       for (const analysis of analyses) metrics.recordAnalysis(analysis);
       metrics.recordCycle(result, this.deps.skippedCycles());
     });

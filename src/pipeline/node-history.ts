@@ -43,8 +43,13 @@ export class NodeHistory {
   settings: NodeSettingsView | null = null;
   /** Times of page-store purges seen, newest last, over the long horizon. */
   readonly purges: number[] = [];
-  /** Per-minute maxima of the per-interval average write-set size, over the raw retention, for sizing hints. */
-  private readonly largestByMinute: Array<{ minute: number; max: number }> = [];
+  /**
+   * The largest per-interval average write-set size over the raw retention (a sizing hint), as
+   * a sliding-window maximum: minutes whose maximum a later, larger one outranks are dropped, so
+   * the queue stays short (its front is the answer).
+   */
+  private readonly largestMinutes: number[] = [];
+  private readonly largestValues: number[] = [];
   private lastThinnedAt = 0;
 
   constructor(
@@ -91,14 +96,15 @@ export class NodeHistory {
       s.thinBefore(now - FULL_RESOLUTION_MS);
     }
     while (this.purges.length && this.purges[0]! < now - this.longHorizonMs) this.purges.shift();
-    while (this.largestByMinute.length && this.largestByMinute[0]!.minute < now - this.rawRetentionMs) this.largestByMinute.shift();
+    while (this.largestMinutes.length && this.largestMinutes[0]! < now - this.rawRetentionMs) {
+      this.largestMinutes.shift();
+      this.largestValues.shift();
+    }
   }
 
   /** The largest per-interval average write-set size over the raw retention. */
   largestAverageWriteSet(): number | null {
-    let largest: number | null = null;
-    for (const m of this.largestByMinute) if (largest === null || m.max > largest) largest = m.max;
-    return largest;
+    return this.largestValues.length ? this.largestValues[0]! : null;
   }
 
   /** The analysis input for this node at `now`. */
@@ -126,13 +132,17 @@ export class NodeHistory {
 
   /** Approximate bytes of memory held, for the README's per-node figure and the benchmark. */
   get byteSize(): number {
-    return this.points.byteSize + this.minutes.bucketCount * 56 + this.largestByMinute.length * 40;
+    return this.points.byteSize + this.minutes.byteSize + this.largestMinutes.length * 16;
   }
 
   private noteAverage(t: number, avg: number): void {
     const minute = Math.floor(t / MINUTE_MS) * MINUTE_MS;
-    const last = this.largestByMinute.at(-1);
-    if (last && last.minute === minute) last.max = Math.max(last.max, avg);
-    else this.largestByMinute.push({ minute, max: avg });
+    // Whatever is not larger than the new value can never be the maximum again.
+    while (this.largestValues.length && this.largestValues.at(-1)! <= avg) {
+      this.largestValues.pop();
+      this.largestMinutes.pop();
+    }
+    this.largestValues.push(avg);
+    this.largestMinutes.push(minute);
   }
 }

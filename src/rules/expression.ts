@@ -22,7 +22,7 @@
  * each operator of a chain (`a + b + c` is two levels): the parser, namesIn and evaluate recurse
  * along the tree, and a hostile rule file must get a clear error, not a stack overflow.
  */
-import { parseDuration, parseSize } from '../units/parse.js';
+import { parseDuration, parseSize, quoteValue, UnitParseError } from '../units/parse.js';
 
 export type Value = number | string | boolean | null;
 
@@ -71,10 +71,18 @@ function tokenize(text: string): Token[] {
       const digits = number[1] ?? '';
       const unit = number[2] ?? '';
       let value: number;
-      if (number[1] === undefined) value = parseDuration(whole);
-      else if (!unit) value = Number(digits);
-      else if (/^[KMGT]i?B?$/.test(unit)) value = parseSize(whole!);
-      else throw new ExpressionError(`unknown unit "${unit}" in "${whole}" (durations: ms s m h d w; sizes: K M G T)`, column);
+      try {
+        if (number[1] === undefined) value = parseDuration(whole);
+        else if (!unit) value = Number(digits);
+        else if (/^[KMGT]i?B?$/.test(unit)) value = parseSize(whole!);
+        else throw new ExpressionError(`unknown unit ${quoteValue(unit)} in ${quoteValue(whole!)} (durations: ms s m h d w; sizes: K M G T)`, column);
+      } catch (err) {
+        // A value the units module refuses (too large for a safe number) is a problem at this column.
+        if (err instanceof UnitParseError) throw new ExpressionError(err.message, column);
+        throw err;
+      }
+      // Hundreds of digits read as Infinity: refused, like a duration or size too large.
+      if (!Number.isFinite(value)) throw new ExpressionError(`number ${quoteValue(whole!)} is too large`, column);
       tokens.push({ type: 'num', text: whole!, value, column });
       i += whole!.length;
       continue;
@@ -212,7 +220,8 @@ export function parseExpression(text: string): Node {
 }
 
 function describe(t: Token): string {
-  return t.type === 'end' ? 'the end of the expression' : `"${t.text}"`;
+  // A token can be a long string literal: quoted short, on one line.
+  return t.type === 'end' ? 'the end of the expression' : quoteValue(t.text);
 }
 
 /** Every name the expression reads, to check against the names a rule's scope provides. */
@@ -234,7 +243,8 @@ export function evaluate(node: Node, values: Readonly<Record<string, Value>>): V
     case 'literal':
       return node.value;
     case 'name':
-      return values[node.name] ?? null;
+      // Own values only: `constructor` or `toString` must not reach Object.prototype.
+      return Object.hasOwn(values, node.name) ? (values[node.name] ?? null) : null;
     case 'unary': {
       const v = evaluate(node.operand, values);
       if (node.op === 'not') return v === null ? null : !truthy(v);

@@ -47,6 +47,11 @@ const ruleSchema = z.strictObject({
   description: z.string({ error: 'expected a description template' }).default(''),
 });
 
+/** The first line of a YAML error, in words: the reader recurses, and a document nested a thousand levels deep exhausts the stack. */
+function yamlProblem(message: string): string {
+  return message.split('\n')[0]!.replace(/Maximum call stack size exceeded/, 'nested too deeply');
+}
+
 /** Parses one rule file's text. `file` is only used in messages. */
 export function parseRuleFile(text: string, file: string): Rule {
   const lineCounter = new LineCounter();
@@ -61,9 +66,15 @@ export function parseRuleFile(text: string, file: string): Rule {
   };
   if (doc.errors.length) {
     const e = doc.errors[0]!;
-    fail([], `invalid YAML: ${e.message.split('\n')[0]}`, e.linePos?.[0]?.line ?? 1);
+    fail([], `invalid YAML: ${yamlProblem(e.message)}`, e.linePos?.[0]?.line ?? 1);
   }
-  const raw = doc.toJS() as unknown;
+  let raw: unknown;
+  try {
+    // toJS resolves aliases: one that points nowhere, or a "billion laughs", throws here.
+    raw = doc.toJS();
+  } catch (err) {
+    fail([], `invalid YAML: ${yamlProblem((err as Error).message)}`);
+  }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail([], 'expected a mapping with name, condition, severity and summary');
   const parsed = ruleSchema.safeParse(raw);
   if (!parsed.success) {
@@ -127,7 +138,14 @@ export function loadRules(dir: string): Rule[] {
   }
   const rules = entries.map((f) => {
     const file = path.join(dir, f);
-    return parseRuleFile(fs.readFileSync(file, 'utf8'), file);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (err) {
+      // A folder named x.yaml, a file without read permission: named like every other rule file error.
+      throw new RuleFileError(`${file}:1: cannot read the file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    return parseRuleFile(text, file);
   });
   const seen = new Map<string, string>();
   for (const r of rules) {

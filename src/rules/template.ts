@@ -42,7 +42,10 @@ function defaultFormat(name: string): string | undefined {
 }
 
 export function renderTemplate(template: string, values: Readonly<Record<string, Value>>): string {
-  return template.replace(PLACEHOLDER, (_m, name: string, format: string | undefined) => truncateValue(renderValue(values[name] ?? null, name, format)));
+  // Own values only: `{{ constructor }}` must not render Object's source.
+  return template.replace(PLACEHOLDER, (_m, name: string, format: string | undefined) =>
+    truncateValue(renderValue(Object.hasOwn(values, name) ? (values[name] ?? null) : null, name, format)),
+  );
 }
 
 function renderValue(v: Value, name: string, format: string | undefined): string {

@@ -2,7 +2,9 @@
 import { scrubSecrets } from '../log/logger.js';
 
 /** `tls_config`: a TLS file (ca, cert, key) named in the config could not be read: a local problem, not the node's. */
-export type FailureReason = 'timeout' | 'unreachable' | 'auth' | 'not_galera' | 'bad_value' | 'query' | 'tls_config';
+/** Every reason a read can fail for: metrics export each at 0 from the start. */
+export const FAILURE_REASONS = ['timeout', 'unreachable', 'auth', 'not_galera', 'bad_value', 'query', 'tls_config'] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 export interface Failure {
   reason: FailureReason;

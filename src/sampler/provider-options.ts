@@ -4,7 +4,7 @@
  * Galera prints the options as "key = value; key = value; ". Values may be escaped with a
  * backslash (a literal ';' in a path, for instance).
  */
-import { parseGaleraBool, parseSize, UnitParseError } from '../units/parse.js';
+import { parseGaleraBool, parseSize, quoteValue, UnitParseError } from '../units/parse.js';
 
 export interface GcacheSettings {
   sizeBytes: number;
@@ -63,7 +63,7 @@ export function parseGcacheSettings(providerOptions: string): GcacheSettings {
     recover: read('gcache.recover', DEFAULTS.recover, parseGaleraBool),
     segment: read('gmcast.segment', DEFAULTS.segment, (v) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 0 || n > 255) throw new UnitParseError(`expected a segment number 0-255, got "${v}"`);
+      if (!Number.isInteger(n) || n < 0 || n > 255) throw new UnitParseError(`expected a segment number 0-255, got ${quoteValue(v)}`);
       return n;
     }),
   };

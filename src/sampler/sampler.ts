@@ -15,6 +15,7 @@ import type { Logger } from '../log/logger.js';
 import type { NodeSettings, Store, StoredEvent, StoredFailure, StoredSample } from '../store/store.js';
 import { NodeReader, type StatusReader } from './node-reader.js';
 import { HostResolver } from './host-resolver.js';
+import { Membership } from './discovery/membership.js';
 import { epochBreakReason, sampleDelta, type SampleDelta } from './epoch.js';
 import { classifyFailure, type Failure } from './failure.js';
 import { backoffDelayMs, DEFAULT_BACKOFF_JITTER, DEFAULT_MAX_BACKOFF_MS, type BackoffPolicy } from './backoff.js';
@@ -81,7 +82,11 @@ export interface SamplerOptions {
 }
 
 export class Sampler {
-  private readonly nodes: NodeState[];
+  /** The nodes being sampled: every configured node, and the discovered members not departed. */
+  private nodes: NodeState[];
+  /** The discovery clusters' memberships, refreshed at the start of every cycle. */
+  private readonly memberships: Membership[];
+  private readonly makeState: (target: NodeTarget) => NodeState;
   private running: Promise<CycleResult> | null = null;
   private task: ReturnType<typeof cron.schedule> | null = null;
   private readonly listeners: Array<(result: CycleResult) => void | Promise<void>> = [];
@@ -93,7 +98,7 @@ export class Sampler {
   /** The store is read once, for each node's last sample and settings, to continue their epochs. */
   constructor(
     private readonly config: Config,
-    store: Store,
+    private readonly store: Store,
     private readonly log: Logger,
     options: SamplerOptions = {},
   ) {
@@ -108,22 +113,23 @@ export class Sampler {
     // One resolver for all nodes: each host name is looked up once per TTL, however many cycles.
     const resolver = new HostResolver({ timeoutMs });
     const makeReader = options.readerFactory ?? ((target: NodeTarget, ms: number) => new NodeReader(target, ms, resolver));
-    this.nodes = config.clusters.flatMap((c) =>
-      c.nodes.map((target) => {
-        const last = store.latestSample(c.name, target.name);
-        const settings = last ? store.latestSettings(c.name, target.name) : null;
-        return {
-          target,
-          reader: makeReader(target, timeoutMs),
-          last,
-          settingsEpoch: settings && last && settings.epoch === last.epoch ? settings.epoch : null,
-          consecutiveFailures: 0,
-          failedAttempts: 0,
-          lastFailure: null,
-          retryAt: null,
-        };
-      }),
-    );
+    this.makeState = (target) => {
+      // A node's last stored sample continues its epoch across a restart of the daemon.
+      const last = store.latestSample(target.cluster, target.name);
+      const settings = last ? store.latestSettings(target.cluster, target.name) : null;
+      return {
+        target,
+        reader: makeReader(target, timeoutMs),
+        last,
+        settingsEpoch: settings && last && settings.epoch === last.epoch ? settings.epoch : null,
+        consecutiveFailures: 0,
+        failedAttempts: 0,
+        lastFailure: null,
+        retryAt: null,
+      };
+    };
+    this.nodes = config.clusters.flatMap((c) => c.nodes.filter((t) => !t.departed).map(this.makeState));
+    this.memberships = config.clusters.filter((c) => c.discovery).map((c) => new Membership(c, { timeoutMs, log, now: this.now, resolver }));
   }
 
   /**
@@ -145,7 +151,7 @@ export class Sampler {
     this.task?.stop();
     this.task = null;
     await this.running?.catch(() => undefined);
-    await Promise.all(this.nodes.map((n) => n.reader.close()));
+    await Promise.all([...this.nodes.map((n) => n.reader.close()), ...this.memberships.map((m) => m.close())]);
   }
 
   /** Runs one cycle, or returns null when the previous one is still running. */
@@ -173,10 +179,31 @@ export class Sampler {
 
   private async cycle(): Promise<CycleResult> {
     const startedAt = this.now();
+    await this.followMembership();
     const outcomes = await mapWithConcurrency(this.nodes, this.config.sampling.concurrency, async (n) =>
       n.retryAt !== null && startedAt < n.retryAt ? this.stillBackingOff(n, startedAt) : this.sampleNode(n, startedAt),
     );
     return { startedAt, durationMs: this.now() - startedAt, outcomes };
+  }
+
+  /**
+   * Refreshes the discovery clusters' members (each refresh under the sampling timeout, at most
+   * `concurrency` at once) and brings the sampled nodes in line: new members are sampled from this
+   * cycle on, departed ones no more (their history stays).
+   */
+  private async followMembership(): Promise<void> {
+    if (this.memberships.length === 0) return;
+    await mapWithConcurrency(this.memberships, this.config.sampling.concurrency, (m) => m.refresh());
+    const wanted = this.config.clusters.flatMap((c) => c.nodes.filter((t) => !t.departed));
+    const current = new Map(this.nodes.map((n) => [n.target, n]));
+    const gone = this.nodes.filter((n) => !wanted.includes(n.target));
+    for (const n of gone) void n.reader.close();
+    this.nodes = wanted.map((t) => current.get(t) ?? this.makeState(t));
+  }
+
+  /** What went wrong in the last discovery of each cluster that uses it (null when nothing). */
+  discoveryErrors(): Map<string, string | null> {
+    return new Map(this.memberships.map((m, i) => [this.config.clusters.filter((c) => c.discovery)[i]!.name, m.lastError]));
   }
 
   private async sampleNode(state: NodeState, cycleStartedAt: number): Promise<NodeOutcome> {

@@ -1,6 +1,7 @@
 /**
  * Turns the rows of one SHOW GLOBAL STATUS query into a typed node status. Pure: no I/O.
  */
+import { quoteValue } from '../units/parse.js';
 
 /** Every status variable a sample reads, in one query. */
 export const STATUS_VARIABLES = [
@@ -73,22 +74,17 @@ export function parseCachedDownto(value: string): number | null {
 function parseExactCounter(variable: string, value: string | undefined): bigint {
   if (value === undefined) throw new StatusValueError(`${variable} is missing from SHOW GLOBAL STATUS (is wsrep enabled?)`);
   const text = value.trim();
-  if (/^-\d+$/.test(text)) throw new StatusValueError(`${variable} has a negative value "${shorten(text)}"`);
-  if (!/^\d+$/.test(text)) throw new StatusValueError(`${variable} has a non-numeric value "${shorten(value)}"`);
+  if (/^-\d+$/.test(text)) throw new StatusValueError(`${variable} has a negative value ${quoteValue(text)}`);
+  if (!/^\d+$/.test(text)) throw new StatusValueError(`${variable} has a non-numeric value ${quoteValue(value)}`);
   // Leading zeros aside, more than 20 digits is beyond 2^64 whatever they are: no need to build the BigInt.
   const digits = text.replace(/^0+(?=\d)/, '');
-  if (digits.length > 20 || BigInt(digits) > MAX_COUNTER) throw new StatusValueError(`${variable} value ${shorten(text)} is beyond 2^64-1`);
+  if (digits.length > 20 || BigInt(digits) > MAX_COUNTER) throw new StatusValueError(`${variable} value ${quoteValue(text).slice(1, -1)} is beyond 2^64-1`);
   return BigInt(digits);
 }
 
 function parseCounter(variable: string, value: string | undefined): number {
   // A double is imprecise by at most its ULP beyond 2^53: harmless for a rate at that magnitude.
   return Number(parseExactCounter(variable, value));
-}
-
-/** Server values go into messages; a runaway one is cut so that the message stays one readable line. */
-function shorten(value: string): string {
-  return value.length > 64 ? `${value.slice(0, 64)}…` : value;
 }
 
 /**
@@ -114,7 +110,7 @@ function exactCounters(values: ExactCounters): ExactCounters {
 function parseOptionalNumber(variable: string, value: string | undefined): number | null {
   if (value === undefined || value.trim() === '') return null;
   const n = Number(value);
-  if (!Number.isFinite(n)) throw new StatusValueError(`${variable} has a non-numeric value "${shorten(value)}"`);
+  if (!Number.isFinite(n)) throw new StatusValueError(`${variable} has a non-numeric value ${quoteValue(value)}`);
   return n;
 }
 

@@ -18,6 +18,8 @@ import mysql from 'mysql2/promise';
 
 const execFileAsync = promisify(execFile);
 
+const LOOPBACK = '127.0.0.1';
+
 export const GALERA_PROVIDER_CANDIDATES = ['/usr/lib/galera/libgalera_smm.so', '/usr/lib/libgalera_smm.so', '/usr/lib64/galera-4/libgalera_smm.so'];
 
 export interface SandboxOptions {
@@ -34,6 +36,20 @@ export interface SandboxOptions {
   /** More provider options, appended verbatim ("key=value;key=value"). */
   extraProviderOptions?: string;
   clusterName?: string;
+  /**
+   * The address each node listens on and is reached at, by node (default 127.0.0.1 for all).
+   * With `nodeCommandPrefixes`, this lets a test put each node in a network namespace of its own.
+   */
+  nodeHosts?: string[];
+  /** A command each node's server is started under, by node, e.g. ['ip', 'netns', 'exec', 'ns1']; it must exec the server (keeping the pid). */
+  nodeCommandPrefixes?: string[][];
+  /** The address the sandbox's clients connect from, for its admin account (default 127.0.0.1). */
+  clientHost?: string;
+  /**
+   * Sets wsrep_node_incoming_address=<host>:<sqlPort> on every node, so that the status
+   * wsrep_incoming_addresses names them (default false: Galera's AUTO, which reads "AUTO").
+   */
+  incomingAddresses?: boolean;
 }
 
 export interface SandboxNode {
@@ -91,6 +107,10 @@ export class GaleraSandbox {
       gcacheRecover: options.gcacheRecover ?? true,
       extraProviderOptions: options.extraProviderOptions ?? '',
       clusterName: options.clusterName ?? 'sandbox',
+      nodeHosts: options.nodeHosts ?? [],
+      nodeCommandPrefixes: options.nodeCommandPrefixes ?? [],
+      clientHost: options.clientHost ?? LOOPBACK,
+      incomingAddresses: options.incomingAddresses ?? false,
     };
     if (!Number.isInteger(opts.nodes) || opts.nodes < 1 || opts.nodes > 9) throw new Error('nodes must be between 1 and 9');
     const createdRoot = !options.root;
@@ -130,11 +150,14 @@ export class GaleraSandbox {
     return new GaleraSandbox(JSON.parse(fs.readFileSync(file, 'utf8')) as SandboxState);
   }
 
-  /** Bootstraps node 1, then joins the others one by one, each waited until Synced. */
-  async start(timeoutMs = 120_000): Promise<void> {
+  /**
+   * Bootstraps node 1, then joins the others one by one, each waited until Synced. With
+   * `nodeCount`, only the first that many start; the rest stay configured, for startNode later.
+   */
+  async start(timeoutMs = 120_000, nodeCount = this.state.nodes.length): Promise<void> {
     await this.startNode(1, { bootstrap: true, timeoutMs });
     await this.createAdminAccount();
-    for (const node of this.state.nodes.slice(1)) await this.startNode(node.index, { timeoutMs });
+    for (const node of this.state.nodes.slice(1, nodeCount)) await this.startNode(node.index, { timeoutMs });
   }
 
   async startNode(index: number, opts: { bootstrap?: boolean; timeoutMs?: number; waitSynced?: boolean } = {}): Promise<void> {
@@ -146,7 +169,8 @@ export class GaleraSandbox {
     const bootstrap = opts.bootstrap ?? !this.state.nodes.some((n) => n.index !== index && n.pid !== null && isAlive(n.pid));
     if (bootstrap) args.push('--wsrep-new-cluster');
     const logOffset = fileSize(node.errorLog);
-    const child = spawn(findMariadbd(), args, { detached: true, stdio: 'ignore' });
+    const [command, ...prefixArgs] = [...this.commandPrefixOf(index), findMariadbd(), ...args];
+    const child = spawn(command!, prefixArgs, { detached: true, stdio: 'ignore' });
     child.unref();
     node.pid = child.pid ?? null;
     if (node.pid) this.startedHere.add(node.pid);
@@ -188,7 +212,18 @@ export class GaleraSandbox {
 
   /** Connection options for the sandbox admin account over TCP. */
   adminConnectionOptions(index: number): mysql.ConnectionOptions {
-    return { host: '127.0.0.1', port: this.node(index).sqlPort, user: SANDBOX_ADMIN.user, password: SANDBOX_ADMIN.password };
+    return { host: this.hostOf(index), port: this.node(index).sqlPort, user: SANDBOX_ADMIN.user, password: SANDBOX_ADMIN.password };
+  }
+
+  /** The address node `index` listens on (127.0.0.1 unless `nodeHosts` said otherwise). */
+  hostOf(index: number): string {
+    this.node(index);
+    // Sandboxes saved before nodeHosts existed have no such option: loopback, as they were.
+    return this.state.options.nodeHosts?.[index - 1] ?? LOOPBACK;
+  }
+
+  private commandPrefixOf(index: number): string[] {
+    return this.state.options.nodeCommandPrefixes?.[index - 1] ?? [];
   }
 
   /** Runs SQL on one node as the sandbox admin and returns the rows. */
@@ -263,7 +298,7 @@ export class GaleraSandbox {
     const asRoot = runningAsRoot();
     const provider = GALERA_PROVIDER_CANDIDATES.find((p) => fs.existsSync(p));
     if (!provider) throw new Error(`Galera provider not found (looked in ${GALERA_PROVIDER_CANDIDATES.join(', ')}); apt-get install galera-4`);
-    const gcomm = this.state.nodes.map((n) => `127.0.0.1:${n.gmcastPort}`).join(',');
+    const gcomm = this.state.nodes.map((n) => `${this.hostOf(n.index)}:${n.gmcastPort}`).join(',');
     for (const node of this.state.nodes) {
       fs.mkdirSync(node.datadir, { recursive: true });
       fs.writeFileSync(node.configFile, this.renderConfig(node, provider, gcomm));
@@ -284,9 +319,10 @@ export class GaleraSandbox {
 
   private renderConfig(node: SandboxNode, provider: string, gcomm: string): string {
     const o = this.state.options;
+    const host = this.hostOf(node.index);
     const providerOptions = [
-      `gmcast.listen_addr=tcp://127.0.0.1:${node.gmcastPort}`,
-      `ist.recv_addr=127.0.0.1:${node.istPort}`,
+      `gmcast.listen_addr=tcp://${host}:${node.gmcastPort}`,
+      `ist.recv_addr=${host}:${node.istPort}`,
       `gcache.size=${o.gcacheSize}`,
       `gcache.recover=${o.gcacheRecover ? 'yes' : 'no'}`,
       // Loopback peers never lose packets; shorter timeouts make stops and rejoins quick.
@@ -299,7 +335,7 @@ export class GaleraSandbox {
 datadir=${node.datadir}
 socket=${node.socket}
 port=${node.sqlPort}
-bind-address=127.0.0.1
+bind-address=${host}
 pid-file=${path.join(path.dirname(node.datadir), 'mysqld.pid')}
 log-error=${node.errorLog}
 skip-name-resolve
@@ -316,19 +352,20 @@ wsrep_provider=${provider}
 wsrep_cluster_name=${o.clusterName}
 wsrep_cluster_address=gcomm://${gcomm}
 wsrep_node_name=${node.name}
-wsrep_node_address=127.0.0.1:${node.gmcastPort}
-wsrep_provider_options="${providerOptions}"
+wsrep_node_address=${host}:${node.gmcastPort}
+${o.incomingAddresses ? `wsrep_node_incoming_address=${host}:${node.sqlPort}\n` : ''}wsrep_provider_options="${providerOptions}"
 wsrep_sst_method=rsync
-wsrep_sst_receive_address=127.0.0.1:${node.sstPort}
+wsrep_sst_receive_address=${host}:${node.sstPort}
 wsrep_slave_threads=2
 `;
   }
 
   private async createAdminAccount(): Promise<void> {
     const conn = await mysql.createConnection({ socketPath: this.node(1).socket, user: 'root' });
+    const clientHost = this.state.options.clientHost ?? LOOPBACK;
     try {
-      await conn.query(`CREATE USER IF NOT EXISTS '${SANDBOX_ADMIN.user}'@'127.0.0.1' IDENTIFIED BY '${SANDBOX_ADMIN.password}'`);
-      await conn.query(`GRANT ALL PRIVILEGES ON *.* TO '${SANDBOX_ADMIN.user}'@'127.0.0.1' WITH GRANT OPTION`);
+      await conn.query(`CREATE USER IF NOT EXISTS '${SANDBOX_ADMIN.user}'@'${clientHost}' IDENTIFIED BY '${SANDBOX_ADMIN.password}'`);
+      await conn.query(`GRANT ALL PRIVILEGES ON *.* TO '${SANDBOX_ADMIN.user}'@'${clientHost}' WITH GRANT OPTION`);
       await conn.query('CREATE DATABASE IF NOT EXISTS sbtest');
     } finally {
       await conn.end();

@@ -10,6 +10,14 @@ export class UnitParseError extends Error {
   override name = 'UnitParseError';
 }
 
+/** The longest part of a bad value repeated in a message: a runaway value must not make a runaway message. */
+const MAX_QUOTED_CHARS = 64;
+
+/** A bad value as it goes into a message: cut short, in quotes, control characters escaped so the message stays one line. */
+export function quoteValue(text: string): string {
+  return JSON.stringify(text.length > MAX_QUOTED_CHARS ? `${text.slice(0, MAX_QUOTED_CHARS)}…` : text);
+}
+
 const DURATION_UNITS_SECONDS: Record<string, number> = {
   ms: 0.001,
   s: 1,
@@ -37,8 +45,10 @@ export function parseDuration(input: string): number {
     consumed = part.lastIndex;
   }
   if (consumed !== text.length || consumed === 0) {
-    throw new UnitParseError(`expected ${DURATION_EXPECTED}, got "${text}"`);
+    throw new UnitParseError(`expected ${DURATION_EXPECTED}, got ${quoteValue(text)}`);
   }
+  // Hundreds of digits make Infinity, which would pass every "greater than zero" check downstream.
+  if (!Number.isFinite(seconds)) throw new UnitParseError(`duration ${quoteValue(text)} is too large`);
   return seconds;
 }
 
@@ -53,19 +63,20 @@ const SIZE_EXPECTED = 'a size such as 134217728, 512K, 128M, 2G or 1T';
  */
 export function parseSize(input: string | number): number {
   if (typeof input === 'number') {
-    if (Number.isFinite(input) && input >= 0 && Number.isInteger(input)) return input;
+    // Beyond 2^53 a number is no longer exact: the same limit as for a size written as text.
+    if (Number.isSafeInteger(input) && input >= 0) return input;
     throw new UnitParseError(`expected ${SIZE_EXPECTED}, got ${input}`);
   }
   const text = String(input).trim();
   const match = /^(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9]\d*(?:\.\d+)?|0\.\d+)\s*([kKmMgGtTpP]?)(?:i?[bB])?$/.exec(text);
-  if (!match) throw new UnitParseError(`expected ${SIZE_EXPECTED}, got "${text}"`);
+  if (!match) throw new UnitParseError(`expected ${SIZE_EXPECTED}, got ${quoteValue(text)}`);
   const digits = match[1]!;
   let value: number;
   if (/^0[xX]/.test(digits)) value = parseInt(digits.slice(2), 16);
   else if (digits.length > 1 && digits.startsWith('0') && !digits.includes('.')) value = parseInt(digits, 8);
   else value = Number(digits);
   const bytes = Math.round(value * 2 ** SIZE_SHIFT[match[2]!.toLowerCase()]!);
-  if (!Number.isSafeInteger(bytes)) throw new UnitParseError(`size "${text}" is too large`);
+  if (!Number.isSafeInteger(bytes)) throw new UnitParseError(`size ${quoteValue(text)} is too large`);
   return bytes;
 }
 
@@ -74,5 +85,5 @@ export function parseGaleraBool(input: string): boolean {
   const text = input.trim().toLowerCase();
   if (['yes', 'true', 'on', '1'].includes(text)) return true;
   if (['no', 'false', 'off', '0'].includes(text)) return false;
-  throw new UnitParseError(`expected yes or no, got "${input}"`);
+  throw new UnitParseError(`expected yes or no, got ${quoteValue(input)}`);
 }

@@ -116,7 +116,12 @@ test('kill -9 of the daemon loses nothing committed, and a restart carries on', 
   assert.ok(afterKill.every((r) => r.n >= 3), JSON.stringify(afterKill));
 
   const second = spawnCli(['serve', '-c', file], env);
-  await sleep(4000);
+  // Until every node has three more samples (a loaded machine starts the daemon slower), at most 30 s.
+  for (let waited = 0; waited < 30_000; waited += 500) {
+    await sleep(500);
+    const rows = countSamples(db);
+    if (rows.length === 3 && rows.every((r, i) => r.n > afterKill[i]!.n + 2)) break;
+  }
   second.kill('SIGTERM');
   const code = await new Promise((r) => second.once('exit', r));
   assert.equal(code, 0, 'SIGTERM is a clean shutdown');

@@ -98,3 +98,17 @@ rules: { dir: ${path.join(import.meta.dirname, '..', '..', 'rules')} }`,
   assert.equal(lines.filter((l) => l.msg === 'new counter epoch').length, 0, 'the recorded nodes never looked restarted');
   await sampler.stop();
 });
+
+test('labelled counters exist at 0 for every configured node and every known reason and kind from the first scrape', async () => {
+  const config = parseConfig(`clusters: [{ name: c, connection: { user: u, passwordEnv: PW }, nodes: [{ name: a, host: h1 }, { name: b, host: h2 }] }]`, 'test.yaml', { PW: 'x' });
+  const metrics = new Metrics('test');
+  metrics.declareNodes(config);
+  const text = await metrics.render();
+  for (const node of ['a', 'b']) {
+    for (const reason of ['timeout', 'unreachable', 'auth', 'not_galera', 'bad_value', 'query', 'tls_config']) {
+      assert.match(text, new RegExp(`gcache_advisor_sample_errors_total\\{cluster="c",node="${node}",reason="${reason}"\\} 0`));
+    }
+    for (const kind of ['page_store_purge', 'gcache_reset']) assert.match(text, new RegExp(`galera_gcache_history_drops_total\\{cluster="c",node="${node}",kind="${kind}"\\} 0`));
+  }
+  assert.match(text, /gcache_advisor_store_errors_total\{code="SQLITE_FULL"\} 0/);
+});

@@ -1,7 +1,7 @@
 /** /alerts and /rules: open alerts, their history, and the loaded rules. */
 import type { FastifyInstance } from 'fastify';
 import type { ServerDeps } from '../app.js';
-import { parseTime } from '../params.js';
+import { limitParam, parseTime } from '../params.js';
 import { alertView } from '../views.js';
 
 export function alertRoutes(app: FastifyInstance, { engine, store }: ServerDeps): void {
@@ -27,7 +27,7 @@ export function alertRoutes(app: FastifyInstance, { engine, store }: ServerDeps)
     },
     async (req) => {
       const since = req.query.since === undefined ? Date.now() - 7 * 86400_000 : parseTime('since', req.query.since);
-      return { alerts: store.alertHistory(since, req.query.limit ?? 100).map(alertView) };
+      return { alerts: store.alertHistory(since, limitParam(req.query.limit, 100)).map(alertView) };
     },
   );
 

@@ -6,13 +6,19 @@ import { BadParameter, clusterParams, durationParam } from '../params.js';
 import { nodeSummary } from '../views.js';
 import { recommendGcacheSize } from '../../analysis/sizing.js';
 
-export function clusterRoutes(app: FastifyInstance, { config, analyzer }: ServerDeps, lookup: Lookup): void {
+export function clusterRoutes(app: FastifyInstance, { config, analyzer, discoveryErrors }: ServerDeps, lookup: Lookup): void {
+  /** How the cluster's nodes are known: listed, or discovered (with the last discovery problem). */
+  const membership = (c: (typeof config.clusters)[number]) =>
+    c.discovery ? { mode: 'seeds' in c.discovery ? 'seeds' : 'dns', error: discoveryErrors?.().get(c.name) ?? null } : { mode: 'list', error: null };
+
   app.get('/clusters', { schema: { summary: 'Configured clusters with their target and recommendation', tags: ['clusters'] } }, async () => ({
     clusters: config.clusters.map((c) => {
       const a = analyzer.latest(c.name);
       return {
         name: c.name,
-        nodes: c.nodes.map((n) => n.name),
+        nodes: c.nodes.filter((n) => !n.departed).map((n) => n.name),
+        departedNodes: c.nodes.filter((n) => n.departed).map((n) => n.name),
+        membership: membership(c),
         targetWindowSeconds: c.targetWindowSeconds,
         maintenanceAllowanceSeconds: c.maintenanceAllowanceSeconds,
         recommendedGcacheSizeBytes: a?.recommendation.recommendedGcacheSizeBytes ?? null,
@@ -26,10 +32,11 @@ export function clusterRoutes(app: FastifyInstance, { config, analyzer }: Server
     const a = analyzer.latest(c.name);
     return {
       name: c.name,
+      membership: membership(c),
       targetWindowSeconds: c.targetWindowSeconds,
       maintenanceAllowanceSeconds: c.maintenanceAllowanceSeconds,
       computedAt: a ? new Date(a.computedAt).toISOString() : null,
-      nodes: c.nodes.map((n) => nodeSummary(n.name, a?.nodes.find((x) => x.node === n.name) ?? null)),
+      nodes: c.nodes.map((n) => nodeSummary(n, a?.nodes.find((x) => x.node === n.name) ?? null)),
       recommendation: a?.recommendation ?? null,
       trend: a?.trend ?? null,
     };

@@ -12,11 +12,11 @@ export function nodeRoutes(app: FastifyInstance, { analyzer, store }: ServerDeps
   app.get<{ Params: { cluster: string } }>('/clusters/:cluster/nodes', { schema: { summary: 'Nodes with their state and latest figures', tags: ['nodes'], params: clusterParams } }, async (req) => {
     const c = lookup.cluster(req.params.cluster);
     const a = analyzer.latest(c.name);
-    return { nodes: c.nodes.map((n) => nodeSummary(n.name, a?.nodes.find((x) => x.node === n.name) ?? null)) };
+    return { nodes: c.nodes.map((n) => nodeSummary(n, a?.nodes.find((x) => x.node === n.name) ?? null)) };
   });
 
   app.get<{ Params: { cluster: string; node: string } }>('/clusters/:cluster/nodes/:node', { schema: { summary: 'Everything computed for one node, with explanations', tags: ['nodes'], params: nodeParams } }, async (req) => {
-    return lookup.node(req.params.cluster, req.params.node) ?? nodeSummary(req.params.node, null);
+    return lookup.node(req.params.cluster, req.params.node) ?? nodeSummary({ name: req.params.node }, null);
   });
 
   app.get<{ Params: { cluster: string; node: string } }>(
