@@ -25,14 +25,17 @@ interface Bucket {
 }
 
 export class MinuteRates {
-  /** Closed buckets, oldest first, in typed-array columns (a day of minutes is 40 kB, not 1,440 objects). */
+  /** Closed buckets, oldest first, in typed-array columns (a day of minutes is 23 kB, not 1,440 objects). */
   private readonly closed = new BucketColumns();
   private open: Bucket | null = null;
   private sumSeconds = 0;
   private sumBytes = 0;
   private sumWriteSets = 0;
-  /** Rates of the closed buckets that count for the quantiles, ascending. */
-  private sorted = new Float64Array(64);
+  /**
+   * Rates of the closed buckets that count for the quantiles, ascending. Float32: a rate to seven
+   * significant digits is more than any quantile of them can mean, and a day of them is 6 kB.
+   */
+  private sorted = new Float32Array(64);
   private sortedLength = 0;
 
   constructor(private readonly horizonMs: number) {}
@@ -78,7 +81,9 @@ export class MinuteRates {
   /** Quantiles of the per-minute rates of the buckets from now - horizon - 1 min on (the open one included). */
   distribution(now: number): RateDistribution | null {
     this.expire(now);
-    const extra = this.open && this.open.seconds >= MIN_BUCKET_SECONDS && this.open.minute >= now - this.horizonMs - MINUTE_MS ? rateOfBucket(this.open) : null;
+    const extraRate = this.open && this.open.seconds >= MIN_BUCKET_SECONDS && this.open.minute >= now - this.horizonMs - MINUTE_MS ? rateOfBucket(this.open) : null;
+    // Rounded like the stored rates, so that it is found again when it is taken out.
+    const extra = extraRate === null ? null : Math.fround(extraRate);
     if (extra !== null) this.insertSorted(extra);
     try {
       if (this.sortedLength === 0) return null;
@@ -106,9 +111,8 @@ export class MinuteRates {
   }
 
   private close(): void {
-    const b = this.open!;
+    const b = this.closed.push(this.open!);
     this.open = null;
-    this.closed.push(b);
     this.sumSeconds += b.seconds;
     this.sumBytes += b.bytes;
     this.sumWriteSets += b.writeSets;
@@ -132,30 +136,37 @@ export class MinuteRates {
 
   private insertSorted(rate: number): void {
     if (this.sortedLength === this.sorted.length) {
-      const grown = new Float64Array(this.sorted.length * 2);
+      const grown = new Float32Array(Math.ceil(this.sorted.length * 1.5));
       grown.set(this.sorted);
       this.sorted = grown;
     }
-    const i = lowerBound(this.sorted, this.sortedLength, rate);
+    const r = Math.fround(rate);
+    const i = lowerBound(this.sorted, this.sortedLength, r);
     this.sorted.copyWithin(i + 1, i, this.sortedLength);
-    this.sorted[i] = rate;
+    this.sorted[i] = r;
     this.sortedLength++;
   }
 
   private removeSorted(rate: number): void {
-    const i = lowerBound(this.sorted, this.sortedLength, rate);
-    if (i >= this.sortedLength || this.sorted[i] !== rate) return;
+    const r = Math.fround(rate);
+    const i = lowerBound(this.sorted, this.sortedLength, r);
+    if (i >= this.sortedLength || this.sorted[i] !== r) return;
     this.sorted.copyWithin(i, i + 1, this.sortedLength);
     this.sortedLength--;
   }
 }
 
-/** A queue of closed buckets in typed-array columns: push at the end, shift at the front. */
+/**
+ * A queue of closed buckets in typed-array columns (push at the end, shift at the front): 16 bytes
+ * a bucket. The minute is kept as a minute number (32 bits last until the year 10,000); a
+ * bucket's seconds, bytes and write-sets as Float32, exact to seven digits, which is what a rate
+ * over them can mean. The running sums over them are kept in doubles.
+ */
 class BucketColumns {
-  private minutes: Float64Array = new Float64Array(64);
-  private secondsCol: Float64Array = new Float64Array(64);
-  private bytesCol: Float64Array = new Float64Array(64);
-  private writeSetsCol: Float64Array = new Float64Array(64);
+  private minutes: Uint32Array = new Uint32Array(64);
+  private secondsCol: Float32Array = new Float32Array(64);
+  private bytesCol: Float32Array = new Float32Array(64);
+  private writeSetsCol: Float32Array = new Float32Array(64);
   private head = 0;
   private size = 0;
 
@@ -163,10 +174,10 @@ class BucketColumns {
     return this.size;
   }
   get byteSize(): number {
-    return this.minutes.byteLength * 4;
+    return this.minutes.length * 16;
   }
   minute(i: number): number {
-    return this.minutes[this.head + i]!;
+    return this.minutes[this.head + i]! * MINUTE_MS;
   }
   seconds(i: number): number {
     return this.secondsCol[this.head + i]!;
@@ -178,14 +189,16 @@ class BucketColumns {
     return this.writeSetsCol[this.head + i]!;
   }
 
-  push(b: Bucket): void {
+  /** Pushes a bucket; returns it as stored (rounded to Float32), for the running sums. */
+  push(b: Bucket): Bucket {
     if (this.head + this.size === this.minutes.length) this.makeRoom();
     const j = this.head + this.size;
-    this.minutes[j] = b.minute;
+    this.minutes[j] = b.minute / MINUTE_MS;
     this.secondsCol[j] = b.seconds;
     this.bytesCol[j] = b.bytes;
     this.writeSetsCol[j] = b.writeSets;
     this.size++;
+    return { minute: b.minute, epoch: b.epoch, seconds: this.secondsCol[j]!, bytes: this.bytesCol[j]!, writeSets: this.writeSetsCol[j]! };
   }
 
   shift(): void {
@@ -194,21 +207,22 @@ class BucketColumns {
     if (this.size === 0) this.head = 0;
   }
 
+  /** Moves the live buckets to the front, growing the columns by half when more than half full. */
   private makeRoom(): void {
-    const capacity = this.size * 2 > this.minutes.length ? this.minutes.length * 2 : this.minutes.length;
-    const move = (col: Float64Array): Float64Array => {
+    const capacity = this.size * 2 > this.minutes.length ? Math.ceil(this.minutes.length * 1.5) : this.minutes.length;
+    const move = <T extends Uint32Array | Float32Array>(col: T, make: (n: number) => T): T => {
       if (capacity === col.length) {
         col.copyWithin(0, this.head, this.head + this.size);
         return col;
       }
-      const grown = new Float64Array(capacity);
+      const grown = make(capacity);
       grown.set(col.subarray(this.head, this.head + this.size));
       return grown;
     };
-    this.minutes = move(this.minutes);
-    this.secondsCol = move(this.secondsCol);
-    this.bytesCol = move(this.bytesCol);
-    this.writeSetsCol = move(this.writeSetsCol);
+    this.minutes = move(this.minutes, (n) => new Uint32Array(n));
+    this.secondsCol = move(this.secondsCol, (n) => new Float32Array(n));
+    this.bytesCol = move(this.bytesCol, (n) => new Float32Array(n));
+    this.writeSetsCol = move(this.writeSetsCol, (n) => new Float32Array(n));
     this.head = 0;
   }
 }
@@ -217,7 +231,7 @@ function rateOfBucket(b: Bucket): number {
   return b.bytes / b.seconds;
 }
 
-function lowerBound(a: Float64Array, n: number, x: number): number {
+function lowerBound(a: Float32Array, n: number, x: number): number {
   let lo = 0;
   let hi = n;
   while (lo < hi) {

@@ -93,13 +93,21 @@ export class ColumnSeries implements PointSeries {
   private epochFirstDownto: number | null = null;
   private wrapped = false;
 
-  constructor(initialCapacity = 64) {
+  /**
+   * @param timelineOnly keep only (time, seqno): a cluster's seqno timeline needs no more, and
+   *   then costs 16 bytes a point; the other columns read as 0, null and Synced.
+   */
+  constructor(
+    initialCapacity = 64,
+    private readonly timelineOnly = false,
+  ) {
+    const rest = timelineOnly ? 0 : initialCapacity;
     this.ts = new Float64Array(initialCapacity);
     this.seqnos = new Float64Array(initialCapacity);
-    this.bytesCol = new Float64Array(initialCapacity);
-    this.downtos = new Float64Array(initialCapacity);
-    this.epochs = new Int32Array(initialCapacity);
-    this.syncedCol = new Uint8Array(initialCapacity);
+    this.bytesCol = new Float64Array(rest);
+    this.downtos = new Float64Array(rest);
+    this.epochs = new Int32Array(rest);
+    this.syncedCol = new Uint8Array(rest);
   }
 
   get length(): number {
@@ -112,7 +120,7 @@ export class ColumnSeries implements PointSeries {
 
   /** Bytes of memory the columns take. */
   get byteSize(): number {
-    return this.ts.length * (8 * 4 + 4 + 1);
+    return this.ts.length * (this.timelineOnly ? 16 : 8 * 4 + 4 + 1);
   }
 
   t(i: number): number {
@@ -122,17 +130,18 @@ export class ColumnSeries implements PointSeries {
     return this.seqnos[this.head + i]!;
   }
   bytes(i: number): number {
-    return this.bytesCol[this.head + i]!;
+    return this.timelineOnly ? 0 : this.bytesCol[this.head + i]!;
   }
   epoch(i: number): number {
-    return this.epochs[this.head + i]!;
+    return this.timelineOnly ? 0 : this.epochs[this.head + i]!;
   }
   downto(i: number): number | null {
+    if (this.timelineOnly) return null;
     const d = this.downtos[this.head + i]!;
     return d === NO_DOWNTO ? null : d;
   }
   synced(i: number): boolean {
-    return this.syncedCol[this.head + i] === 1;
+    return this.timelineOnly || this.syncedCol[this.head + i] === 1;
   }
 
   /** Appends a point; points must come in time order. */
@@ -149,19 +158,23 @@ export class ColumnSeries implements PointSeries {
     const j = this.head + this.size;
     this.ts[j] = p.t;
     this.seqnos[j] = p.seqno;
+    this.size++;
+    if (this.timelineOnly) return;
     this.bytesCol[j] = p.bytes;
     this.downtos[j] = p.downto ?? NO_DOWNTO;
     this.epochs[j] = p.epoch;
     this.syncedCol[j] = p.synced ? 1 : 0;
-    this.size++;
   }
 
-  /** Drops the oldest `n` points. */
+  /** Drops the oldest `n` points; gives memory back when the columns are left mostly empty. */
   dropFront(n: number): void {
     const k = Math.min(n, this.size);
     this.head += k;
     this.size -= k;
     if (this.size === 0) this.head = 0;
+    // A window that shrank (or a start that loaded more than the gcache holds) leaves room that
+    // only the end of the columns would reclaim: reallocate to fit now.
+    if (this.ts.length > 128 && this.size * 3 < this.ts.length) this.makeRoom();
   }
 
   /**
@@ -186,21 +199,27 @@ export class ColumnSeries implements PointSeries {
       write++;
     }
     this.size -= dropped;
+    if (this.ts.length > 128 && this.size * 3 < this.ts.length) this.makeRoom();
     return dropped;
   }
 
   private copy(from: number, to: number): void {
     this.ts[to] = this.ts[from]!;
     this.seqnos[to] = this.seqnos[from]!;
+    if (this.timelineOnly) return;
     this.bytesCol[to] = this.bytesCol[from]!;
     this.downtos[to] = this.downtos[from]!;
     this.epochs[to] = this.epochs[from]!;
     this.syncedCol[to] = this.syncedCol[from]!;
   }
 
-  /** Moves the live points to the front, growing the columns when more than half full. */
+  /**
+   * Moves the live points to the front, growing the columns by half when more than two thirds
+   * full, or shrinking them when a trim left them a quarter full (a window that got shorter).
+   */
   private makeRoom(): void {
-    const capacity = this.size * 2 > this.ts.length ? this.ts.length * 2 : this.ts.length;
+    const full = this.ts.length;
+    const capacity = this.size * 3 > full * 2 ? Math.ceil(full * 1.5) : this.size * 3 < full && full > 128 ? Math.max(64, Math.ceil(this.size * 1.5)) : full;
     const move = <T extends Float64Array | Int32Array | Uint8Array>(col: T, make: (n: number) => T): T => {
       const target = capacity === col.length ? col : make(capacity);
       if (target === col) col.copyWithin(0, this.head, this.head + this.size);
@@ -209,6 +228,10 @@ export class ColumnSeries implements PointSeries {
     };
     this.ts = move(this.ts, (n) => new Float64Array(n));
     this.seqnos = move(this.seqnos, (n) => new Float64Array(n));
+    if (this.timelineOnly) {
+      this.head = 0;
+      return;
+    }
     this.bytesCol = move(this.bytesCol, (n) => new Float64Array(n));
     this.downtos = move(this.downtos, (n) => new Float64Array(n));
     this.epochs = move(this.epochs, (n) => new Int32Array(n));

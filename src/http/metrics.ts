@@ -168,7 +168,14 @@ export class Metrics {
    * which at the sampling interval is as fresh as Prometheus needs them.
    */
   async renderCache(): Promise<void> {
-    this.cached = await this.registry.metrics();
+    // One family at a time, yielding in between: a thousand nodes make a few MB of text, and
+    // rendering it in one go would hold up the HTTP requests waiting meanwhile.
+    const parts: string[] = [];
+    for (const metric of this.registry.getMetricsAsArray()) {
+      parts.push(await this.registry.getSingleMetricAsString(metric.name));
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    this.cached = parts.join('\n\n') + '\n'; // as prom-client's own registry.metrics() joins them
   }
 
   /** The text of the last rendering (rendered now if there is none yet). */

@@ -46,7 +46,7 @@ export class Analyzer {
   ) {
     for (const cluster of config.clusters) {
       const histories = cluster.nodes.map((node) => this.historyOf(cluster.name, node.name));
-      const timeline = new ColumnSeries();
+      const timeline = new ColumnSeries(64, true);
       for (const p of clusterSeqnoTimeline(histories)) timeline.push({ ...p, downto: null, synced: true });
       this.timelines.set(cluster.name, timeline);
     }

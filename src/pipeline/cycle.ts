@@ -5,11 +5,11 @@
  * once a minute per step) and the next steps still run: a full disk must not stop the metrics,
  * nor a broken rule the analysis.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import { throttled } from '../log/throttle.js';
-import type { NodeSettings, Store } from '../store/store.js';
+import type { NodeSettings, Store, StoredEvent } from '../store/store.js';
 import type { CycleResult } from '../sampler/sampler.js';
 import type { Metrics } from '../http/metrics.js';
 import type { RuleEngine } from '../rules/engine.js';
@@ -41,6 +41,7 @@ export class CyclePipeline {
   private readonly now: () => number;
   private cycleStarts: number[] = [];
   private readonly unsavedSettings = new Map<string, NodeSettings>();
+  private stepMs: Record<string, number> = {};
   lastSampleAt: number | null = null;
 
   constructor(private readonly deps: CycleDeps) {
@@ -73,30 +74,27 @@ export class CyclePipeline {
     await yieldToLoop();
     const analyses = cycle?.analyses ?? [];
     // One transaction for the whole cycle: what was sampled, what it showed, what was analysed.
-    // When it fails (a full disk, a lock held elsewhere) the cycle's rows are lost but for the
-    // gcache settings, which are read once an epoch: those are kept and written with the next cycle.
+    // It is written in slices with the event loop free in between (the transaction stays open),
+    // so that a fleet's cycle never holds up HTTP requests for long. When it fails (a full disk,
+    // a lock held elsewhere) the cycle's rows are lost but for the gcache settings, which are
+    // read once an epoch: those are kept and written with the next cycle.
     for (const o of result.outcomes) if (o.ok && o.settings) this.unsavedSettings.set(nodeKey(o.cluster, o.node), o.settings);
-    const saved = this.step('store', () =>
-      store.transaction(() => {
-        store.recordCycle(result.outcomes);
-        for (const settings of this.unsavedSettings.values()) store.recordSettings(settings);
-        for (const e of cycle?.events ?? []) store.recordEvent(e);
-        this.recorder.record(analyses);
-        return true;
-      }),
-    );
+    const saved = await this.storeCycle(result, cycle?.events ?? [], analyses);
     if (saved) this.unsavedSettings.clear();
     await yieldToLoop();
-    this.step('metrics', () => {
-      metrics.followMembers(this.deps.config);
-      for (const analysis of analyses) metrics.recordAnalysis(analysis);
-      metrics.recordCycle(result, this.deps.skippedCycles());
-    });
+    this.step('metrics', () => metrics.followMembers(this.deps.config));
+    for (let i = 0; i < analyses.length; i += STORE_SLICE) {
+      this.step('metrics', () => {
+        for (const analysis of analyses.slice(i, i + STORE_SLICE)) metrics.recordAnalysis(analysis);
+      });
+      await yieldToLoop();
+    }
+    this.step('metrics', () => metrics.recordCycle(result, this.deps.skippedCycles()));
     await yieldToLoop();
     const missed = new Map(result.outcomes.map((o) => [nodeKey(o.cluster, o.node), o.ok ? 0 : o.consecutiveFailures]));
     const now = this.now();
-    this.step('rules', () =>
-      engine.evaluate(
+    try {
+      await engine.evaluateAsync(
         analyses,
         (cluster, node) => ({
           missedCycles: missed.get(nodeKey(cluster, node)) ?? 0,
@@ -104,8 +102,10 @@ export class CyclePipeline {
           maintenanceAllowanceSeconds: this.maintenance.get(cluster) ?? 0,
         }),
         now,
-      ),
-    );
+      );
+    } catch (err) {
+      this.logFailure('rules', 'cycle step failed: rules', { err });
+    }
     void outbox.tick();
     await yieldToLoop();
     this.step('retention', () => this.retention.step(this.now()));
@@ -124,9 +124,38 @@ export class CyclePipeline {
       durationMs: this.now() - result.startedAt,
       eventLoopDelayP99Ms: Math.round(this.loopDelay.percentile(99) / 1e4) / 100,
       eventLoopDelayMaxMs: Math.round(this.loopDelay.max / 1e4) / 100,
+      analysisStateBytes: analyzer.stateBytes(),
+      heapUsedBytes: process.memoryUsage().heapUsed,
+      longestStepMs: this.stepMs,
     });
+    this.stepMs = {};
     this.loopDelay.reset();
     return analyses;
+  }
+
+  private async storeCycle(result: CycleResult, events: readonly StoredEvent[], analyses: readonly ClusterAnalysis[]): Promise<boolean> {
+    const { store } = this.deps;
+    const slice = async <T>(items: readonly T[], write: (chunk: readonly T[]) => void): Promise<void> => {
+      for (let i = 0; i < items.length; i += STORE_SLICE) {
+        this.timed('store', () => write(items.slice(i, i + STORE_SLICE)));
+        await yieldToLoop();
+      }
+    };
+    try {
+      store.beginCycle();
+      await slice(result.outcomes, (chunk) => store.recordCycle(chunk));
+      this.timed('store', () => {
+        for (const settings of this.unsavedSettings.values()) store.recordSettings(settings);
+        for (const e of events) store.recordEvent(e);
+      });
+      await slice(analyses, (chunk) => this.recorder.record(chunk));
+      store.commitCycle();
+      return true;
+    } catch (err) {
+      store.rollbackCycle();
+      this.logFailure('store', 'cycle step failed: store', { err });
+      return false;
+    }
   }
 
   /** Writes what is pending (the latest analyses) before the store closes. */
@@ -138,15 +167,32 @@ export class CyclePipeline {
     this.loopDelay.disable();
   }
 
+  /** Runs `fn`, noting how long it held the event loop; errors go to the caller. */
+  private timed<T>(name: string, fn: () => T): T {
+    const started = performance.now();
+    try {
+      return fn();
+    } finally {
+      this.stepMs[name] = Math.max(this.stepMs[name] ?? 0, Math.round(performance.now() - started));
+    }
+  }
+
   private step<T>(name: string, fn: () => T): T | undefined {
+    const started = performance.now();
     try {
       return fn();
     } catch (err) {
       this.logFailure(name, `cycle step failed: ${name}`, { err });
       return undefined;
+    } finally {
+      // The longest synchronous stretch of each step: what an HTTP request may wait behind.
+      this.stepMs[name] = Math.max(this.stepMs[name] ?? 0, Math.round(performance.now() - started));
     }
   }
 }
+
+/** Rows (node outcomes, cluster analyses) written or recorded between two turns of the event loop. */
+const STORE_SLICE = 100;
 
 function yieldToLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));

@@ -3,6 +3,7 @@
  * the notifications its transitions call for into the outbox, routed by severity and cluster.
  * The outbox (src/alerts/outbox.ts) delivers them.
  */
+import { performance } from 'node:perf_hooks';
 import type { Config, SinkConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import type { Store, StoredAlert } from '../store/store.js';
@@ -60,29 +61,55 @@ export class RuleEngine {
 
   evaluate(analyses: readonly ClusterAnalysis[], contextOf: (cluster: string, node: string) => NodeContext, now: number): void {
     const seen = new Set<string>();
-    for (const rule of this.rules) {
-      for (const a of analyses) {
-        const instances: Array<{ labels: Record<string, string>; values: Record<string, Value> }> =
-          rule.scope === 'cluster'
-            ? [{ labels: { cluster: a.cluster }, values: clusterValues(a) }]
-            : a.nodes.map((n) => ({ labels: { cluster: a.cluster, node: n.node }, values: nodeValues(a, n, contextOf(a.cluster, n.node)) }));
-        for (const instance of instances) {
-          const labels = { alertname: rule.name, ...instance.labels, severity: rule.severity, ...rule.labels };
-          const fingerprint = fingerprintOf(labels);
-          seen.add(fingerprint);
-          const active = truthy(evaluate(rule.condition, instance.values));
-          this.advance(rule, fingerprint, labels, active ? annotationsFor(rule, instance.values) : null, now);
-        }
+    const rules = this.rules;
+    for (const a of analyses) this.evaluateCluster(rules, a, contextOf, now, seen);
+    this.resolveUnseen(rules, analyses, seen, now);
+  }
+
+  /**
+   * The same, yielding to the event loop every `sliceMs` between clusters, so that a fleet's
+   * rules never hold up HTTP requests for longer than a slice.
+   */
+  async evaluateAsync(analyses: readonly ClusterAnalysis[], contextOf: (cluster: string, node: string) => NodeContext, now: number, sliceMs = 10): Promise<void> {
+    const seen = new Set<string>();
+    const rules = this.rules; // a reload (SIGHUP) in between takes effect next cycle
+    let sliceStart = performance.now();
+    for (const a of analyses) {
+      this.evaluateCluster(rules, a, contextOf, now, seen);
+      if (performance.now() - sliceStart >= sliceMs) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
       }
     }
-    // Alerts whose rule, node or cluster is gone: nothing holds them any more. (An alert of a
-    // configured cluster that was not analysed this cycle stays as it is.)
+    this.resolveUnseen(rules, analyses, seen, now);
+  }
+
+  /** Every rule over one cluster and its nodes; each node's values are computed once for all rules. */
+  private evaluateCluster(rules: readonly Rule[], a: ClusterAnalysis, contextOf: (cluster: string, node: string) => NodeContext, now: number, seen: Set<string>): void {
+    const clusterInstance = { labels: { cluster: a.cluster }, values: clusterValues(a) };
+    const nodeInstances = a.nodes.map((n) => ({ labels: { cluster: a.cluster, node: n.node }, values: nodeValues(a, n, contextOf(a.cluster, n.node)) }));
+    for (const rule of rules) {
+      for (const instance of rule.scope === 'cluster' ? [clusterInstance] : nodeInstances) {
+        const labels = { alertname: rule.name, ...instance.labels, severity: rule.severity, ...rule.labels };
+        const fingerprint = fingerprintOf(labels);
+        seen.add(fingerprint);
+        const active = truthy(evaluate(rule.condition, instance.values));
+        this.advance(rule, fingerprint, labels, active ? annotationsFor(rule, instance.values) : null, now);
+      }
+    }
+  }
+
+  /**
+   * Alerts whose rule, node or cluster is gone: nothing holds them any more. (An alert of a
+   * configured cluster that was not analysed this cycle stays as it is.)
+   */
+  private resolveUnseen(rules: readonly Rule[], analyses: readonly ClusterAnalysis[], seen: ReadonlySet<string>, now: number): void {
     const analysed = new Set(analyses.map((a) => a.cluster));
     const configured = new Set(this.config.clusters.map((c) => c.name));
     for (const [fingerprint, alert] of this.open) {
       if (seen.has(fingerprint)) continue;
       const cluster = alert.labels.cluster ?? '';
-      const ruleGone = !this.rules.some((r) => r.name === alert.rule);
+      const ruleGone = !rules.some((r) => r.name === alert.rule);
       if (ruleGone || analysed.has(cluster) || !configured.has(cluster)) this.advance(null, fingerprint, alert.labels, null, now);
     }
   }

@@ -161,6 +161,8 @@ export class Store {
   readonly db: Database.Database;
   private readonly stmts;
   private health: WriteHealth = { ok: true, reason: null, since: null };
+  /** The epoch row last written per node, so that it is written again only when it changes. */
+  private readonly epochsWritten = new Map<string, string>();
   /** Failed writes by SQLite error code, since start. */
   readonly writeErrors = new Map<string, number>();
 
@@ -281,7 +283,13 @@ export class Store {
     this.transaction(() => {
       const row = toRow(sample);
       this.stmts.insertSample.run(row);
-      this.stmts.upsertEpoch.run(row);
+      // The uuids change with a new epoch (or once from empty): written then, not every sample.
+      const key = `${row.cluster}\u0000${row.node}`;
+      const epochRow = `${row.epoch}\u0000${row.local_state_uuid}\u0000${row.cluster_state_uuid}`;
+      if (this.epochsWritten.get(key) !== epochRow) {
+        this.stmts.upsertEpoch.run(row);
+        this.epochsWritten.set(key, epochRow);
+      }
       if (delta) {
         this.stmts.upsertRollup.run({
           cluster: sample.cluster,
@@ -334,7 +342,27 @@ export class Store {
    * goes through here or `write`, so that readiness and the error counter see each outcome.
    */
   transaction<T>(fn: () => T): T {
+    // Inside a transaction already (the cycle's): join it. A savepoint per nested call would cost
+    // more than the insert it wraps, and an error rolls the whole cycle back anyway.
+    if (this.db.inTransaction) return fn();
     return this.write(() => this.db.transaction(fn)());
+  }
+
+  /**
+   * A write transaction that spans several turns of the event loop (the cycle pipeline writes a
+   * cycle in slices). Writes made meanwhile on this connection join it.
+   */
+  beginCycle(): void {
+    this.track(() => this.db.exec('BEGIN IMMEDIATE'));
+  }
+
+  commitCycle(): void {
+    this.track(() => this.db.exec('COMMIT'));
+  }
+
+  rollbackCycle(): void {
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    this.epochsWritten.clear(); // what it had written is gone with it
   }
 
   /** How the most recent write went; never takes a lock, so readiness checks cannot block. */
@@ -344,6 +372,11 @@ export class Store {
 
   private write<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
+    return this.track(fn);
+  }
+
+  /** Runs a write and records how it went, for readiness and the error counter. */
+  private track<T>(fn: () => T): T {
     try {
       const result = fn();
       if (!this.health.ok) this.health = { ok: true, reason: null, since: null };
