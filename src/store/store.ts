@@ -345,7 +345,7 @@ export class Store {
     // Inside a transaction already (the cycle's): join it. A savepoint per nested call would cost
     // more than the insert it wraps, and an error rolls the whole cycle back anyway.
     if (this.db.inTransaction) return fn();
-    return this.write(() => this.db.transaction(fn)());
+    return this.track(() => this.db.transaction(fn)()); // a committed transaction proves the store writable
   }
 
   /**
@@ -372,14 +372,16 @@ export class Store {
 
   private write<T>(fn: () => T): T {
     if (this.db.inTransaction) return fn();
-    return this.track(fn);
+    return this.track(fn, wroteRows);
   }
 
   /** Runs a write and records how it went, for readiness and the error counter. */
-  private track<T>(fn: () => T): T {
+  private track<T>(fn: () => T, proves: (result: T) => boolean = () => true): T {
     try {
       const result = fn();
-      if (!this.health.ok) this.health = { ok: true, reason: null, since: null };
+      // Only a write that wrote something shows the store writable again: on a full disk a
+      // statement that changes no row (an outbox sweep with nothing to expire) still succeeds.
+      if (!this.health.ok && proves(result)) this.health = { ok: true, reason: null, since: null };
       return result;
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'SQLITE_ERROR';
@@ -727,6 +729,13 @@ function outboxFromRow(r: OutboxRow): OutboxEntry {
     expiredAt: r.expired_at,
     lastError: r.last_error,
   };
+}
+
+/** Whether a statement's result shows rows written: a RunResult or a count of changes above zero. */
+function wroteRows(result: unknown): boolean {
+  if (typeof result === 'number') return result > 0;
+  if (result && typeof result === 'object' && 'changes' in result) return (result as { changes: number }).changes > 0;
+  return false;
 }
 
 /**

@@ -127,3 +127,21 @@ test('readiness never takes the write lock: it answers at once while another con
   assert.equal(store.writeHealth().ok, true);
   store.close();
 });
+
+test('a full store stays not ready until something is really written: a statement that changes nothing proves nothing', () => {
+  const store = new Store(tmpDb());
+  const pages = store.db.pragma('page_count', { simple: true }) as number;
+  store.db.pragma(`max_page_count = ${pages}`); // SQLite's own way to a full database
+  const big = { blob: 'x'.repeat(50_000) };
+  assert.throws(() => {
+    for (let i = 0; i < 100; i++) store.recordEvent({ cluster: 'c', node: 'n', at: i, kind: 'k', detail: big });
+  }, /full/);
+  assert.deepEqual({ ok: store.writeHealth().ok, reason: store.writeHealth().reason }, { ok: false, reason: 'SQLITE_FULL' });
+  // The outbox's sweep runs every second and, with nothing to expire, succeeds on a full disk.
+  assert.equal(store.expireStale(0, Date.now()), 0);
+  assert.equal(store.writeHealth().ok, false, 'still not ready');
+  store.db.pragma(`max_page_count = ${pages * 100}`);
+  store.recordEvent({ cluster: 'c', node: 'n', at: 1, kind: 'k', detail: big });
+  assert.equal(store.writeHealth().ok, true, 'ready once a write went through');
+  store.close();
+});
