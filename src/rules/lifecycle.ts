@@ -33,5 +33,3 @@ export function step(prev: AlertState | null, active: boolean, now: number, forS
   return { next: base, transition: null };
 }
 
-// Kept importable from here until the tests move to src/alerts/backoff.ts.
-export { backoffMs } from '../alerts/backoff.js';

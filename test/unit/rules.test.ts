@@ -6,7 +6,8 @@ import path from 'node:path';
 import { parseExpression, evaluate, namesIn, truthy, ExpressionError, MAX_EXPRESSION_DEPTH } from '../../src/rules/expression.ts';
 import { parseRuleFile, loadRules, RuleFileError } from '../../src/rules/rule-file.ts';
 import { renderTemplate, truncateValue, MAX_RENDERED_VALUE_CHARS } from '../../src/rules/template.ts';
-import { step, backoffMs } from '../../src/rules/lifecycle.ts';
+import { step } from '../../src/rules/lifecycle.ts';
+import { backoffMs } from '../../src/alerts/backoff.ts';
 import { routes, fingerprintOf } from '../../src/rules/engine.ts';
 
 const ev = (expr: string, values: Record<string, number | string | boolean | null> = {}) => evaluate(parseExpression(expr), values);
