@@ -17,6 +17,8 @@ import { startDaemon, type Daemon } from '../../src/daemon.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { signBody } from '../../src/alerts/sender.ts';
+import { waitFor } from '../support/wait.ts';
+import { tracked } from '../support/children.ts';
 import { startCluster, configYaml, spawnCli, queryDatabase, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ga-alerts-'));
@@ -49,16 +51,6 @@ async function receiver(port: number, script: Array<{ status: number; headers?: 
   });
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   return { got, close: () => new Promise((r) => server.close(() => r())) };
-}
-
-async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
 }
 
 const notSampledRule = `name: GcacheAdvisorNodeNotSampled
@@ -98,7 +90,7 @@ before(async () => {
   const amDir = path.join(tmp, 'am');
   fs.mkdirSync(amDir);
   fs.writeFileSync(path.join(amDir, 'am.yml'), "route:\n  receiver: 'null'\n  group_wait: 1s\nreceivers:\n  - name: 'null'\n");
-  alertmanager = spawn('prometheus-alertmanager', [`--config.file=${path.join(amDir, 'am.yml')}`, `--storage.path=${amDir}`, `--web.listen-address=127.0.0.1:${AM_PORT}`, '--cluster.listen-address='], { stdio: 'ignore' });
+  alertmanager = tracked(spawn('prometheus-alertmanager', [`--config.file=${path.join(amDir, 'am.yml')}`, `--storage.path=${amDir}`, `--web.listen-address=127.0.0.1:${AM_PORT}`, '--cluster.listen-address='], { stdio: 'ignore' }));
   await waitFor('Alertmanager', () => fetch(`http://127.0.0.1:${AM_PORT}/-/ready`).then((r) => r.ok, () => false));
   sandbox = await startCluster({ nodes: 1, basePort: 24600 });
 });

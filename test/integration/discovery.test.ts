@@ -21,6 +21,8 @@ import { GaleraSandbox, sleep } from '../../src/sandbox/galera-sandbox.ts';
 import { parseConfig, type ClusterConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { Membership } from '../../src/sampler/discovery/membership.ts';
+import { waitFor } from '../support/wait.ts';
+import { tracked } from '../support/children.ts';
 import { ADVISOR_USER, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';
 
 const DNS_PORT = 27953;
@@ -76,14 +78,6 @@ function view(cluster: ClusterConfig): Record<string, string> {
 
 async function incomingAddresses(index: number): Promise<string> {
   return (await sandbox.status(index, ['wsrep_incoming_addresses'])).wsrep_incoming_addresses ?? '';
-}
-
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
 }
 
 const sql = (i: number) => `127.0.0.1:${sandbox.node(i).sqlPort}`;
@@ -261,7 +255,7 @@ class Dnsmasq {
       '--log-facility=-',
       ...records,
     ];
-    const child = spawn(dnsmasqBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = tracked(spawn(dnsmasqBinary(), args, { stdio: ['ignore', 'ignore', 'pipe'] }));
     child.stderr!.on('data', (d) => (this.stderr += d));
     this.child = child;
     // "started" comes once its sockets are bound: an answer before that could come from another server on the port.

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import mysql from 'mysql2/promise';
 import { startFleet } from '../../tools/fleet/fleet.ts';
+import { tracked } from '../support/children.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { NodeReader } from '../../src/sampler/node-reader.ts';
 import { classifyFailure } from '../../src/sampler/failure.ts';
@@ -141,7 +142,7 @@ interface BenchRun {
 /** Runs the benchmark; `onStderr` may act on its progress lines (to interrupt it). */
 function runBench(args: string[], timeoutMs: number, onStderr?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<BenchRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'bench-fleet.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = tracked(spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts', 'bench-fleet.ts'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

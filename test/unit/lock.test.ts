@@ -12,6 +12,7 @@ import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import Database from 'better-sqlite3';
+import { tracked } from '../support/children.ts';
 import { acquireDatabaseLock, checkDatabaseWritable, lockFileFor, DatabaseUnavailableError } from '../../src/store/lock.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ga-lock-'));
@@ -35,7 +36,7 @@ function contender(db: string, waitMs?: number): { child: ChildProcess; verdict:
     process.stdout.write(line + '\\n');
     setInterval(() => {}, 60_000);
   `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = tracked(spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] }));
   children.add(child);
   const verdict = new Promise<string>((resolve, reject) => {
     let out = '';

@@ -1,0 +1,19 @@
+/**
+ * Child processes a test started, killed when the test process exits however it exits. A failed
+ * assertion skips the test's own clean-up; a daemon left running would then hold the test file's
+ * pipes open and the run would wait for it forever.
+ */
+import type { ChildProcess } from 'node:child_process';
+
+const running = new Set<ChildProcess>();
+
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
+/** Registers `child` to be killed at exit (unless it has exited by then) and returns it. */
+export function tracked<C extends ChildProcess>(child: C): C {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
