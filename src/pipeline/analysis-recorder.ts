@@ -12,22 +12,34 @@ const MINUTE_MS = 60_000;
 
 export class AnalysisRecorder {
   private readonly lastMinute = new Map<string, number>();
+  /** Minutes written by the cycle's transaction, which may still roll back. */
+  private readonly staged = new Map<string, number>();
   private readonly unwritten = new Map<string, ClusterAnalysis>();
 
   constructor(private readonly store: Store) {}
 
-  /** Called inside the cycle's transaction. */
+  /** Called inside the cycle's transaction; then committed() or rolledBack(), as it ends. */
   record(analyses: readonly ClusterAnalysis[]): void {
     for (const a of analyses) {
       const minute = Math.floor(a.computedAt / MINUTE_MS);
-      if (this.lastMinute.get(a.cluster) === minute) {
+      if ((this.staged.get(a.cluster) ?? this.lastMinute.get(a.cluster)) === minute) {
         this.unwritten.set(a.cluster, a);
         continue;
       }
       this.store.recordAnalysis(a);
-      this.lastMinute.set(a.cluster, minute);
+      this.staged.set(a.cluster, minute);
       this.unwritten.delete(a.cluster);
     }
+  }
+
+  committed(): void {
+    for (const [cluster, minute] of this.staged) this.lastMinute.set(cluster, minute);
+    this.staged.clear();
+  }
+
+  /** The minute's rows were not kept: the next cycle of the minute writes them. */
+  rolledBack(): void {
+    this.staged.clear();
   }
 
   /** Writes the latest analysis of every cluster that has one unwritten. */

@@ -150,9 +150,11 @@ export class CyclePipeline {
       });
       await slice(analyses, (chunk) => this.recorder.record(chunk));
       store.commitCycle();
+      this.recorder.committed();
       return true;
     } catch (err) {
       store.rollbackCycle();
+      this.recorder.rolledBack();
       this.logFailure('store', 'cycle step failed: store', { err });
       return false;
     }

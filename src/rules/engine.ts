@@ -18,9 +18,43 @@ import { payloadFor, type AlertView } from '../alerts/payloads.js';
 /** Figures added to every alert's annotations, rendered with their units, when known. */
 const FIGURES = ['window', 'ist_budget', 'donor', 'gcache_size', 'recommended_size'] as const;
 
+/** One alert's row in the store, across the cycles: null until its first save commits. */
+interface AlertIdentity {
+  id: number | null;
+}
+
+/** An alert held in memory: the state shown by the API and /metrics, whether or not it is saved yet. */
+interface OpenAlert {
+  identity: AlertIdentity;
+  alert: StoredAlert;
+}
+
+/** A notification a transition calls for, queued once the alert has its id (the key needs it). */
+interface Notice {
+  kind: 'firing' | 'resolved';
+  /** The idempotency key's part after the alert id. */
+  key: string;
+  alert: StoredAlert;
+  at: number;
+  which: (sink: SinkConfig, alertId: number) => boolean;
+}
+
+/** What is still to be written of one alert: its latest state (null: delete the row) and its notices, in order. */
+interface Unsaved {
+  identity: AlertIdentity;
+  latest: StoredAlert | null;
+  notices: Notice[];
+}
+
 export class RuleEngine {
   private rules: Rule[];
-  private readonly open = new Map<string, StoredAlert>();
+  private readonly open = new Map<string, OpenAlert>();
+  /**
+   * The alerts' changes not yet committed. The lifecycle runs from memory, so a store that cannot
+   * be written (a full disk, a held lock) delays the writes and the notifications, never the
+   * alerts themselves: they are written, in order, by the first evaluation that can commit.
+   */
+  private readonly unsaved = new Map<AlertIdentity, Unsaved>();
   /** When each firing alert was last posted to each Alertmanager sink (memory only: a restart re-posts at once). */
   private readonly alertmanagerSentAt = new Map<string, number>();
 
@@ -31,7 +65,7 @@ export class RuleEngine {
     rules: Rule[],
   ) {
     this.rules = rules;
-    for (const a of store.openAlerts()) this.open.set(a.fingerprint, a);
+    for (const a of store.openAlerts()) this.open.set(a.fingerprint, { identity: { id: a.id }, alert: a });
   }
 
   /** Loads the rules folder; throws RuleFileError naming the file and line. */
@@ -43,8 +77,14 @@ export class RuleEngine {
     return this.rules;
   }
 
+  /** The open alerts as evaluated, saved or not; an alert not saved yet has the id -1. */
   openAlerts(): StoredAlert[] {
-    return [...this.open.values()];
+    return [...this.open.values()].map(({ identity, alert }) => ({ ...alert, id: identity.id ?? -1 }));
+  }
+
+  /** How many alerts have changes the store has not taken yet. */
+  get unsavedCount(): number {
+    return this.unsaved.size;
   }
 
   /** Re-reads the rules folder (SIGHUP). An invalid set is refused and the old one kept. */
@@ -64,6 +104,7 @@ export class RuleEngine {
     const rules = this.rules;
     for (const a of analyses) this.evaluateCluster(rules, a, contextOf, now, seen);
     this.resolveUnseen(rules, analyses, seen, now);
+    this.persist();
   }
 
   /**
@@ -82,6 +123,7 @@ export class RuleEngine {
       }
     }
     this.resolveUnseen(rules, analyses, seen, now);
+    this.persist();
   }
 
   /** Every rule over one cluster and its nodes; each node's values are computed once for all rules. */
@@ -106,7 +148,7 @@ export class RuleEngine {
   private resolveUnseen(rules: readonly Rule[], analyses: readonly ClusterAnalysis[], seen: ReadonlySet<string>, now: number): void {
     const analysed = new Set(analyses.map((a) => a.cluster));
     const configured = new Set(this.config.clusters.map((c) => c.name));
-    for (const [fingerprint, alert] of this.open) {
+    for (const [fingerprint, { alert }] of this.open) {
       if (seen.has(fingerprint)) continue;
       const cluster = alert.labels.cluster ?? '';
       const ruleGone = !rules.some((r) => r.name === alert.rule);
@@ -115,32 +157,27 @@ export class RuleEngine {
   }
 
   private advance(rule: Rule | null, fingerprint: string, labels: Record<string, string>, annotations: Record<string, string> | null, now: number): void {
-    const prev = this.open.get(fingerprint) ?? null;
+    const held = this.open.get(fingerprint);
+    const prev = held?.alert ?? null;
     const prevState: AlertState | null = prev && { state: prev.state === 'firing' ? 'firing' : 'pending', activeAt: prev.activeAt, firedAt: prev.firedAt, lastNotifiedAt: prev.lastNotifiedAt };
     const { next, transition } = step(prevState, annotations !== null, now, rule?.forSeconds ?? 0, this.config.alerting.repeatIntervalSeconds);
 
     if (!next) {
-      if (!prev) return;
+      if (!held || !prev) return;
       this.open.delete(fingerprint);
       this.alertmanagerSentAt.delete(fingerprint);
       if (transition === 'dropped') {
-        this.store.deleteAlert(prev.id);
+        this.change(held.identity, null);
         return;
       }
       const resolved: StoredAlert = { ...prev, state: 'resolved', resolvedAt: now };
-      this.store.transaction(() => {
-        this.store.saveAlert(resolved);
-        // A firing notification still waiting to be retried would re-open the alert at the
-        // receiver after the resolution: it goes.
-        this.store.expirePendingFiring(resolved.id, now);
-        this.notify(resolved, 'resolved', `${resolved.id}/resolved`, now, () => true);
-      });
+      this.change(held.identity, resolved, { kind: 'resolved', key: 'resolved', alert: resolved, at: now, which: () => true });
       this.log.info('alert resolved', { alertname: prev.rule, ...prev.labels });
       return;
     }
 
     const alert: StoredAlert = {
-      id: prev?.id ?? -1,
+      id: -1, // the row's id lives in the identity
       fingerprint,
       rule: rule!.name,
       severity: rule!.severity,
@@ -152,22 +189,73 @@ export class RuleEngine {
       resolvedAt: null,
       lastNotifiedAt: next.lastNotifiedAt,
     };
+    const identity = held?.identity ?? { id: null };
+    const notices: Notice[] = [];
     // Alertmanager resolves an alert it stops hearing about, so a firing one is re-posted.
     const alertmanagerDue =
       alert.state === 'firing' && (transition === 'firing' || now - (this.alertmanagerSentAt.get(fingerprint) ?? 0) >= this.config.alerting.alertmanagerResendSeconds * 1000);
-    // The alert's new state and its notifications are committed together: a crash can lose
-    // neither one without the other.
-    this.store.transaction(() => {
-      alert.id = this.store.saveAlert(prev ? alert : { ...alert, id: undefined });
-      if (transition === 'firing') this.notify(alert, 'firing', `${alert.id}/firing`, now, () => true);
-      // At most one re-post waits per alert and sink: the one queued already sets a fresh endsAt
-      // when it goes out, so queueing more behind a slow Alertmanager would only pile up.
-      else if (alertmanagerDue) this.notify(alert, 'firing', `${alert.id}/resend/${now}`, now, (s) => s.type === 'alertmanager' && !this.store.hasPendingFiring(alert.id, s.name));
-      if (transition === 'repeat') this.notify(alert, 'firing', `${alert.id}/repeat/${now}`, now, (s) => s.type !== 'alertmanager');
-    });
+    if (transition === 'firing') notices.push({ kind: 'firing', key: 'firing', alert, at: now, which: () => true });
+    // At most one re-post waits per alert and sink: the one queued already sets a fresh endsAt
+    // when it goes out, so queueing more behind a slow Alertmanager would only pile up.
+    else if (alertmanagerDue) notices.push({ kind: 'firing', key: `resend/${now}`, alert, at: now, which: (s, id) => s.type === 'alertmanager' && !this.store.hasPendingFiring(id, s.name) });
+    if (transition === 'repeat') notices.push({ kind: 'firing', key: `repeat/${now}`, alert, at: now, which: (s) => s.type !== 'alertmanager' });
+    this.change(identity, alert, ...notices);
     if (alertmanagerDue) this.alertmanagerSentAt.set(fingerprint, now);
-    this.open.set(fingerprint, alert);
+    this.open.set(fingerprint, { identity, alert });
     if (transition === 'firing') this.log.warn('alert firing', { alertname: alert.rule, ...alert.labels, summary: alert.annotations.summary });
+  }
+
+  /** Notes an alert's new state (null: its row goes) and the notifications it calls for, to be written by persist(). */
+  private change(identity: AlertIdentity, latest: StoredAlert | null, ...notices: Notice[]): void {
+    const pending = this.unsaved.get(identity);
+    if (latest === null && identity.id === null && (!pending || pending.notices.length === 0)) {
+      this.unsaved.delete(identity); // a pending alert dropped before it was ever written: nothing to keep
+      return;
+    }
+    if (pending) {
+      pending.latest = latest;
+      // While the store refuses, one Alertmanager re-post a minute would pile up: the newest will do.
+      if (notices.some((n) => n.key.startsWith('resend/'))) pending.notices = pending.notices.filter((n) => !n.key.startsWith('resend/'));
+      pending.notices.push(...notices);
+    } else {
+      this.unsaved.set(identity, { identity, latest, notices });
+    }
+  }
+
+  /**
+   * Writes every unsaved change in one transaction: each alert's latest state with the
+   * notifications it called for, so that a crash can lose neither one without the other. When
+   * the store refuses, everything stays queued for the next evaluation, and the error goes to the
+   * caller (the cycle logs it once a minute).
+   */
+  private persist(): void {
+    if (this.unsaved.size === 0) return;
+    const idsBefore = [...this.unsaved.keys()].map((identity) => [identity, identity.id] as const);
+    try {
+      this.store.transaction(() => {
+        for (const change of this.unsaved.values()) this.write(change);
+      });
+      this.unsaved.clear();
+    } catch (err) {
+      // The rolled-back inserts' ids were never committed: the next attempt inserts again.
+      for (const [identity, id] of idsBefore) identity.id = id;
+      throw err;
+    }
+  }
+
+  private write({ identity, latest, notices }: Unsaved): void {
+    if (latest === null) {
+      if (identity.id !== null) this.store.deleteAlert(identity.id);
+      return;
+    }
+    identity.id = this.store.saveAlert({ ...latest, id: identity.id ?? undefined });
+    for (const notice of notices) {
+      const alert = { ...notice.alert, id: identity.id };
+      // A firing notification still waiting to be retried would re-open the alert at the
+      // receiver after the resolution: it goes.
+      if (notice.kind === 'resolved') this.store.expirePendingFiring(alert.id, notice.at);
+      this.notify(alert, notice.kind, `${alert.id}/${notice.key}`, notice.at, (s) => notice.which(s, alert.id));
+    }
   }
 
   private notify(alert: StoredAlert, kind: 'firing' | 'resolved', key: string, now: number, which: (s: SinkConfig) => boolean): void {

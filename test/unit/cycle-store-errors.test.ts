@@ -18,6 +18,8 @@ import { parseGcacheSettings } from '../../src/sampler/provider-options.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { Analyzer } from '../../src/pipeline/analyzer.ts';
 import { CyclePipeline } from '../../src/pipeline/cycle.ts';
+import { AnalysisRecorder } from '../../src/pipeline/analysis-recorder.ts';
+import { analyzeCluster } from '../../src/analysis/cluster-analysis.ts';
 import { Metrics } from '../../src/http/metrics.ts';
 import { RuleEngine } from '../../src/rules/engine.ts';
 import { Outbox } from '../../src/alerts/outbox.ts';
@@ -112,3 +114,48 @@ test('labelled counters exist at 0 for every configured node and every known rea
   }
   assert.match(text, /gcache_advisor_store_errors_total\{code="SQLITE_FULL"\} 0/);
 });
+
+test("a minute's analysis row rolled back with its cycle is written by the next cycle of that minute", (t) => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ga-recorder-')), 'ga.db');
+  const store = new Store(file);
+  t.after(() => store.close());
+  const recorder = new AnalysisRecorder(store);
+  const minuteStart = Math.floor(Date.now() / 60_000) * 60_000;
+  const analysis = (now: number) =>
+    analyzeCluster({
+      cluster: 'c',
+      now,
+      targetWindowSeconds: 3600,
+      shortHorizonSeconds: 300,
+      longHorizonSeconds: 86400,
+      nodes: [{ name: 'a', points: [], reachable: false, localState: null, clusterStatus: null, segment: null, settings: null, minutes: [], purgesSeen: 0 }],
+    });
+  const rows = () => queryCount(file, 'SELECT COUNT(*) AS n FROM cluster_analysis');
+
+  store.beginCycle();
+  recorder.record([analysis(minuteStart + 1_000)]);
+  store.rollbackCycle(); // the commit failed (a full disk): the row is gone
+  recorder.rolledBack();
+  assert.equal(rows(), 0);
+
+  store.beginCycle();
+  recorder.record([analysis(minuteStart + 11_000)]);
+  store.commitCycle();
+  recorder.committed();
+  assert.equal(rows(), 1, 'the next cycle of the minute wrote it');
+
+  store.beginCycle();
+  recorder.record([analysis(minuteStart + 21_000)]);
+  store.commitCycle();
+  recorder.committed();
+  assert.equal(rows(), 1, 'and once written, the minute is not written again');
+});
+
+function queryCount(file: string, sql: string): number {
+  const conn = new Database(file, { readonly: true });
+  try {
+    return (conn.prepare(sql).get() as { n: number }).n;
+  } finally {
+    conn.close();
+  }
+}

@@ -193,10 +193,10 @@ test('expiry is checked first: a notification parked far in the future still exp
 
 // --- the rule engine's side: what it queues ---------------------------------------------------
 
-function engineFixture(sinks: string) {
+function engineFixture(sinks: string, ruleExtra = '') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ga-rules-'));
   closers.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  fs.writeFileSync(path.join(dir, 'missed.yaml'), 'name: NodeMissed\ncondition: missed_cycles >= 1\nseverity: critical\nsummary: "{{ node }} missed"\n');
+  fs.writeFileSync(path.join(dir, 'missed.yaml'), 'name: NodeMissed\ncondition: missed_cycles >= 1\nseverity: critical\nsummary: "{{ node }} missed"\n' + ruleExtra);
   const config = parseConfig(
     `clusters:
   - name: c1
@@ -211,7 +211,8 @@ ${sinks}
     'engine-test.yaml',
     { PW: 'x' },
   );
-  const store = new Store(tempDb());
+  const file = tempDb();
+  const store = new Store(file);
   closers.push(() => store.close());
   const engine = new RuleEngine(config, store, logCapture().log, loadRules(dir));
   const analysis = (now: number): ClusterAnalysis =>
@@ -225,7 +226,7 @@ ${sinks}
     });
   const evaluate = (now: number, missed: number) =>
     engine.evaluate([analysis(now)], () => ({ missedCycles: missed, purgesLastHour: 0, maintenanceAllowanceSeconds: 1800 }), now);
-  return { config, store, engine, evaluate };
+  return { config, file, store, engine, evaluate };
 }
 
 test('at most one Alertmanager re-post waits per alert, however long Alertmanager hangs', () => {
@@ -254,6 +255,59 @@ test('a resolution expires the firing notifications still waiting: the receiver 
   assert.deepEqual(statuses, ['firing', 'resolved'], `received ${statuses.join(', ')}`);
   const firing = store.notifications().find((n) => n.kind === 'firing')!;
   assert.notEqual(firing.expiredAt, null);
+});
+
+test('a store that refuses writes: alerts go on from memory, and their rows and notifications are written in order once it takes writes again', () => {
+  const { file, store, engine, evaluate } = engineFixture('    - { name: wh, type: webhook, url: "http://127.0.0.1:9" }\n    - { name: am, type: alertmanager, url: "http://127.0.0.1:9" }');
+  const other = new Database(file);
+  closers.push(() => other.close());
+  const t0 = Date.now();
+  other.exec('BEGIN IMMEDIATE'); // a full disk or a held lock: every write fails
+
+  assert.throws(() => evaluate(t0, 1), /locked|busy/i, 'the caller hears of the failure (the cycle logs it)');
+  const [firing] = engine.openAlerts();
+  assert.equal(firing?.state, 'firing', 'the alert fires from memory');
+  assert.equal(firing?.id, -1, 'not saved yet');
+  assert.equal(engine.unsavedCount, 1);
+  for (let minute = 1; minute <= 10; minute++) assert.throws(() => evaluate(t0 + minute * 60_000, 1), /locked|busy/i);
+  assert.throws(() => evaluate(t0 + 11 * 60_000, 0), /locked|busy/i);
+  assert.equal(engine.openAlerts().length, 0, 'resolved from memory');
+
+  other.exec('ROLLBACK');
+  const t1 = t0 + 12 * 60_000;
+  evaluate(t1, 0);
+  assert.equal(engine.unsavedCount, 0, 'everything written');
+  const [row, ...more] = store.alertHistory(0, 10);
+  assert.equal(more.length, 0, 'one row: the retries never inserted it twice');
+  assert.equal(row!.state, 'resolved');
+  assert.equal(row!.firedAt, t0);
+  assert.equal(row!.resolvedAt, t0 + 11 * 60_000);
+  const notes = store
+    .notifications(100)
+    .sort((a, b) => a.id - b.id)
+    .map((n) => `${n.sink} ${n.kind} ${n.expiredAt === null ? 'waiting' : 'expired'} ${n.idempotencyKey}`);
+  assert.deepEqual(notes, [
+    `wh firing expired gcache-advisor/wh/${row!.id}/firing`,
+    // no re-post behind it: at most one firing notification waits per alert and sink
+    `am firing expired gcache-advisor/am/${row!.id}/firing`,
+    `wh resolved waiting gcache-advisor/wh/${row!.id}/resolved`,
+    `am resolved waiting gcache-advisor/am/${row!.id}/resolved`,
+  ]);
+});
+
+test('a pending alert dropped before the store could take it leaves no row', () => {
+  const { file, store, engine, evaluate } = engineFixture('    []', 'for: 5m\n');
+  const other = new Database(file);
+  closers.push(() => other.close());
+  const t0 = Date.now();
+  other.exec('BEGIN IMMEDIATE');
+  assert.throws(() => evaluate(t0, 1), /locked|busy/i);
+  assert.equal(engine.openAlerts()[0]?.state, 'pending');
+  other.exec('ROLLBACK');
+  evaluate(t0 + 60_000, 0); // the condition went away before its 5 minutes
+  assert.equal(engine.unsavedCount, 0);
+  assert.equal(store.alertHistory(0, 10).length, 0, 'nothing was ever written of it');
+  assert.equal(store.notifications().length, 0);
 });
 
 test('alerts of a cluster removed from the config resolve', () => {
