@@ -60,7 +60,7 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
         url: s.url.reveal(),
         hmacSecret: s.hmacSecret?.reveal() ?? null,
         timeoutMs: s.timeoutSeconds * 1000,
-        alertmanagerEndsAfterMs: 4 * config.alerting.alertmanagerResendSeconds * 1000,
+        firingHoldMs: 4 * config.alerting.alertmanagerResendSeconds * 1000,
       },
     ]),
   );

@@ -6,8 +6,8 @@
  * exactly; following a 3xx could carry the signed payload elsewhere), at most
  * MAX_RESPONSE_BODY_BYTES of a response body is read, and a Retry-After is capped.
  */
-import { createHmac } from 'node:crypto';
-import type { SinkType } from './payloads.js';
+import { sinkDefinition, type SinkType } from '../sinks/registry.js';
+import type { SinkDefinition } from '../sinks/definition.js';
 import { scrubSecrets } from '../log/logger.js';
 
 export interface SinkTarget {
@@ -16,20 +16,14 @@ export interface SinkTarget {
   url: string;
   hmacSecret: string | null;
   timeoutMs: number;
-  /** For Alertmanager: how far ahead a firing alert's endsAt is set on each send. */
-  alertmanagerEndsAfterMs: number;
+  /** For a type that resends while firing (Alertmanager): how far ahead a firing alert's endsAt is set on each send. */
+  firingHoldMs: number;
 }
 
 export type SendResult =
   | { ok: true }
   | { ok: false; retry: true; error: string; retryAfterMs: number | null }
   | { ok: false; retry: false; error: string };
-
-export const SIGNATURE_HEADER = 'x-gcache-advisor-signature';
-
-export function signBody(body: string, secret: string): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-}
 
 /** The longest a receiver's Retry-After may hold a notification back. */
 export const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
@@ -74,17 +68,22 @@ async function drainBody(body: ReadableStream<Uint8Array> | null, limit: number)
   await reader.cancel().catch(() => undefined);
 }
 
-export async function send(target: SinkTarget, kind: 'firing' | 'resolved', payload: unknown, idempotencyKey: string, now = Date.now(), signal?: AbortSignal): Promise<SendResult> {
-  let url = target.url;
-  let bodyValue = payload;
-  if (target.type === 'alertmanager') {
-    url = `${target.url.replace(/\/+$/, '')}/api/v2/alerts`;
-    const alert = payload as Record<string, unknown>;
-    bodyValue = [kind === 'firing' ? { ...alert, endsAt: new Date(now + target.alertmanagerEndsAfterMs).toISOString() } : alert];
-  }
-  const body = JSON.stringify(bodyValue);
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'idempotency-key': idempotencyKey, 'user-agent': 'gcache-advisor' };
-  if (target.hmacSecret) headers[SIGNATURE_HEADER] = signBody(body, target.hmacSecret);
+export function send(target: SinkTarget, kind: 'firing' | 'resolved', payload: unknown, idempotencyKey: string, now = Date.now(), signal?: AbortSignal): Promise<SendResult> {
+  return sendAs(sinkDefinition(target.type), target, kind, payload, idempotencyKey, now, signal);
+}
+
+/** The same, the sink type given by its definition: all the sender knows of a type is its request. */
+export async function sendAs(
+  definition: SinkDefinition,
+  target: Omit<SinkTarget, 'type'>,
+  kind: 'firing' | 'resolved',
+  payload: unknown,
+  idempotencyKey: string,
+  now = Date.now(),
+  signal?: AbortSignal,
+): Promise<SendResult> {
+  const { url, body, headers: typeHeaders } = definition.request({ kind, payload, now }, { url: target.url, secret: target.hmacSecret, firingHoldMs: target.firingHoldMs });
+  const headers = { ...typeHeaders, 'content-type': 'application/json', 'idempotency-key': idempotencyKey, 'user-agent': 'gcache-advisor' };
   try {
     const res = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(target.timeoutMs)]) : AbortSignal.timeout(target.timeoutMs) });
     await drainBody(res.body, MAX_RESPONSE_BODY_BYTES);

@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import YAML from 'yaml';
 import { configSchema, type ParsedConfig } from './schema.js';
+import type { SinkType } from '../sinks/registry.js';
 import { registerSecret } from '../log/logger.js';
 import { parseHostPort } from '../sampler/discovery/addresses.js';
 
@@ -72,7 +73,7 @@ export interface ClusterConfig {
 
 export interface SinkConfig {
   name: string;
-  type: 'slack' | 'webhook' | 'alertmanager';
+  type: SinkType;
   url: Secret;
   hmacSecret: Secret | null;
   severities: string[] | null;

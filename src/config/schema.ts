@@ -8,6 +8,7 @@ import { z } from 'zod';
 import cron from 'node-cron';
 import { parseDuration, parseSize, quoteValue, UnitParseError } from '../units/parse.js';
 import { hostPortProblem, parseHostPort } from '../sampler/discovery/addresses.js';
+import { orList, SINK_TYPES, sinkDefinition, sinkTypesWhere } from '../sinks/registry.js';
 
 /** A duration string ("90s", "15m", "2h") turned into seconds. */
 const duration = z.string({ error: 'expected a duration such as 90s, 15m or 2h' }).transform((value, ctx) => {
@@ -115,9 +116,9 @@ const secretSource = {
 
 const sink = z.strictObject({
   name,
-  type: z.enum(['slack', 'webhook', 'alertmanager'], { error: 'expected slack, webhook or alertmanager' }),
+  type: z.enum(SINK_TYPES, { error: `expected ${orList(SINK_TYPES)}` }),
   ...secretSource,
-  /** Webhook only: HMAC-SHA256 of the body in the X-Gcache-Advisor-Signature header. */
+  /** Only for a type that signs (its definition's `signs`), such as a webhook: the key it signs the body with. */
   secretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
   secretFile: z.string().min(1, 'expected a file path').optional(),
   /** Routing: which severities and clusters this sink receives (all when omitted). */
@@ -226,7 +227,7 @@ export const configSchema = z
       sinkNames.add(s.name);
       const sources = [s.url, s.urlEnv, s.urlFile].filter(Boolean).length;
       if (sources !== 1) ctx.addIssue({ code: 'custom', path: at, message: 'expected exactly one of url, urlEnv or urlFile' });
-      if ((s.secretEnv || s.secretFile) && s.type !== 'webhook') ctx.addIssue({ code: 'custom', path: [...at, s.secretEnv ? 'secretEnv' : 'secretFile'], message: 'only a webhook sink signs its body' });
+      if ((s.secretEnv || s.secretFile) && !sinkDefinition(s.type).signs) ctx.addIssue({ code: 'custom', path: [...at, s.secretEnv ? 'secretEnv' : 'secretFile'], message: `only a ${orList(sinkTypesWhere('signs'))} sink signs its body` });
       if (s.secretEnv && s.secretFile) ctx.addIssue({ code: 'custom', path: at, message: 'expected secretEnv or secretFile, not both' });
       for (const c of s.clusters ?? []) {
         if (!config.clusters.some((x) => x.name === c)) ctx.addIssue({ code: 'custom', path: [...at, 'clusters'], message: `unknown cluster ${quoteValue(c)}` });

@@ -13,7 +13,8 @@ import { loadRules, type Rule } from './rule-file.js';
 import { renderTemplate } from './template.js';
 import { clusterValues, nodeValues, type NodeContext } from './variables.js';
 import { step, type AlertState } from './lifecycle.js';
-import { payloadFor, type AlertView } from '../alerts/payloads.js';
+import { payloadFor, sinkDefinition } from '../sinks/registry.js';
+import type { AlertView } from '../sinks/view.js';
 
 /** Figures added to every alert's annotations, rendered with their units, when known. */
 const FIGURES = ['window', 'ist_budget', 'donor', 'gcache_size', 'recommended_size'] as const;
@@ -197,8 +198,8 @@ export class RuleEngine {
     if (transition === 'firing') notices.push({ kind: 'firing', key: 'firing', alert, at: now, which: () => true });
     // At most one re-post waits per alert and sink: the one queued already sets a fresh endsAt
     // when it goes out, so queueing more behind a slow Alertmanager would only pile up.
-    else if (alertmanagerDue) notices.push({ kind: 'firing', key: `resend/${now}`, alert, at: now, which: (s, id) => s.type === 'alertmanager' && !this.store.hasPendingFiring(id, s.name) });
-    if (transition === 'repeat') notices.push({ kind: 'firing', key: `repeat/${now}`, alert, at: now, which: (s) => s.type !== 'alertmanager' });
+    else if (alertmanagerDue) notices.push({ kind: 'firing', key: `resend/${now}`, alert, at: now, which: (s, id) => sinkDefinition(s.type).resendWhileFiring && !this.store.hasPendingFiring(id, s.name) });
+    if (transition === 'repeat') notices.push({ kind: 'firing', key: `repeat/${now}`, alert, at: now, which: (s) => sinkDefinition(s.type).repeats });
     this.change(identity, alert, ...notices);
     if (alertmanagerDue) this.alertmanagerSentAt.set(fingerprint, now);
     this.open.set(fingerprint, { identity, alert });

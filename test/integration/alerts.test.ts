@@ -16,7 +16,7 @@ import { GaleraSandbox, sleep } from '../../src/sandbox/galera-sandbox.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import { signBody } from '../../src/alerts/sender.ts';
+import { signBody } from '../../src/sinks/webhook.ts';
 import { waitFor } from '../support/wait.ts';
 import { tracked } from '../support/children.ts';
 import { startCluster, configYaml, spawnCli, queryDatabase, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';

@@ -74,7 +74,7 @@ async function blackHole(): Promise<{ url: string; requests: () => number }> {
 }
 
 function sink(name: string, type: SinkTarget['type'], url: string, timeoutMs = 300): SinkTarget {
-  return { name, type, url, hmacSecret: null, timeoutMs, alertmanagerEndsAfterMs: 240_000 };
+  return { name, type, url, hmacSecret: null, timeoutMs, firingHoldMs: 240_000 };
 }
 
 function logCapture() {

@@ -1,8 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { slackPayload, webhookPayload, alertmanagerPayload, fitSlack, type AlertView } from '../../src/alerts/payloads.ts';
-import { signBody, parseRetryAfter } from '../../src/alerts/sender.ts';
+import { slack, fitSlack } from '../../src/sinks/slack.ts';
+import { webhook, signBody } from '../../src/sinks/webhook.ts';
+import { alertmanager } from '../../src/sinks/alertmanager.ts';
+import type { AlertView } from '../../src/sinks/view.ts';
+import { parseRetryAfter } from '../../src/alerts/sender.ts';
+
+// Each type's payload as the rule engine builds it for a sink of that type.
+const slackPayload = (a: AlertView) => slack.payload(a, 'chat');
+const webhookPayload = (a: AlertView, receiver: string) => webhook.payload(a, receiver);
+const alertmanagerPayload = (a: AlertView) => alertmanager.payload(a, 'am');
 
 const alert: AlertView = {
   alertname: 'GaleraReplicationWindowCritical',

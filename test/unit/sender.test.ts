@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { send, parseRetryAfter, MAX_RETRY_AFTER_MS, type SinkTarget } from '../../src/alerts/sender.ts';
+import { signBody, SIGNATURE_HEADER } from '../../src/sinks/webhook.ts';
 
 /** A real HTTP server on 127.0.0.1 that records every request path; closed after `body` runs. */
 async function withServer(handler: http.RequestListener, body: (url: string, paths: string[]) => Promise<void>): Promise<void> {
@@ -20,7 +21,7 @@ async function withServer(handler: http.RequestListener, body: (url: string, pat
   }
 }
 
-const target = (url: string, timeoutMs = 5000): SinkTarget => ({ name: 'hook', type: 'webhook', url, hmacSecret: null, timeoutMs, alertmanagerEndsAfterMs: 0 });
+const target = (url: string, timeoutMs = 5000): SinkTarget => ({ name: 'hook', type: 'webhook', url, hmacSecret: null, timeoutMs, firingHoldMs: 0 });
 
 const timed = async <T>(run: () => Promise<T>): Promise<[T, number]> => {
   const start = performance.now();
@@ -104,6 +105,31 @@ test('a 429 with a huge Retry-After is retried after at most the cap', async () 
     async (url) => {
       const result = await send(target(url), 'firing', { a: 1 }, 'key-4');
       assert.deepEqual(result, { ok: false, retry: true, error: 'HTTP 429', retryAfterMs: MAX_RETRY_AFTER_MS });
+    },
+  );
+});
+
+test('the request comes from the sink type: Alertmanager\'s API path and array, a webhook\'s signature', async () => {
+  const bodies: Array<{ body: string; signature: string | undefined }> = [];
+  await withServer(
+    (req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        bodies.push({ body, signature: req.headers[SIGNATURE_HEADER] as string | undefined });
+        res.writeHead(200).end();
+      });
+    },
+    async (url, paths) => {
+      const now = Date.UTC(2026, 10, 22, 10, 0, 0);
+      const am: SinkTarget = { ...target(`${url}/`), type: 'alertmanager', firingHoldMs: 60_000 };
+      assert.deepEqual(await send(am, 'firing', { labels: { alertname: 'A' } }, 'key-5', now), { ok: true });
+      const hook: SinkTarget = { ...target(`${url}/hook`), hmacSecret: 'k3y' };
+      assert.deepEqual(await send(hook, 'firing', { a: 1 }, 'key-6', now), { ok: true });
+      assert.deepEqual(paths, ['/api/v2/alerts', '/hook']);
+      assert.deepEqual(JSON.parse(bodies[0]!.body), [{ labels: { alertname: 'A' }, endsAt: '2026-11-22T10:01:00.000Z' }]);
+      assert.equal(bodies[0]!.signature, undefined);
+      assert.equal(bodies[1]!.signature, signBody('{"a":1}', 'k3y'));
     },
   );
 });

@@ -1,23 +1,9 @@
 /**
- * What each sink receives, built when a notification is written to the outbox. Pure.
- * - slack: Block Kit with a plain-text fallback;
- * - webhook: the Alertmanager webhook payload (version 4), so existing receivers work;
- * - alertmanager: one alert for POST /api/v2/alerts.
+ * Slack (an incoming webhook): Block Kit with a plain-text fallback, every value escaped and cut
+ * to Slack's limits. Posted as it is; repeats while the alert fires.
  */
-
-export interface AlertView {
-  alertname: string;
-  severity: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-  status: 'firing' | 'resolved';
-  startsAt: number;
-  endsAt: number | null;
-  fingerprint: string;
-  idempotencyKey: string;
-}
-
-export type SinkType = 'slack' | 'webhook' | 'alertmanager';
+import { defineSink, plainJsonRequest } from './definition.js';
+import type { AlertView } from './view.js';
 
 /** Annotations that are figures, shown as fields in Slack, with their titles. */
 const FIGURE_TITLES: Record<string, string> = {
@@ -61,7 +47,7 @@ function field(title: string, value: string): { type: 'mrkdwn'; text: string } {
   return { type: 'mrkdwn', text: fitSlack(`*${title}*\n${escapeSlack(value)}`, SLACK_FIELD_TEXT_MAX) };
 }
 
-export function slackPayload(a: AlertView): Record<string, unknown> {
+function slackPayload(a: AlertView): Record<string, unknown> {
   const firing = a.status === 'firing';
   const icon = !firing ? '✅' : a.severity === 'critical' ? '🔴' : a.severity === 'warning' ? '🟠' : '🔵';
   const where = a.labels.node ? `${a.labels.cluster}/${a.labels.node}` : (a.labels.cluster ?? '');
@@ -90,54 +76,11 @@ export function slackPayload(a: AlertView): Record<string, unknown> {
   };
 }
 
-export function webhookPayload(a: AlertView, receiver: string): Record<string, unknown> {
-  return {
-    version: '4',
-    groupKey: `{}:{alertname="${a.alertname}"}`,
-    truncatedAlerts: 0,
-    status: a.status,
-    receiver,
-    groupLabels: { alertname: a.alertname },
-    commonLabels: a.labels,
-    commonAnnotations: a.annotations,
-    externalURL: '',
-    idempotencyKey: a.idempotencyKey,
-    alerts: [
-      {
-        status: a.status,
-        labels: a.labels,
-        annotations: a.annotations,
-        startsAt: new Date(a.startsAt).toISOString(),
-        endsAt: a.endsAt === null ? '0001-01-01T00:00:00Z' : new Date(a.endsAt).toISOString(),
-        generatorURL: '',
-        fingerprint: a.fingerprint,
-      },
-    ],
-  };
-}
-
-/**
- * One alert for Alertmanager's API. A firing alert's endsAt is set when it is sent (see the
- * sender): Alertmanager resolves an alert by itself once endsAt passes, so a firing alert is
- * re-sent before that for as long as it fires.
- */
-export function alertmanagerPayload(a: AlertView): Record<string, unknown> {
-  return {
-    labels: a.labels,
-    annotations: a.annotations,
-    startsAt: new Date(a.startsAt).toISOString(),
-    ...(a.status === 'resolved' && a.endsAt !== null ? { endsAt: new Date(a.endsAt).toISOString() } : {}),
-    generatorURL: '',
-  };
-}
-
-export function payloadFor(type: SinkType, a: AlertView, sinkName: string): Record<string, unknown> {
-  switch (type) {
-    case 'slack':
-      return slackPayload(a);
-    case 'webhook':
-      return webhookPayload(a, sinkName);
-    case 'alertmanager':
-      return alertmanagerPayload(a);
-  }
-}
+export const slack = defineSink({
+  type: 'slack',
+  payload: slackPayload,
+  request: plainJsonRequest,
+  resendWhileFiring: false,
+  repeats: true,
+  signs: false,
+});
