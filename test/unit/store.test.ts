@@ -83,3 +83,29 @@ test('settings and events are kept per node', () => {
   assert.deepEqual(store.events('c', 'n', 0, 10), [{ cluster: 'c', node: 'n', at: 5, kind: 'epoch_start', detail: { epoch: 2 } }]);
   store.close();
 });
+
+test('a transaction that rolls back forgets the epoch row it wrote: the next sample of that epoch writes it again', () => {
+  const store = new Store(tmpDb());
+  const first = sampleAt(1_000, 1, 1);
+  assert.throws(() => store.transaction(() => {
+    store.recordSample(first, null);
+    throw new Error('abandoned');
+  }), /abandoned/);
+  assert.equal(store.sampleCount('c', 'n'), 0);
+  store.recordSample(sampleAt(2_000, 2, 2), null);
+  assert.equal(store.latestSample('c', 'n')!.status.localStateUuid, first.status.localStateUuid, 'the uuids are stored, not read back empty');
+  store.close();
+});
+
+test('writes join the open cycle transaction and go with its rollback, the epoch row included', () => {
+  const store = new Store(tmpDb());
+  store.beginCycle();
+  store.recordSample(sampleAt(1_000, 1, 1), null);
+  store.recordEvent({ cluster: 'c', node: 'n', at: 1, kind: 'epoch_start', detail: {} });
+  store.rollbackCycle();
+  assert.equal(store.sampleCount('c', 'n'), 0);
+  assert.deepEqual(store.events('c', 'n', 0, 10), []);
+  store.recordSample(sampleAt(2_000, 2, 2), null);
+  assert.notEqual(store.latestSample('c', 'n')!.status.localStateUuid, '');
+  store.close();
+});

@@ -1,0 +1,173 @@
+/**
+ * The one SQLite connection of the store: opening (pragmas, migrations), transactions, and how
+ * writes went. The repositories prepare their statements here and run every write through
+ * `write` or `transaction`. Nothing else keeps the better-sqlite3 handle (`Store.db` only lends it
+ * to the benchmarks, the fleet seeder and tests).
+ *
+ * WAL mode with synchronous=NORMAL: a committed transaction is in the WAL file before commit
+ * returns, so killing the daemon (even with -9) loses nothing committed; only a power loss
+ * could drop the last transactions, which the next samples replace anyway.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { migrate } from './migrations.js';
+
+/**
+ * How long a write waits for a lock held by another connection. Short on purpose: the daemon is
+ * the only writer, so a lock held elsewhere is an outsider (a backup, a manual session), and every
+ * millisecond waited here is the event loop blocked. A write that gives up is counted and retried
+ * with the next cycle.
+ */
+const BUSY_TIMEOUT_MS = 100;
+
+/** How the most recent write went, for readiness and the store-error counter. */
+export interface WriteHealth {
+  ok: boolean;
+  /** The SQLite error code of the last failed write (SQLITE_FULL, SQLITE_BUSY...), when not ok. */
+  reason: string | null;
+  since: number | null;
+}
+
+export type Statement = Database.Statement;
+
+export class StoreDatabase {
+  readonly #db: Database.Database;
+  /** Transaction control, prepared once: `exec` would compile the SQL text on every call. */
+  readonly #control: { begin: Statement; beginImmediate: Statement; commit: Statement; rollback: Statement };
+  #health: WriteHealth = { ok: true, reason: null, since: null };
+  /** Failed writes by SQLite error code, since start. */
+  readonly writeErrors = new Map<string, number>();
+  /** Caches of what was written (the sample repository's epoch rows) to forget on a rollback. */
+  readonly #onRollback: Array<() => void> = [];
+
+  constructor(file: string) {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    this.#db = new Database(file);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = NORMAL');
+    this.#db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    this.#db.pragma('foreign_keys = ON');
+    migrate(this.#db);
+    this.#control = {
+      begin: this.#db.prepare('BEGIN'),
+      beginImmediate: this.#db.prepare('BEGIN IMMEDIATE'),
+      commit: this.#db.prepare('COMMIT'),
+      rollback: this.#db.prepare('ROLLBACK'),
+    };
+  }
+
+  /** Repositories prepare each of their statements once, when they are built. */
+  prepare(sql: string): Statement {
+    return this.#db.prepare(sql);
+  }
+
+  /**
+   * The raw connection, only for `Store.db` (benchmarks, the fleet seeder and tests that need
+   * SQL the store does not offer). Writes made through it bypass the write-health tracking.
+   */
+  get connection(): Database.Database {
+    return this.#db;
+  }
+
+  /** Registers what to forget when a transaction of the store rolls back. */
+  onRollback(forget: () => void): void {
+    this.#onRollback.push(forget);
+  }
+
+  /**
+   * Runs `fn` in one transaction (nested calls join the outer one). Every write of the project
+   * goes through here or `write`, so that readiness and the error counter see each outcome.
+   */
+  transaction<T>(fn: () => T): T {
+    // Inside a transaction already (the cycle's): join it. A savepoint per nested call would cost
+    // more than the insert it wraps, and an error rolls the whole cycle back anyway.
+    if (this.#db.inTransaction) return fn();
+    // A committed transaction proves the store writable.
+    return this.#track(() => {
+      this.#control.begin.run();
+      try {
+        const result = fn();
+        this.#control.commit.run();
+        return result;
+      } catch (err) {
+        this.#rollback();
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * A write transaction that spans several turns of the event loop (the cycle pipeline writes a
+   * cycle in slices). Writes made meanwhile on this connection join it.
+   */
+  beginCycle(): void {
+    this.#track(() => this.#control.beginImmediate.run());
+  }
+
+  commitCycle(): void {
+    this.#track(() => this.#control.commit.run());
+  }
+
+  rollbackCycle(): void {
+    this.#rollback();
+  }
+
+  /** How the most recent write went; never takes a lock, so readiness checks cannot block. */
+  writeHealth(): WriteHealth {
+    return this.#health;
+  }
+
+  /** Runs one write statement: joins the open transaction, else records how it went. */
+  write<T>(fn: () => T): T {
+    if (this.#db.inTransaction) return fn();
+    return this.#track(fn, wroteRows);
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  #rollback(): void {
+    if (this.#db.inTransaction) this.#control.rollback.run();
+    for (const forget of this.#onRollback) forget(); // what it had written is gone with it
+  }
+
+  /** Runs a write and records how it went, for readiness and the error counter. */
+  #track<T>(fn: () => T, proves: (result: T) => boolean = () => true): T {
+    try {
+      const result = fn();
+      // Only a write that wrote something shows the store writable again: on a full disk a
+      // statement that changes no row (an outbox sweep with nothing to expire) still succeeds.
+      if (!this.#health.ok && proves(result)) this.#health = { ok: true, reason: null, since: null };
+      return result;
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? 'SQLITE_ERROR';
+      this.writeErrors.set(code, (this.writeErrors.get(code) ?? 0) + 1);
+      if (this.#health.ok || this.#health.reason !== code) this.#health = { ok: false, reason: code, since: Date.now() };
+      throw err;
+    }
+  }
+}
+
+/**
+ * A repository: the statements of one concern, each prepared once when the store opens (a
+ * statement prepared per call would be compiled again every cycle), run over the store's
+ * connection through its `write` and `transaction`.
+ */
+export abstract class Repository<Statements> {
+  protected readonly db: StoreDatabase;
+  protected readonly stmts: Statements;
+
+  protected constructor(db: StoreDatabase, prepare: (db: StoreDatabase) => Statements) {
+    this.db = db;
+    this.stmts = prepare(db);
+  }
+}
+
+/** Whether a statement's result shows rows written: a RunResult or a count of changes above zero. */
+function wroteRows(result: unknown): boolean {
+  if (typeof result === 'number') return result > 0;
+  if (result && typeof result === 'object' && 'changes' in result) return (result as { changes: number }).changes > 0;
+  return false;
+}
