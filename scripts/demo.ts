@@ -8,8 +8,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { GaleraSandbox } from '../src/sandbox/galera-sandbox.js';
-import { prepareSysbench, SysbenchRun } from '../src/sandbox/workload.js';
+import { GaleraSandbox } from '../tools/sandbox/galera-sandbox.js';
+import { prepareSysbench, SysbenchRun } from '../tools/sandbox/workload.js';
 import { loadConfigFile } from '../src/config/load.js';
 import { startDaemon } from '../src/daemon.js';
 import { createLogger } from '../src/log/logger.js';

@@ -7,9 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { GaleraSandbox, sleep } from '../src/sandbox/galera-sandbox.js';
+import { GaleraSandbox, sleep } from '../tools/sandbox/galera-sandbox.js';
 import { STATUS_VARIABLES } from '../src/sampler/status.js';
-import { writeBytes } from '../src/sandbox/workload.js';
+import { writeBytes } from '../tools/sandbox/workload.js';
 
 const { values } = parseArgs({ options: { dir: { type: 'string' } } });
 const owned = !values.dir;

@@ -10,7 +10,7 @@ import YAML from 'yaml';
 import { configSchema, type ParsedConfig } from './schema.js';
 import type { SinkType } from '../sinks/registry.js';
 import { registerSecret } from '../log/logger.js';
-import { parseHostPort } from '../sampler/discovery/addresses.js';
+import { parseHostPort } from './addresses.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { z } from 'zod';
 import cron from 'node-cron';
 import { parseDuration, parseSize, quoteValue, UnitParseError } from '../units/parse.js';
-import { hostPortProblem, parseHostPort } from '../sampler/discovery/addresses.js';
+import { hostPortProblem, parseHostPort } from './addresses.js';
 import { orList, SINK_TYPES, sinkDefinition, sinkTypesWhere } from '../sinks/registry.js';
 
 /** A duration string ("90s", "15m", "2h") turned into seconds. */

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { GaleraSandbox, sleep } from '../../src/sandbox/galera-sandbox.ts';
+import { GaleraSandbox, sleep } from '../../tools/sandbox/galera-sandbox.ts';
 import { startCluster, writeConfigFile, runCli, spawnCli, queryDatabase, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ga-cli-'));

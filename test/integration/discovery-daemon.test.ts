@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { GaleraSandbox, sleep } from '../../src/sandbox/galera-sandbox.ts';
+import { GaleraSandbox, sleep } from '../../tools/sandbox/galera-sandbox.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';

@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
 import Database from 'better-sqlite3';
-import { sleep, type GaleraSandbox } from '../../src/sandbox/galera-sandbox.ts';
+import { sleep, type GaleraSandbox } from '../../tools/sandbox/galera-sandbox.ts';
 import { startCluster, configYaml, queryDatabase, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';
 import { SHIPPED_RULES, SteadyWriter, get, metricValue, waitFor, waitForSecondOfMinute } from './faults/common.ts';
 import { SmallTmpfs } from './faults/filesystems.ts';

@@ -20,7 +20,7 @@ import path from 'node:path';
 import net from 'node:net';
 import http from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { sleep, type GaleraSandbox } from '../../src/sandbox/galera-sandbox.ts';
+import { sleep, type GaleraSandbox } from '../../tools/sandbox/galera-sandbox.ts';
 import { startFleet, type Fleet } from '../../tools/fleet/fleet.ts';
 import { startCluster, queryDatabase, ADVISOR_USER, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';
 import { SHIPPED_RULES, get, waitFor } from './faults/common.ts';

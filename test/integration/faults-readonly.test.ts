@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { sleep, type GaleraSandbox } from '../../src/sandbox/galera-sandbox.ts';
+import { sleep, type GaleraSandbox } from '../../tools/sandbox/galera-sandbox.ts';
 import { startCluster, configYaml, queryDatabase, runCli, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';
 import { SHIPPED_RULES, SteadyWriter, get, metricValue, waitFor } from './faults/common.ts';
 import { Ext4Image } from './faults/filesystems.ts';

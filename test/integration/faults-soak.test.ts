@@ -24,7 +24,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
-import { sleep } from '../../src/sandbox/galera-sandbox.ts';
+import { sleep } from '../../tools/sandbox/galera-sandbox.ts';
 import { startFleet, type Fleet } from '../../tools/fleet/fleet.ts';
 import { memoryUse } from '../../tools/fleet/proc-stats.ts';
 import { ADVISOR_USER, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';

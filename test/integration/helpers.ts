@@ -5,7 +5,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
 import { tracked } from '../support/children.ts';
-import { GaleraSandbox, type SandboxOptions } from '../../src/sandbox/galera-sandbox.ts';
+import { GaleraSandbox, type SandboxOptions } from '../../tools/sandbox/galera-sandbox.ts';
 import { parseConfig, type Config } from '../../src/config/load.ts';
 
 export const ADVISOR_USER = 'gcache_advisor';

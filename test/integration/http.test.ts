@@ -6,8 +6,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { GaleraSandbox, sleep } from '../../src/sandbox/galera-sandbox.ts';
-import { prepareSysbench, SysbenchRun } from '../../src/sandbox/workload.ts';
+import { GaleraSandbox, sleep } from '../../tools/sandbox/galera-sandbox.ts';
+import { prepareSysbench, SysbenchRun } from '../../tools/sandbox/workload.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { parseConfig } from '../../src/config/load.ts';

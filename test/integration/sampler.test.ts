@@ -5,8 +5,8 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { GaleraSandbox, sleep } from '../../src/sandbox/galera-sandbox.ts';
-import { prepareSysbench, SysbenchRun } from '../../src/sandbox/workload.ts';
+import { GaleraSandbox, sleep } from '../../tools/sandbox/galera-sandbox.ts';
+import { prepareSysbench, SysbenchRun } from '../../tools/sandbox/workload.ts';
 import { Store } from '../../src/store/store.ts';
 import type { CycleResult } from '../../src/sampler/sampler.ts';
 import { Sampler } from '../../src/sampler/sampler.ts';

@@ -10,9 +10,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { median } from 'simple-statistics';
-import { GaleraSandbox, sleep } from '../../src/sandbox/galera-sandbox.ts';
-import { prepareSysbench, SysbenchRun, writeCountedBytes, writeOneBigWriteSet } from '../../src/sandbox/workload.ts';
-import { TruthRecorder } from '../../src/sandbox/truth-recorder.ts';
+import { GaleraSandbox, sleep } from '../../tools/sandbox/galera-sandbox.ts';
+import { prepareSysbench, SysbenchRun, writeCountedBytes, writeOneBigWriteSet } from '../../tools/sandbox/workload.ts';
+import { TruthRecorder } from '../../tools/sandbox/truth-recorder.ts';
 import { Store } from '../../src/store/store.ts';
 import { Sampler } from '../../src/sampler/sampler.ts';
 import { Analyzer } from '../../src/pipeline/analyzer.ts';

@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { addressKey, hostPortProblem, parseHostPort, parseIncomingAddresses } from '../../src/sampler/discovery/addresses.ts';
+import { addressKey, hostPortProblem, parseHostPort, parseIncomingAddresses } from '../../src/config/addresses.ts';
 import { AUTO_MESSAGE, fromIncomingAddresses } from '../../src/sampler/discovery/incoming-source.ts';
 import { Presence } from '../../src/sampler/discovery/presence.ts';
 import { parseConfig, ConfigError, Secret, type NodeTarget } from '../../src/config/load.ts';

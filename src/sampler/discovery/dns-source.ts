@@ -10,7 +10,7 @@
  */
 import dns from 'node:dns';
 import net from 'node:net';
-import type { MemberAddress } from './addresses.js';
+import type { MemberAddress } from '../../config/addresses.js';
 import { describeError, ListingError, type Listing, type MemberSource } from './listing.js';
 
 /** The answers that mean "no such records", as opposed to a resolver that failed. */

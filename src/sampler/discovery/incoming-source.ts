@@ -9,7 +9,7 @@
  */
 import type { DiscoveryConnection, NodeTarget } from '../../config/load.js';
 import type { HostResolver } from '../host-resolver.js';
-import { addressKey, parseIncomingAddresses, type MemberAddress } from './addresses.js';
+import { addressKey, parseIncomingAddresses, type MemberAddress } from '../../config/addresses.js';
 import { describeError, ListingError, type Listing, type MemberSource } from './listing.js';
 import { MemberSession } from './member-session.js';
 

@@ -1,6 +1,6 @@
 /** What one look at a cluster's membership found, whichever the source (Galera status or DNS). */
 import type { NodeTarget } from '../../config/load.js';
-import type { MemberAddress } from './addresses.js';
+import type { MemberAddress } from '../../config/addresses.js';
 import type { MemberSession } from './member-session.js';
 
 export interface Listing {

@@ -10,7 +10,7 @@ import type { DiscoveryConnection } from '../../config/load.js';
 import { HostResolver } from '../host-resolver.js';
 import { mysqlSslOptions } from '../tls-options.js';
 import { withDeadline } from '../deadline.js';
-import type { MemberAddress } from './addresses.js';
+import type { MemberAddress } from '../../config/addresses.js';
 
 export class MemberSession {
   private connection: mysql.Connection | null = null;

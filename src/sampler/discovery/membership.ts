@@ -10,7 +10,7 @@ import type { ClusterConfig, DiscoveryConfig, NodeTarget } from '../../config/lo
 import { scrubSecrets, type Logger } from '../../log/logger.js';
 import { throttled } from '../../log/throttle.js';
 import { HostResolver } from '../host-resolver.js';
-import { addressKey, type MemberAddress } from './addresses.js';
+import { addressKey, type MemberAddress } from '../../config/addresses.js';
 import { DnsSource } from './dns-source.js';
 import { IncomingAddressesSource } from './incoming-source.js';
 import { describeError, type Listing, type MemberSource } from './listing.js';

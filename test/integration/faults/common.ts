@@ -1,7 +1,7 @@
 /** What the fault tests share: waiting, reading the daemon's API and metrics, a steady write load. */
 import path from 'node:path';
 import mysql from 'mysql2/promise';
-import { sleep, type GaleraSandbox } from '../../../src/sandbox/galera-sandbox.ts';
+import { sleep, type GaleraSandbox } from '../../../tools/sandbox/galera-sandbox.ts';
 
 export const ROOT = path.join(import.meta.dirname, '..', '..', '..');
 export const SHIPPED_RULES = path.join(ROOT, 'rules');

@@ -3,7 +3,7 @@
  * advisor's least-privilege account allowed from the root namespace, and a daemon config for it.
  */
 import path from 'node:path';
-import { GaleraSandbox } from '../../../src/sandbox/galera-sandbox.ts';
+import { GaleraSandbox } from '../../../tools/sandbox/galera-sandbox.ts';
 import { ADVISOR_USER, ADVISOR_PASSWORD, PASSWORD_ENV } from '../helpers.ts';
 import { NetnsLab } from './netns.ts';
 

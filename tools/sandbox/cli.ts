@@ -72,7 +72,7 @@ async function main(): Promise<number> {
       for (const n of sandbox.nodes) {
         process.stdout.write(`${n.name}: 127.0.0.1:${n.sqlPort} (socket ${n.socket}) pid ${n.pid}\n`);
       }
-      process.stdout.write(`admin account: ${SANDBOX_ADMIN.user} (password in src/sandbox/galera-sandbox.ts)\n`);
+      process.stdout.write(`admin account: ${SANDBOX_ADMIN.user} (password in tools/sandbox/galera-sandbox.ts)\n`);
       return 0;
     }
     case 'down':

@@ -5,8 +5,8 @@
  */
 import mysql from 'mysql2/promise';
 import type { GaleraSandbox } from './galera-sandbox.js';
-import { parseCachedDownto } from '../sampler/status.js';
-import { istSafetyGap } from '../analysis/ist.js';
+import { parseCachedDownto } from '../../src/sampler/status.js';
+import { istSafetyGap } from '../../src/analysis/ist.js';
 
 export interface TruthPoint {
   t: number;

@@ -1,6 +1,6 @@
 /**
  * Member addresses as Galera and the config write them: "host:port", "host", "[v6]:port", or a
- * bare IPv6 address. Pure functions, shared by the config check (seeds) and discovery
+ * bare IPv6 address. Pure functions, shared by the config check (seeds) and the sampler's discovery
  * (wsrep_incoming_addresses).
  */
 import net from 'node:net';
