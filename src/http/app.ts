@@ -4,8 +4,9 @@
  * is its own scope under /api/v1, whose bearer-token hook guards every route registered in it,
  * the API's 404s included. Every answer comes from memory or SQLite; nothing here queries MySQL.
  */
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
 import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config/load.js';
 import type { Store } from '../store/store.js';
 import type { Analyzer } from '../pipeline/analyzer.js';
@@ -14,6 +15,7 @@ import type { RuleEngine } from '../rules/engine.js';
 import type { Logger } from '../log/logger.js';
 import { bearerTokenHook } from './auth.js';
 import { makeLookup } from './lookup.js';
+import { apiErrors, JsonObject } from './schemas.js';
 import { healthRoutes } from './routes/health.js';
 import { clusterRoutes } from './routes/clusters.js';
 import { nodeRoutes } from './routes/nodes.js';
@@ -41,6 +43,9 @@ export interface ServerDeps {
 }
 
 export const API_PREFIX = '/api/v1';
+
+/** The instance the route modules register on: request and reply types come from the routes' TypeBox schemas. */
+export type Api = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
 type HttpError = Error & { statusCode?: number; validation?: Array<{ instancePath: string; params?: Record<string, unknown>; message?: string }>; validationContext?: string };
 
@@ -88,14 +93,15 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     reply.status(404).send({ error: 'Not Found', message: `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}` });
   app.setNotFoundHandler(notFound);
 
-  healthRoutes(app, deps);
+  healthRoutes(app.withTypeProvider<TypeBoxTypeProvider>(), deps);
 
   await app.register(
-    async (api) => {
+    async (scope) => {
+      const api = scope.withTypeProvider<TypeBoxTypeProvider>();
       if (token) api.addHook('onRequest', bearerTokenHook(token));
       // Unknown paths under the API get their 404 from this scope, after the token check.
       api.setNotFoundHandler(notFound);
-      api.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+      api.get('/openapi.json', { schema: { hide: true, response: { 200: JsonObject, ...apiErrors() } } }, async () => app.swagger());
       const lookup = makeLookup(config, deps.analyzer);
       clusterRoutes(api, deps, lookup);
       nodeRoutes(api, deps, lookup);

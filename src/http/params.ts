@@ -2,6 +2,7 @@
  * Request parameters and the errors they raise: every bad value becomes a 400 that names the
  * parameter, every unknown name a 404. Shared by all route modules.
  */
+import { Type } from '@sinclair/typebox';
 import { parseDuration, type UnitParseError } from '../units/parse.js';
 
 /** A 400 that names the parameter at fault. */
@@ -45,12 +46,15 @@ export function parseTime(param: string, value: string): number {
   return t;
 }
 
-export const clusterParams = { type: 'object', properties: { cluster: { type: 'string', maxLength: 200 } }, required: ['cluster'] } as const;
-export const nodeParams = {
-  type: 'object',
-  properties: { cluster: { type: 'string', maxLength: 200 }, node: { type: 'string', maxLength: 200 } },
-  required: ['cluster', 'node'],
-} as const;
+/** A cluster or node name in the path: as long as the router lets through (app.ts maxParamLength). */
+const Name = (description: string) => Type.String({ maxLength: 200, description });
+export const ClusterParams = Type.Object({ cluster: Name('a configured cluster') });
+export const NodeParams = Type.Object({ cluster: Name('a configured cluster'), node: Name('a node of that cluster') });
+
+/** Query parameters whose text the handler parses (parseTime, durationParam), so that a bad one gets a message of its own. */
+export const TimeQuery = (defaultText: string) => Type.Optional(Type.String({ maxLength: 100, description: `RFC 3339 time or Unix seconds; default: ${defaultText}` }));
+export const DurationQuery = (description: string) => Type.Optional(Type.String({ maxLength: 100, description }));
+export const LimitQuery = Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 }));
 
 /** A `limit` query parameter: the schema bounds it, but its number coercion lets 1e309 through as Infinity. */
 export function limitParam(value: number | undefined, fallback: number): number {

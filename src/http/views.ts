@@ -1,11 +1,41 @@
-/** The JSON shapes the API answers with, built from the analysis and the store's rows. */
-import type { NodeAnalysis } from '../analysis/cluster-analysis.js';
-import type { StoredAlert } from '../store/store.js';
+/**
+ * The JSON shapes the API answers with, built from the analysis and the store's rows. Each view
+ * returns the static type of its schema (schemas.ts or the route's module), so that what is built
+ * here and what the serializer lets through cannot drift apart.
+ */
+import type { ClusterAnalysis, NodeAnalysis } from '../analysis/cluster-analysis.js';
+import type { StoredAlert, StoredEvent } from '../store/store.js';
+import type { AlertView, EventView, HistoryPoint, NodeSummary, WindowView } from './schemas.js';
 
-const iso = (t: number | null | undefined): string | null => (t === null || t === undefined ? null : new Date(t).toISOString());
+function iso(t: number): string;
+function iso(t: number | null | undefined): string | null;
+function iso(t: number | null | undefined): string | null {
+  return t === null || t === undefined ? null : new Date(t).toISOString();
+}
 
-export function alertView(a: StoredAlert) {
+export function alertView(a: StoredAlert): AlertView {
   return { alertname: a.rule, state: a.state, severity: a.severity, labels: a.labels, annotations: a.annotations, activeAt: iso(a.activeAt), firedAt: iso(a.firedAt), resolvedAt: iso(a.resolvedAt) };
+}
+
+export function eventView(e: StoredEvent): EventView {
+  return { cluster: e.cluster, node: e.node, at: iso(e.at), kind: e.kind, detail: e.detail };
+}
+
+/** One step of a node's history: the store's averages, `at` (the start of the step) as a time. */
+export function historyPointView(p: Readonly<Record<string, number | null>>): HistoryPoint {
+  const figure = (name: string) => p[name] ?? null;
+  return {
+    at: iso(p.at!),
+    measuredSeconds: figure('measuredSeconds'),
+    estimatedShortSeconds: figure('estimatedShortSeconds'),
+    estimatedLongSeconds: figure('estimatedLongSeconds'),
+    istBudgetCurrentSeconds: figure('istBudgetCurrentSeconds'),
+    istBudgetPessimisticSeconds: figure('istBudgetPessimisticSeconds'),
+    writeRateShortBytesPerSecond: figure('writeRateShortBytesPerSecond'),
+    writeRateLongBytesPerSecond: figure('writeRateLongBytesPerSecond'),
+    writeSetsShortPerSecond: figure('writeSetsShortPerSecond'),
+    samples: p.samples ?? 0,
+  };
 }
 
 /** A node as the config and discovery know it: `departed` once it has left the cluster's membership. */
@@ -15,7 +45,7 @@ export interface NodeIdentity {
   discovered?: boolean;
 }
 
-export function nodeSummary(node: NodeIdentity, n: NodeAnalysis | null) {
+export function nodeSummary(node: NodeIdentity, n: NodeAnalysis | null): NodeSummary {
   return {
     name: node.name,
     discovered: node.discovered ?? false,
@@ -33,7 +63,12 @@ export function nodeSummary(node: NodeIdentity, n: NodeAnalysis | null) {
   };
 }
 
-export function windowView(cluster: string, node: string, n: NodeAnalysis | null) {
+/** Every node of a cluster with its latest figures (empty ones before the cluster's first analysis). */
+export function nodeSummaries(nodes: readonly NodeIdentity[], a: ClusterAnalysis | undefined): NodeSummary[] {
+  return nodes.map((n) => nodeSummary(n, a?.nodes.find((x) => x.node === n.name) ?? null));
+}
+
+export function windowView(cluster: string, node: string, n: NodeAnalysis | null): WindowView {
   return {
     cluster,
     node,

@@ -1,28 +1,37 @@
 /** /alerts and /rules: open alerts, their history, and the loaded rules. */
-import type { FastifyInstance } from 'fastify';
-import type { ServerDeps } from '../app.js';
-import { limitParam, parseTime } from '../params.js';
+import { Type } from '@sinclair/typebox';
+import type { Api, ServerDeps } from '../app.js';
+import { LimitQuery, limitParam, parseTime, TimeQuery } from '../params.js';
+import { AlertView, apiErrors, StringEnum, StringMap } from '../schemas.js';
 import { alertView } from '../views.js';
+import { SEVERITIES } from '../../rules/rule-file.js';
 
-export function alertRoutes(app: FastifyInstance, { engine, store }: ServerDeps): void {
-  app.get('/alerts', { schema: { summary: 'Open alerts: pending and firing', tags: ['alerts'] } }, async () => ({
+const Alerts = Type.Object({ alerts: Type.Array(AlertView) }, { description: 'Alerts with their labels, annotations and times' });
+
+const RuleView = Type.Object({
+  name: Type.String(),
+  file: Type.String(),
+  scope: StringEnum(['node', 'cluster']),
+  condition: Type.String(),
+  forSeconds: Type.Number({ description: 'how long the condition must hold before the alert fires' }),
+  severity: StringEnum(SEVERITIES),
+  labels: StringMap,
+  summary: Type.String({ description: 'the summary template' }),
+});
+
+export function alertRoutes(app: Api, { engine, store }: ServerDeps): void {
+  app.get('/alerts', { schema: { summary: 'Open alerts: pending and firing', tags: ['alerts'], response: { 200: Alerts, ...apiErrors() } } }, async () => ({
     alerts: engine.openAlerts().map(alertView),
   }));
 
-  app.get<{ Querystring: { since?: string; limit?: number } }>(
+  app.get(
     '/alerts/history',
     {
       schema: {
         summary: 'Alerts that were active since a time, newest first, resolved ones included',
         tags: ['alerts'],
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            since: { type: 'string', maxLength: 100, description: 'RFC 3339 time or Unix seconds; default: 7 days ago' },
-            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-          },
-        },
+        querystring: Type.Object({ since: TimeQuery('7 days ago'), limit: LimitQuery }, { additionalProperties: false }),
+        response: { 200: Alerts, ...apiErrors(400) },
       },
     },
     async (req) => {
@@ -31,7 +40,7 @@ export function alertRoutes(app: FastifyInstance, { engine, store }: ServerDeps)
     },
   );
 
-  app.get('/rules', { schema: { summary: 'The loaded rules', tags: ['rules'] } }, async () => ({
+  app.get('/rules', { schema: { summary: 'The loaded rules', tags: ['rules'], response: { 200: Type.Object({ rules: Type.Array(RuleView) }, { description: 'The rules, as loaded from rules.dir' }), ...apiErrors() } } }, async () => ({
     rules: engine.ruleList.map((r) => ({ name: r.name, file: r.file, scope: r.scope, condition: r.conditionText, forSeconds: r.forSeconds, severity: r.severity, labels: r.labels, summary: r.summary })),
   }));
 }

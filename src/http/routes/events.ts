@@ -1,32 +1,29 @@
 /** /events: counter epochs, page-store purges and gcache resets. */
-import type { FastifyInstance } from 'fastify';
-import type { ServerDeps } from '../app.js';
+import { Type } from '@sinclair/typebox';
+import type { Api, ServerDeps } from '../app.js';
 import type { Lookup } from '../lookup.js';
-import { limitParam, parseTime } from '../params.js';
+import { LimitQuery, limitParam, parseTime, TimeQuery } from '../params.js';
+import { apiErrors, EventView } from '../schemas.js';
+import { eventView } from '../views.js';
 
-export function eventRoutes(app: FastifyInstance, { store }: ServerDeps, lookup: Lookup): void {
-  app.get<{ Querystring: { cluster?: string; since?: string; limit?: number } }>(
+export function eventRoutes(app: Api, { store }: ServerDeps, lookup: Lookup): void {
+  app.get(
     '/events',
     {
       schema: {
         summary: 'Recorded events: counter epochs, page-store purges, gcache resets',
         tags: ['events'],
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            cluster: { type: 'string', minLength: 1, maxLength: 200 },
-            since: { type: 'string', maxLength: 100, description: 'RFC 3339 time or Unix seconds; default: 24 h ago' },
-            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-          },
-        },
+        querystring: Type.Object(
+          { cluster: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'only this cluster\'s events' })), since: TimeQuery('24 h ago'), limit: LimitQuery },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ events: Type.Array(EventView) }, { description: 'Events, newest first' }), ...apiErrors(400, 404) },
       },
     },
     async (req) => {
       if (req.query.cluster !== undefined) lookup.cluster(req.query.cluster);
       const since = req.query.since === undefined ? Date.now() - 86400_000 : parseTime('since', req.query.since);
-      const events = store.recentEvents(req.query.cluster ?? null, since, limitParam(req.query.limit, 100));
-      return { events: events.map((e) => ({ ...e, at: new Date(e.at).toISOString() })) };
+      return { events: store.recentEvents(req.query.cluster ?? null, since, limitParam(req.query.limit, 100)).map(eventView) };
     },
   );
 }

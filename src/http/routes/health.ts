@@ -1,10 +1,18 @@
 /** Probes and the scrape endpoint: public, outside the API scope and its token. */
-import type { FastifyInstance } from 'fastify';
-import type { ServerDeps } from '../app.js';
+import { Type } from '@sinclair/typebox';
+import type { Api, ServerDeps } from '../app.js';
+import { NullableTime, StringEnum } from '../schemas.js';
 
-export function healthRoutes(app: FastifyInstance, { store, metrics, health }: ServerDeps): void {
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { hide: true } }, async (_req, reply) => {
+const Readiness = Type.Object({
+  status: StringEnum(['ready', 'not ready']),
+  storeWritable: Type.Boolean(),
+  lastSampleAt: NullableTime('the newest successful sample of any node'),
+  reasons: Type.Array(Type.String(), { description: 'why not ready; empty when ready' }),
+});
+
+export function healthRoutes(app: Api, { store, metrics, health }: ServerDeps): void {
+  app.get('/healthz', { schema: { hide: true, response: { 200: Type.Object({ status: Type.Literal('ok') }) } } }, async () => ({ status: 'ok' as const }));
+  app.get('/readyz', { schema: { hide: true, response: { 200: Readiness, 503: Readiness } } }, async (_req, reply) => {
     // Readiness never takes the write lock: it reports how the last writes went.
     const storage = store.writeHealth();
     const last = health.lastSampleAt();
@@ -19,5 +27,8 @@ export function healthRoutes(app: FastifyInstance, { store, metrics, health }: S
       reasons,
     });
   });
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => reply.type('text/plain; version=0.0.4; charset=utf-8').send(await metrics.render()));
+  // The text exposition format: a string payload with its own content type is sent as it is.
+  app.get('/metrics', { schema: { hide: true, response: { 200: Type.String({ description: 'Prometheus text format 0.0.4' }) } } }, async (_req, reply) =>
+    reply.type('text/plain; version=0.0.4; charset=utf-8').send(await metrics.render()),
+  );
 }

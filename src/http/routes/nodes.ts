@@ -1,46 +1,54 @@
 /** /clusters/:cluster/nodes: each node's state, window, IST budget and history. */
-import type { FastifyInstance } from 'fastify';
-import type { ServerDeps } from '../app.js';
+import { Type } from '@sinclair/typebox';
+import type { Api, ServerDeps } from '../app.js';
 import type { Lookup } from '../lookup.js';
-import { BadParameter, clusterParams, durationParam, nodeParams, parseTime } from '../params.js';
-import { nodeSummary, windowView } from '../views.js';
+import { BadParameter, ClusterParams, DurationQuery, durationParam, NodeParams, parseTime, TimeQuery } from '../params.js';
+import { apiErrors, HistoryPoint, NodeAnalysisView, NodeSummary, Time, WindowView } from '../schemas.js';
+import { historyPointView, nodeSummaries, nodeSummary, windowView } from '../views.js';
 
 /** Maximum points a history query may return, as in Prometheus' range queries. */
 export const MAX_POINTS = 11_000;
 
-export function nodeRoutes(app: FastifyInstance, { analyzer, store }: ServerDeps, lookup: Lookup): void {
-  app.get<{ Params: { cluster: string } }>('/clusters/:cluster/nodes', { schema: { summary: 'Nodes with their state and latest figures', tags: ['nodes'], params: clusterParams } }, async (req) => {
-    const c = lookup.cluster(req.params.cluster);
-    const a = analyzer.latest(c.name);
-    return { nodes: c.nodes.map((n) => nodeSummary(n, a?.nodes.find((x) => x.node === n.name) ?? null)) };
-  });
+/** The whole analysis of the node; before its first analysis, its summary with empty figures. */
+const NodeDetail = Type.Union([NodeAnalysisView, NodeSummary], { description: "The node's latest analysis, or its summary before the first" });
+const NodeList = Type.Object({ nodes: Type.Array(NodeSummary) }, { description: "The cluster's nodes, departed ones included" });
 
-  app.get<{ Params: { cluster: string; node: string } }>('/clusters/:cluster/nodes/:node', { schema: { summary: 'Everything computed for one node, with explanations', tags: ['nodes'], params: nodeParams } }, async (req) => {
-    return lookup.node(req.params.cluster, req.params.node) ?? nodeSummary({ name: req.params.node }, null);
-  });
+const History = Type.Object(
+  { cluster: Type.String(), node: Type.String(), from: Time(), to: Time(), stepSeconds: Type.Number(), points: Type.Array(HistoryPoint) },
+  { description: 'The figures averaged per step, steps without data left out' },
+);
 
-  app.get<{ Params: { cluster: string; node: string } }>(
+export function nodeRoutes(app: Api, { analyzer, store }: ServerDeps, lookup: Lookup): void {
+  app.get(
+    '/clusters/:cluster/nodes',
+    { schema: { summary: 'Nodes with their state and latest figures', tags: ['nodes'], params: ClusterParams, response: { 200: NodeList, ...apiErrors(400, 404) } } },
+    async (req) => {
+      const c = lookup.cluster(req.params.cluster);
+      return { nodes: nodeSummaries(c.nodes, analyzer.latest(c.name)) };
+    },
+  );
+
+  app.get(
+    '/clusters/:cluster/nodes/:node',
+    { schema: { summary: 'Everything computed for one node, with explanations', tags: ['nodes'], params: NodeParams, response: { 200: NodeDetail, ...apiErrors(400, 404) } } },
+    async (req) => lookup.node(req.params.cluster, req.params.node) ?? nodeSummary({ name: req.params.node }, null),
+  );
+
+  app.get(
     '/clusters/:cluster/nodes/:node/window',
-    { schema: { summary: 'The node\'s replication window, IST budget and write rates', tags: ['nodes'], params: nodeParams } },
+    { schema: { summary: "The node's replication window, IST budget and write rates", tags: ['nodes'], params: NodeParams, response: { 200: WindowView, ...apiErrors(400, 404) } } },
     async (req) => windowView(req.params.cluster, req.params.node, lookup.node(req.params.cluster, req.params.node)),
   );
 
-  app.get<{ Params: { cluster: string; node: string }; Querystring: { from?: string; to?: string; step?: string } }>(
+  app.get(
     '/clusters/:cluster/nodes/:node/history',
     {
       schema: {
-        summary: 'History of the node\'s windows, IST budget and rates, averaged per step',
+        summary: "History of the node's windows, IST budget and rates, averaged per step",
         tags: ['nodes'],
-        params: nodeParams,
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            from: { type: 'string', maxLength: 100, description: 'RFC 3339 time or Unix seconds; default: to - 1h' },
-            to: { type: 'string', maxLength: 100, description: 'RFC 3339 time or Unix seconds; default: now' },
-            step: { type: 'string', maxLength: 100, description: 'a duration such as 1m; default 1m' },
-          },
-        },
+        params: NodeParams,
+        querystring: Type.Object({ from: TimeQuery('to - 1h'), to: TimeQuery('now'), step: DurationQuery('a duration such as 1m; default 1m') }, { additionalProperties: false }),
+        response: { 200: History, ...apiErrors(400, 404) },
       },
     },
     async (req) => {
@@ -51,7 +59,7 @@ export function nodeRoutes(app: FastifyInstance, { analyzer, store }: ServerDeps
       if (from >= to) throw new BadParameter('from', 'a time before "to"', req.query.from);
       if (stepMs < 1000) throw new BadParameter('step', 'a duration of at least 1s', req.query.step);
       if ((to - from) / stepMs > MAX_POINTS) throw new BadParameter('step', `a step giving at most ${MAX_POINTS} points between from and to`, req.query.step);
-      const points = store.nodeAnalysisSeries(req.params.cluster, req.params.node, from, to, stepMs, MAX_POINTS).map((p) => ({ ...p, at: new Date(p.at!).toISOString() }));
+      const points = store.nodeAnalysisSeries(req.params.cluster, req.params.node, from, to, stepMs, MAX_POINTS).map(historyPointView);
       return { cluster: req.params.cluster, node: req.params.node, from: new Date(from).toISOString(), to: new Date(to).toISOString(), stepSeconds: stepMs / 1000, points };
     },
   );
