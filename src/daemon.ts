@@ -8,7 +8,7 @@ import { createLogger, type Logger } from './log/logger.js';
 import { Store } from './store/store.js';
 import { Sampler } from './sampler/sampler.js';
 import { Analyzer } from './pipeline/analyzer.js';
-import { Metrics } from './http/metrics.js';
+import { Metrics } from './metrics/metrics.js';
 import { buildServer } from './http/app.js';
 import { VERSION } from './version.js';
 import type { FastifyInstance } from 'fastify';

@@ -10,7 +10,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Config } from '../config/load.js';
 import type { Store } from '../store/store.js';
 import type { Analyzer } from '../pipeline/analyzer.js';
-import type { Metrics } from './metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { RuleEngine } from '../rules/engine.js';
 import type { Logger } from '../log/logger.js';
 import { bearerTokenHook } from './auth.js';

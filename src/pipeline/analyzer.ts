@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { ColumnSeries, type SeriesPoint } from '../analysis/series.js';
 import { timeAtSeqno } from '../analysis/timeline.js';
 import { FULL_RESOLUTION_MS, NodeHistory, TREND_DAYS, toPoint, type NodeSettingsView } from './node-history.js';
-import { nodeKey } from './keys.js';
+import { nodeKey } from '../config/keys.js';
 
 export { toPoint };
 

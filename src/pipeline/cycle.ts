@@ -11,14 +11,14 @@ import type { Logger } from '../log/logger.js';
 import { throttled } from '../log/throttle.js';
 import type { NodeSettings, Store, StoredEvent } from '../store/store.js';
 import type { CycleResult } from '../sampler/sampler.js';
-import type { Metrics } from '../http/metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { RuleEngine } from '../rules/engine.js';
 import type { Outbox } from '../alerts/outbox.js';
 import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
 import type { Analyzer } from './analyzer.js';
 import { RetentionRunner } from './retention.js';
 import { AnalysisRecorder } from './analysis-recorder.js';
-import { nodeKey } from './keys.js';
+import { nodeKey } from '../config/keys.js';
 
 export interface CycleDeps {
   config: Config;

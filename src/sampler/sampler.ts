@@ -12,7 +12,7 @@
 import cron from 'node-cron';
 import type { Config, NodeTarget } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
-import type { NodeSettings, Store, StoredEvent, StoredFailure, StoredSample } from '../store/store.js';
+import type { NodeSettings, SampleMemory, StoredEvent, StoredFailure, StoredSample } from './records.js';
 import { NodeReader, type StatusReader } from './node-reader.js';
 import { HostResolver } from './host-resolver.js';
 import { Membership } from './discovery/membership.js';
@@ -98,7 +98,7 @@ export class Sampler {
   /** The store is read once, for each node's last sample and settings, to continue their epochs. */
   constructor(
     private readonly config: Config,
-    private readonly store: Store,
+    private readonly store: SampleMemory,
     private readonly log: Logger,
     options: SamplerOptions = {},
   ) {

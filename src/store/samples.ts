@@ -2,46 +2,15 @@
  * What sampling stores per node: samples (their per-epoch values in node_epochs), per-minute
  * rollups, failures, gcache settings per epoch, and events.
  */
-import type { NodeStatus } from '../sampler/status.js';
 import type { SampleDelta } from '../sampler/epoch.js';
 import type { NodeOutcome } from '../sampler/sampler.js';
-import type { GcacheSettings } from '../sampler/provider-options.js';
+import type { StoredSample, StoredFailure, NodeSettings, StoredEvent } from '../sampler/records.js';
+import { nodeKey } from '../config/keys.js';
 import type { Row } from './columns.js';
 import { Repository, type StoreDatabase } from './database.js';
 import { INSERT_SAMPLE_SQL, SELECT_SAMPLES_SQL, UPSERT_EPOCH_SQL, epochRowKey, sampleFromRow, sampleToRow } from './sample-columns.js';
 
-export interface StoredSample {
-  cluster: string;
-  node: string;
-  takenAt: number;
-  epoch: number;
-  durationMs: number;
-  status: NodeStatus;
-}
-
-export interface StoredFailure {
-  cluster: string;
-  node: string;
-  takenAt: number;
-  reason: string;
-  message: string;
-}
-
-export interface NodeSettings extends GcacheSettings {
-  cluster: string;
-  node: string;
-  epoch: number;
-  readAt: number;
-  sstDonor: string;
-}
-
-export interface StoredEvent {
-  cluster: string;
-  node: string;
-  at: number;
-  kind: string;
-  detail: Record<string, unknown>;
-}
+export type { StoredSample, StoredFailure, NodeSettings, StoredEvent } from '../sampler/records.js';
 
 export interface MinuteRollup {
   minute: number;
@@ -121,7 +90,7 @@ export class SampleRepository extends Repository<ReturnType<typeof prepareStatem
       const row = sampleToRow(sample);
       this.stmts.insertSample.run(row);
       // The uuids change with a new epoch (or once from empty): written then, not every sample.
-      const node = `${sample.cluster}\u0000${sample.node}`;
+      const node = nodeKey(sample.cluster, sample.node);
       const epochRow = epochRowKey(row);
       if (this.#epochsWritten.get(node) !== epochRow) {
         this.stmts.upsertEpoch.run(row);

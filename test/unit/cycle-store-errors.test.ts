@@ -20,7 +20,7 @@ import { Analyzer } from '../../src/pipeline/analyzer.ts';
 import { CyclePipeline } from '../../src/pipeline/cycle.ts';
 import { AnalysisRecorder } from '../../src/pipeline/analysis-recorder.ts';
 import { analyzeCluster } from '../../src/analysis/cluster-analysis.ts';
-import { Metrics } from '../../src/http/metrics.ts';
+import { Metrics } from '../../src/metrics/metrics.ts';
 import { RuleEngine } from '../../src/rules/engine.ts';
 import { Outbox } from '../../src/alerts/outbox.ts';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import YAML from 'yaml';
-import { Metrics } from '../../src/http/metrics.ts';
+import { Metrics } from '../../src/metrics/metrics.ts';
 
 const dashboard = JSON.parse(fs.readFileSync(new URL('../../dashboards/gcache-advisor.json', import.meta.url), 'utf8'));
 

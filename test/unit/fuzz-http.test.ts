@@ -15,7 +15,7 @@ import type { FastifyInstance } from 'fastify';
 import { parseConfig } from '../../src/config/load.ts';
 import { Store, type StoredSample } from '../../src/store/store.ts';
 import { Analyzer } from '../../src/pipeline/analyzer.ts';
-import { Metrics } from '../../src/http/metrics.ts';
+import { Metrics } from '../../src/metrics/metrics.ts';
 import { RuleEngine } from '../../src/rules/engine.ts';
 import { buildServer } from '../../src/http/app.ts';
 import { createLogger } from '../../src/log/logger.ts';

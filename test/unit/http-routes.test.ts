@@ -19,7 +19,7 @@ import { parseStatusRows, type NodeStatus } from '../../src/sampler/status.ts';
 import { parseGcacheSettings } from '../../src/sampler/provider-options.ts';
 import { Analyzer } from '../../src/pipeline/analyzer.ts';
 import { CyclePipeline } from '../../src/pipeline/cycle.ts';
-import { Metrics } from '../../src/http/metrics.ts';
+import { Metrics } from '../../src/metrics/metrics.ts';
 import { RuleEngine } from '../../src/rules/engine.ts';
 import { Outbox } from '../../src/alerts/outbox.ts';
 import { buildServer, type ServerDeps } from '../../src/http/app.ts';

@@ -20,7 +20,7 @@ import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import { parseConfig } from '../../src/config/load.ts';
 import { configSchema } from '../../src/config/schema.ts';
-import { Metrics } from '../../src/http/metrics.ts';
+import { Metrics } from '../../src/metrics/metrics.ts';
 
 const root = path.join(import.meta.dirname, '..', '..');
 const deployDir = path.join(root, 'deploy', 'kubernetes');

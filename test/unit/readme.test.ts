@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { NODE_VARIABLES, CLUSTER_VARIABLES } from '../../src/rules/variables.ts';
-import { Metrics } from '../../src/http/metrics.ts';
+import { Metrics } from '../../src/metrics/metrics.ts';
 import { configSchema } from '../../src/config/schema.ts';
 
 const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');

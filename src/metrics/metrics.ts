@@ -7,6 +7,7 @@ import client from 'prom-client';
 import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
 import type { CycleResult } from '../sampler/sampler.js';
 import type { Config } from '../config/load.js';
+import { nodeKey } from '../config/keys.js';
 import { FAILURE_REASONS } from '../sampler/failure.js';
 import { HISTORY_DROP_KINDS } from '../analysis/window.js';
 
@@ -35,8 +36,8 @@ export class Metrics {
   private skippedSeen = 0;
   private cached: string | null = null;
   private readonly storeErrorsSeen = new Map<string, number>();
-  /** Nodes whose series exist (cluster\u0000node). */
-  private readonly declared = new Set<string>();
+  /** Nodes whose series exist, by nodeKey. */
+  private readonly declared = new Map<string, { cluster: string; node: string }>();
 
   constructor(version: string) {
     const r = [this.registry];
@@ -86,11 +87,11 @@ export class Metrics {
     for (const c of config.clusters) {
       for (const n of c.nodes) {
         if (n.departed) continue;
-        const key = `${c.name}\u0000${n.name}`;
+        const key = nodeKey(c.name, n.name);
         members.add(key);
         if (this.declared.has(key)) continue;
-        this.declared.add(key);
         const labels = { cluster: c.name, node: n.name };
+        this.declared.set(key, labels);
         this.up.set(labels, 0);
         // Counters exist at 0 from the first scrape, so that dashboards show 0 rather than
         // "No data" and increase() sees the first event.
@@ -98,10 +99,9 @@ export class Metrics {
         for (const kind of HISTORY_DROP_KINDS) this.historyDrops.inc({ ...labels, kind }, 0);
       }
     }
-    for (const key of [...this.declared]) {
+    for (const [key, { cluster, node }] of [...this.declared]) {
       if (members.has(key)) continue;
       this.declared.delete(key);
-      const [cluster, node] = key.split('\u0000') as [string, string];
       for (const metric of [this.writeRate, this.writeSetRate, this.gcacheSize, this.window, this.istBudget, this.historyDrops, this.sampleDuration, this.sampleErrors, this.lastSample, this.up, this.nodeSynced]) {
         removeNodeSeries(metric, cluster, node);
       }
