@@ -22,7 +22,7 @@ import { ensureBuild, type BuildMode } from '../tools/fleet/build.js';
 import { startChild, type Child } from '../tools/fleet/child.js';
 import { withDescriptorLimit } from '../tools/fleet/fd-limit.js';
 import { DaemonLog } from '../tools/fleet/daemon-log.js';
-import { MetricsScraper } from '../tools/fleet/metrics-scraper.js';
+import { MetricsScraper, unlabelledValue } from '../tools/fleet/metrics-scraper.js';
 import { startRestLoad, type RestLoad } from '../tools/fleet/rest-load.js';
 import { cpuModel, cpuSeconds, memoryUse } from '../tools/fleet/proc-stats.js';
 import { usedDatabaseBytes } from '../tools/fleet/db-size.js';
@@ -178,10 +178,9 @@ class Cleanup {
 async function seedForRun(o: Options, dbFile: string, model: FleetModel, now: number, runSeconds: number): Promise<SeedResult> {
   if (o.historySeconds === 0) return { samples: 0, rollupOnlySamples: 0, seconds: 0 };
   const storeModule = (await import(pathToFileURL(path.join(o.root, 'src', 'store', 'store.ts')).href)) as { Store: typeof StoreClass };
-  const store = new storeModule.Store(dbFile);
+  // The seeding connection's own page cache: the indexes outgrow the default 2 MB at once.
+  const store = new storeModule.Store(dbFile, { cacheSizeKiB: 262_144 });
   try {
-    // The seeding connection's own page cache: the indexes outgrow the default 2 MB at once.
-    store.db.pragma('cache_size = -262144');
     return await seedHistory(store, model.nodes, o.historySeconds, o.intervalSeconds, now, RAW_RETENTION_SECONDS - 3600 - runSeconds);
   } finally {
     store.close();
@@ -349,6 +348,12 @@ async function run(o: Options, cleanup: Cleanup): Promise<BenchFigures> {
     simulatorCpuShare: (simCpu1 - simCpu0) / seconds,
     rssBytes: memory.rssBytes,
     peakRssBytes: memory.peakRssBytes,
+    memory: {
+      heapUsedBytes: unlabelledValue(scraper.lastText ?? '', 'nodejs_heap_size_used_bytes'),
+      heapTotalBytes: unlabelledValue(scraper.lastText ?? '', 'nodejs_heap_size_total_bytes'),
+      externalBytes: unlabelledValue(scraper.lastText ?? '', 'nodejs_external_memory_bytes'),
+      analysisStateBytes: measured.at(-1)?.analysisStateBytes ?? null,
+    },
     cycles: {
       count: measured.length,
       p50Ms: percentile(measured.map((c) => c.durationMs), 50),
@@ -365,6 +370,7 @@ async function run(o: Options, cleanup: Cleanup): Promise<BenchFigures> {
       p50Ms: percentile(scrapes.latenciesMs, 50),
       p99Ms: percentile(scrapes.latenciesMs, 99),
       bytes: scrapes.sizes.at(-1) ?? null,
+      textBytes: scraper.lastText === null ? null : Buffer.byteLength(scraper.lastText),
       failures: scrapes.failures.length,
       firstFailure: scrapes.failures[0] ?? null,
     },

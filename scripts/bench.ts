@@ -36,7 +36,7 @@ const base = {
   localStateUuid: 'u', clusterStateUuid: 'u', segment: 0, flowControlPaused: 0,
 };
 const last = new Map<string, StoredSample>();
-store.db.transaction(() => {
+store.transaction(() => {
   let seqno = 1;
   let bytes = 0;
   for (let t = start; t <= end; t += intervalMs) {
@@ -53,8 +53,8 @@ store.db.transaction(() => {
       last.set(node, sample);
     }
   }
-})();
-console.log(`  ${(store.db.prepare('SELECT COUNT(*) AS n FROM samples').get() as { n: number }).n} samples in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+});
+console.log(`  ${nodes.reduce((n, node) => n + store.sampleCount('bench', node), 0)} samples in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 function time(label: string, fn: () => number): { label: string; ms: number; value: number } {
   fn(); // warm up

@@ -41,9 +41,10 @@ export class StoreDatabase {
   /** Caches of what was written (the sample repository's epoch rows) to forget on a rollback. */
   readonly #onRollback: Array<() => void> = [];
 
-  constructor(file: string) {
+  constructor(file: string, options: { cacheSizeKiB?: number } = {}) {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     this.#db = new Database(file);
+    if (options.cacheSizeKiB !== undefined) this.#db.pragma(`cache_size = ${-Math.round(options.cacheSizeKiB)}`);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);

@@ -35,8 +35,9 @@ export class Store {
   readonly #outbox: OutboxRepository;
   readonly #retention: RetentionRepository;
 
-  constructor(file: string) {
-    this.#database = new StoreDatabase(file);
+  /** `cacheSizeKiB`: this connection's page cache (SQLite's default is 2 MB), for bulk loads. */
+  constructor(file: string, options: { cacheSizeKiB?: number } = {}) {
+    this.#database = new StoreDatabase(file, options);
     this.#samples = new SampleRepository(this.#database);
     this.#analyses = new AnalysisRepository(this.#database);
     this.#alerts = new AlertRepository(this.#database);
@@ -45,8 +46,8 @@ export class Store {
   }
 
   /**
-   * The raw connection, for benchmarks, the fleet seeder and tests that need SQL the store does
-   * not offer. Writes made through it bypass write-health tracking; the daemon never uses it.
+   * The raw connection, for the store's own tests (pragmas, rows the store does not write). Writes
+   * made through it bypass write-health tracking; nothing outside src/store and its tests uses it.
    */
   get db(): Database.Database {
     return this.#database.connection;

@@ -205,7 +205,10 @@ test('the fleet benchmark runs the daemon against a simulated fleet and reports 
   assert.ok(f.eventLoopDelayP99Ms === null || f.eventLoopDelayP99Ms >= 0);
   assert.ok(f.metrics.scrapes >= 20 && f.metrics.failures === 0, `${f.metrics.scrapes} scrapes, ${f.metrics.failures} failed`);
   assert.ok(f.metrics.p50Ms !== null && f.metrics.p99Ms !== null && f.metrics.p99Ms >= f.metrics.p50Ms);
-  assert.ok(f.metrics.bytes !== null && f.metrics.bytes > 10_000, `/metrics of ${f.metrics.bytes} bytes for 30 nodes`);
+  assert.ok(f.metrics.textBytes !== null && f.metrics.textBytes > 10_000, `/metrics of ${f.metrics.textBytes} bytes of text for 30 nodes`);
+  assert.ok(f.metrics.bytes !== null && f.metrics.bytes * 4 < f.metrics.textBytes, `gzipped on the wire: ${f.metrics.bytes} of ${f.metrics.textBytes} bytes`);
+  for (const [name, value] of Object.entries(f.memory)) assert.ok(value !== null && value > 0, `memory.${name}: ${value}`);
+  assert.ok(f.memory.heapUsedBytes! <= f.memory.heapTotalBytes! && f.memory.heapTotalBytes! < f.rssBytes);
   assert.ok(f.rest.requests > 1000 && f.rest.non2xx === 0 && f.rest.errors === 0, `REST: ${JSON.stringify(f.rest)}`);
   assert.ok(f.rest.p99Ms >= 0 && f.rest.achievedRate > 100);
   assert.ok(f.dbGrowthBytesPerNodeDay !== null && f.dbGrowthBytesPerNodeDay > 0, `database growth ${f.dbGrowthBytesPerNodeDay}`);

@@ -20,6 +20,8 @@ import { parseGcacheSettings } from '../../src/sampler/provider-options.ts';
 import { Analyzer } from '../../src/pipeline/analyzer.ts';
 import { CyclePipeline } from '../../src/pipeline/cycle.ts';
 import { Metrics } from '../../src/metrics/metrics.ts';
+import { acceptsGzip } from '../../src/http/routes/health.ts';
+import { gunzipSync } from 'node:zlib';
 import { RuleEngine } from '../../src/rules/engine.ts';
 import { Outbox } from '../../src/alerts/outbox.ts';
 import { buildServer, type ServerDeps } from '../../src/http/app.ts';
@@ -315,6 +317,25 @@ test('probes and /metrics', async () => {
   assert.equal(metrics.statusCode, 200);
   assert.equal(metrics.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
   assert.match(metrics.body, /^galera_gcache_size_bytes\{cluster="accuracy",node="node1"\} 8388608$/m);
+  assert.equal(metrics.headers['content-encoding'], undefined, 'no gzip unless asked for');
+  // Prometheus asks for gzip: the same text, compressed once per cycle.
+  const gzipped = await get(seeded.app, '/metrics', { 'accept-encoding': 'gzip' });
+  assert.equal(gzipped.headers['content-encoding'], 'gzip');
+  assert.equal(gzipped.headers.vary, 'accept-encoding');
+  assert.equal(gunzipSync(gzipped.rawPayload).toString('utf8'), metrics.body);
+  assert.ok(gzipped.rawPayload.length * 4 < metrics.rawPayload.length, `gzip: ${gzipped.rawPayload.length} of ${metrics.rawPayload.length} bytes`);
+  const refused = await get(seeded.app, '/metrics', { 'accept-encoding': 'gzip;q=0, identity' });
+  assert.equal(refused.headers['content-encoding'], undefined, 'q=0 refuses gzip');
+  assert.equal(refused.body, metrics.body);
+});
+
+test('Accept-Encoding: gzip is taken as HTTP says', () => {
+  assert.equal(acceptsGzip(undefined), false);
+  assert.equal(acceptsGzip('gzip'), true);
+  assert.equal(acceptsGzip('br, GZIP;q=0.5'), true);
+  assert.equal(acceptsGzip('*'), true);
+  assert.equal(acceptsGzip('gzip;q=0'), false);
+  assert.equal(acceptsGzip('deflate, identity'), false);
 });
 
 test('unknown clusters and nodes are 404s that name them', async () => {

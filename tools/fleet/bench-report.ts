@@ -21,6 +21,11 @@ export interface BenchFigures {
   rssBytes: number;
   peakRssBytes: number;
   /**
+   * Where the resident set goes, from the daemon's own gauges at the end: the V8 heap (used and
+   * reserved), memory outside it (typed arrays, buffers), and the analysis state's share of that.
+   */
+  memory: { heapUsedBytes: number | null; heapTotalBytes: number | null; externalBytes: number | null; analysisStateBytes: number | null };
+  /**
    * count: cycles completed while measured; ticks: schedule ticks in that time (the last cycles of
    * the period may complete just after it, so count can be a tick short). skipped: ticks that ran
    * no cycle: the daemon's "sampling cycle skipped" plus node-cron's "missed execution" (a tick
@@ -38,7 +43,8 @@ export interface BenchFigures {
   };
   /** The highest per-cycle event-loop delay p99 the daemon reported; null where it reports none. */
   eventLoopDelayP99Ms: number | null;
-  metrics: { scrapes: number; p50Ms: number | null; p99Ms: number | null; bytes: number | null; failures: number; firstFailure: string | null };
+  /** bytes: on the wire, as Prometheus gets them (gzipped); textBytes: the exposition uncompressed. */
+  metrics: { scrapes: number; p50Ms: number | null; p99Ms: number | null; bytes: number | null; textBytes: number | null; failures: number; firstFailure: string | null };
   rest: { targetRate: number; achievedRate: number; requests: number; p50Ms: number; p99Ms: number; maxMs: number; non2xx: number; errors: number };
   /** Bytes the database grows by per node and day of sampling at the interval (measured per completed cycle). */
   dbGrowthBytesPerNodeDay: number | null;
@@ -73,10 +79,11 @@ export function formatTable(f: BenchFigures): string {
     ['measured', `${Math.round(f.measuredSeconds)} s after the warm-up (daemon start to warm: ${f.startupSeconds.toFixed(1)} s)`],
     ['daemon CPU', `${pct(f.daemonCpuShare)} of one core (simulator: ${pct(f.simulatorCpuShare)})`],
     ['RSS', `${mb(f.rssBytes)} now, ${mb(f.peakRssBytes)} peak`],
+    ['memory', `V8 heap ${mb(f.memory.heapUsedBytes)} used of ${mb(f.memory.heapTotalBytes)}; outside it ${mb(f.memory.externalBytes)}, of which analysis state ${mb(f.memory.analysisStateBytes)}`],
     ['cycle duration', `p50 ${ms(f.cycles.p50Ms)}, p99 ${ms(f.cycles.p99Ms)} (${f.cycles.count} cycles completed in ${f.cycles.ticks} ticks)`],
     ['cycles skipped', `${f.cycles.skipped} (${f.cycles.skippedByDaemon} by the daemon, ${f.cycles.missedTicks} ticks dropped by node-cron); ${f.cycles.skippedSinceStart} since start`],
     ['event-loop delay', `p99 ${ms(f.eventLoopDelayP99Ms)}${f.eventLoopDelayP99Ms === null ? ' (the daemon does not report it)' : ' (worst cycle)'}`],
-    ['/metrics', `p50 ${ms(f.metrics.p50Ms)}, p99 ${ms(f.metrics.p99Ms)}, ${mb(f.metrics.bytes)} (${f.metrics.scrapes} scrapes, ${f.metrics.failures} failed${f.metrics.firstFailure ? `: ${f.metrics.firstFailure}` : ''})`],
+    ['/metrics', `p50 ${ms(f.metrics.p50Ms)}, p99 ${ms(f.metrics.p99Ms)}, ${mb(f.metrics.bytes)} gzipped (${mb(f.metrics.textBytes)} of text; ${f.metrics.scrapes} scrapes, ${f.metrics.failures} failed${f.metrics.firstFailure ? `: ${f.metrics.firstFailure}` : ''})`],
     ['REST window', `p99 ${ms(f.rest.p99Ms)} (p50 ${ms(f.rest.p50Ms)}, max ${ms(f.rest.maxMs)}) at ${f.rest.targetRate} req/s (made ${f.rest.achievedRate.toFixed(1)}/s, ${f.rest.non2xx} non-2xx, ${f.rest.errors} errors)`],
     ['database growth', `${mb(f.dbGrowthBytesPerNodeDay)} per node-day`],
     ['daemon errors', String(f.daemonErrors)],

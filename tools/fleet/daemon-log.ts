@@ -16,6 +16,8 @@ export interface CycleRecord {
   eventLoopDelayP99Ms: number | null;
   nodes: number | null;
   ok: number | null;
+  /** The analysis state's typed arrays, as the daemon counts them (debug level). */
+  analysisStateBytes: number | null;
 }
 
 const TAIL_LINES = 20;
@@ -104,6 +106,7 @@ export class DaemonLog {
         eventLoopDelayP99Ms: typeof record.eventLoopDelayP99Ms === 'number' ? record.eventLoopDelayP99Ms : null,
         nodes: typeof record.nodes === 'number' ? record.nodes : null,
         ok: typeof record.ok === 'number' ? record.ok : null,
+        analysisStateBytes: typeof record.analysisStateBytes === 'number' ? record.analysisStateBytes : null,
       };
       this.cycles.push(cycle);
       this.onCycle?.(cycle);

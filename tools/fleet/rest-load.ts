@@ -1,7 +1,11 @@
 /**
  * A steady REST load on the daemon with autocannon: `overallRate` requests per second in total,
- * each to the window endpoint of a node picked at random, for a fixed time.
+ * each to the window endpoint of a node picked at random, for a fixed time. startRestLoad runs it
+ * in a process of its own (rest-load-child.ts), so that the latencies it measures are the
+ * daemon's, not delays of the benchmark's own event loop (which also scrapes and reads logs).
  */
+import path from 'node:path';
+import { spawn } from 'node:child_process';
 import autocannon from 'autocannon';
 
 export interface RestLoadOptions {
@@ -31,7 +35,8 @@ export interface RestLoad {
   stop(): void;
 }
 
-export function startRestLoad(options: RestLoadOptions): RestLoad {
+/** Runs the load in this process. */
+export function runRestLoad(options: RestLoadOptions): RestLoad {
   const paths = options.nodes.map((n) => `/api/v1/clusters/${encodeURIComponent(n.cluster)}/nodes/${encodeURIComponent(n.name)}/window`);
   if (paths.length === 0) throw new Error('REST load: no nodes to request');
   let instance: autocannon.Instance | undefined;
@@ -62,4 +67,26 @@ export function startRestLoad(options: RestLoadOptions): RestLoad {
   });
   // autocannon's instances have stop(), which its typings leave out.
   return { done, stop: () => (instance as unknown as { stop?: () => void } | undefined)?.stop?.() };
+}
+
+/** Runs the load in a child process; stop() ends it early (the figures so far are still reported). */
+export function startRestLoad(options: RestLoadOptions): RestLoad {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'rest-load-child.ts'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<RestLoadFigures>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      const line = stdout.trim().split('\n').at(-1) ?? '';
+      try {
+        if (code !== 0) throw new Error(`exit ${code ?? signal}`);
+        resolve(JSON.parse(line) as RestLoadFigures);
+      } catch (err) {
+        reject(new Error(`REST load process failed (${(err as Error).message}): ${stderr.trim().slice(-500)}`));
+      }
+    });
+  });
+  return { done, stop: () => void child.kill('SIGTERM') };
 }

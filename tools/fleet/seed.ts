@@ -48,14 +48,14 @@ export async function seedHistory(
   for (let t = rawFrom; t <= now; t += intervalSeconds * 1000) times.push(t);
   const epoch = 1;
 
-  store.db.transaction(() => {
+  store.transaction(() => {
     for (const node of nodes) store.recordSettings({ cluster: node.cluster, node: node.name, epoch, readAt: from, sstDonor: '', ...node.gcacheSettings() });
-  })();
+  });
   // Time by time, every node at each, as the daemon writes: each index then grows at a few
   // places at once, which stays in the page cache, where node by node scatters inserts over the
   // whole time index (at a thousand nodes and a day that took 40% longer, and more with more history).
   const previous = new Map<ModelNode, StoredSample>();
-  const seedTimes = store.db.transaction((batch: ReadonlyArray<number>) => {
+  const seedTimes = (batch: ReadonlyArray<number>) => store.transaction(() => {
     for (const takenAt of batch) {
       for (const node of nodes) {
         const sample: StoredSample = { cluster: node.cluster, node: node.name, takenAt, epoch, durationMs: 1, status: node.statusAt(takenAt) };

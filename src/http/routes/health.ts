@@ -27,8 +27,23 @@ export function healthRoutes(app: Api, { store, metrics, health }: ServerDeps): 
       reasons,
     });
   });
-  // The text exposition format: a string payload with its own content type is sent as it is.
-  app.get('/metrics', { schema: { hide: true, response: { 200: Type.String({ description: 'Prometheus text format 0.0.4' }) } } }, async (_req, reply) =>
-    reply.type('text/plain; version=0.0.4; charset=utf-8').send(await metrics.render()),
-  );
+  // The text exposition format, as rendered after the last cycle: gzipped for a client that
+  // accepts it, as Prometheus does. A Buffer payload with its own content type is sent as it is.
+  app.get('/metrics', { schema: { hide: true, response: { 200: Type.Unsafe<Buffer>(Type.String({ description: 'Prometheus text format 0.0.4, gzipped when asked for' })) } } }, async (req, reply) => {
+    const { text, gzip } = await metrics.rendered();
+    reply.type('text/plain; version=0.0.4; charset=utf-8').header('vary', 'accept-encoding');
+    if (acceptsGzip(req.headers['accept-encoding'])) return reply.header('content-encoding', 'gzip').send(gzip);
+    return reply.send(text);
+  });
+}
+
+/** True when an Accept-Encoding header lists gzip with a non-zero quality. */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (!header) return false;
+  return header.split(',').some((part) => {
+    const [coding, ...params] = part.trim().toLowerCase().split(';');
+    if (coding !== 'gzip' && coding !== '*') return false;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  });
 }

@@ -1,0 +1,15 @@
+/**
+ * The REST load of the fleet benchmark in a process of its own: options as JSON in argv[2], the
+ * figures as one JSON line on stdout. SIGTERM stops the load early.
+ */
+import { runRestLoad, type RestLoadOptions } from './rest-load.js';
+
+const load = runRestLoad(JSON.parse(process.argv[2] ?? '{}') as RestLoadOptions);
+process.once('SIGTERM', () => load.stop());
+load.done.then(
+  (figures) => process.stdout.write(`${JSON.stringify(figures)}\n`),
+  (err: unknown) => {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exitCode = 1;
+  },
+);
