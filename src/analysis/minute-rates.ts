@@ -50,6 +50,16 @@ export class MinuteRates {
     this.open.writeSets += d.writeSets;
   }
 
+  /** Room for `buckets` closed buckets, allocated at once (before seeding that many). */
+  reserve(buckets: number): void {
+    this.closed.reserve(buckets);
+    if (buckets > this.sorted.length) {
+      const grown = new Float32Array(Math.ceil(buckets));
+      grown.set(this.sorted.subarray(0, this.sortedLength));
+      this.sorted = grown;
+    }
+  }
+
   /** Seeds a whole bucket (from the store's rollups at start); buckets come in time order. */
   seed(b: Bucket): void {
     if (this.open) this.close();
@@ -207,9 +217,14 @@ class BucketColumns {
     if (this.size === 0) this.head = 0;
   }
 
+  /** Room for `capacity` buckets in one allocation per column (a load that knows its size). */
+  reserve(capacity: number): void {
+    if (capacity > this.minutes.length) this.makeRoom(Math.ceil(capacity));
+  }
+
   /** Moves the live buckets to the front, growing the columns by half when more than half full. */
-  private makeRoom(): void {
-    const capacity = this.size * 2 > this.minutes.length ? Math.ceil(this.minutes.length * 1.5) : this.minutes.length;
+  private makeRoom(reserve = 0): void {
+    const capacity = reserve > 0 ? reserve : this.size * 2 > this.minutes.length ? Math.ceil(this.minutes.length * 1.5) : this.minutes.length;
     const move = <T extends Uint32Array | Float32Array>(col: T, make: (n: number) => T): T => {
       if (capacity === col.length) {
         col.copyWithin(0, this.head, this.head + this.size);

@@ -214,12 +214,21 @@ export class ColumnSeries implements PointSeries {
   }
 
   /**
+   * Makes room for `capacity` points at once (a load that knows its size): one allocation per
+   * column instead of a ladder of growing ones, whose freed steps the allocator keeps.
+   */
+  reserve(capacity: number): void {
+    if (capacity > this.ts.length) this.makeRoom(Math.ceil(capacity));
+  }
+
+  /**
    * Moves the live points to the front, growing the columns by half when more than two thirds
    * full, or shrinking them when a trim left them a quarter full (a window that got shorter).
    */
-  private makeRoom(): void {
+  private makeRoom(reserve = 0): void {
     const full = this.ts.length;
-    const capacity = this.size * 3 > full * 2 ? Math.ceil(full * 1.5) : this.size * 3 < full && full > 128 ? Math.max(64, Math.ceil(this.size * 1.5)) : full;
+    const capacity =
+      reserve > 0 ? reserve : this.size * 3 > full * 2 ? Math.ceil(full * 1.5) : this.size * 3 < full && full > 128 ? Math.max(64, Math.ceil(this.size * 1.5)) : full;
     const move = <T extends Float64Array | Int32Array | Uint8Array>(col: T, make: (n: number) => T): T => {
       const target = capacity === col.length ? col : make(capacity);
       if (target === col) col.copyWithin(0, this.head, this.head + this.size);

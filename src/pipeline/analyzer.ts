@@ -46,9 +46,14 @@ export class Analyzer {
   ) {
     for (const cluster of config.clusters) {
       const histories = cluster.nodes.map((node) => this.historyOf(cluster.name, node.name));
-      const timeline = new ColumnSeries(64, true);
-      for (const p of clusterSeqnoTimeline(histories)) timeline.push({ ...p, downto: null, synced: true });
+      const points = clusterSeqnoTimeline(histories);
+      const timeline = new ColumnSeries(Math.max(64, points.length), true);
+      for (const p of points) timeline.push({ ...p, downto: null, synced: true });
       this.timelines.set(cluster.name, timeline);
+      // Trimmed now rather than at the first cycle, cluster by cluster: what one cluster's load
+      // frees, the next one's reuses, so the allocator is not left holding every node's
+      // pre-trim history at once.
+      this.compact(cluster.name, timeline, histories, this.now());
     }
     for (const analysis of store.latestAnalyses()) this.latestByCluster.set(analysis.cluster, analysis);
   }
@@ -64,8 +69,12 @@ export class Analyzer {
     const rawMs = config.storage.retention.rawSeconds * 1000;
     h = new NodeHistory(config.horizons.shortSeconds * 1000, longMs, rawMs);
     // Raw samples: full resolution for the last hour, one a minute (and each epoch's first) before.
-    for (const s of store.samplesForAnalysis(cluster, node, start - rawMs, start - FULL_RESOLUTION_MS)) h.append(s, false);
-    for (const m of store.rollups(cluster, node, start - longMs - 60_000, start)) h.minutes.seed(m);
+    const samples = store.samplesForAnalysis(cluster, node, start - rawMs, start - FULL_RESOLUTION_MS);
+    h.points.reserve(samples.length);
+    for (const s of samples) h.append(s, false);
+    const rollups = store.rollups(cluster, node, start - longMs - 60_000, start);
+    h.minutes.reserve(rollups.length);
+    for (const m of rollups) h.minutes.seed(m);
     for (const d of store.dailyTotals(cluster, node, start - TREND_DAYS * 86400_000)) h.days.add(d.minute, d);
     for (const e of store.events(cluster, node, start - longMs, start)) if (e.kind === 'page_store_purge') h.purges.push(e.at);
     const settings = store.latestSettings(cluster, node);
