@@ -75,7 +75,9 @@ horizons: { short: 5m, long: 24h }
   const checkpoints: Checkpoint[] = [];
   const started = Date.now();
   let phase = -1;
-  console.log(`varying sysbench load on all 3 nodes (${PHASE_RATES.join(', ')} tx/s per writer, ${values.phase} each), sampling every ${values.interval} for ${values.duration}...`);
+  console.log(
+    `varying sysbench load on all 3 nodes (${PHASE_RATES.join(', ')} tx/s per writer, ${values.phase} each), sampling every ${values.interval} for ${values.duration}...`,
+  );
   while (Date.now() - started < durationMs) {
     const p = Math.floor((Date.now() - started) / phaseMs) % PHASE_RATES.length;
     if (p !== phase) {

@@ -233,7 +233,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 async function run(o: Options, cleanup: Cleanup): Promise<BenchFigures> {
   const clusters = Math.ceil(o.nodes / o.nodesPerCluster);
   const nodeCount = clusters * o.nodesPerCluster;
-  say(`${nodeCount} nodes (${clusters} clusters × ${o.nodesPerCluster}), ${formatDuration(o.historySeconds)} of history, measuring ${formatDuration(o.durationSeconds)} at ${formatDuration(o.intervalSeconds)} sampling, REST at ${o.restRate}/s`);
+  say(
+    `${nodeCount} nodes (${clusters} clusters × ${o.nodesPerCluster}), ${formatDuration(o.historySeconds)} of history, measuring ${formatDuration(o.durationSeconds)} at ${formatDuration(o.intervalSeconds)} sampling, REST at ${o.restRate}/s`,
+  );
   ensureBuild(o.root, o.build, say);
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gcache-fleet-bench-'));
@@ -356,8 +358,14 @@ async function run(o: Options, cleanup: Cleanup): Promise<BenchFigures> {
     },
     cycles: {
       count: measured.length,
-      p50Ms: percentile(measured.map((c) => c.durationMs), 50),
-      p99Ms: percentile(measured.map((c) => c.durationMs), 99),
+      p50Ms: percentile(
+        measured.map((c) => c.durationMs),
+        50,
+      ),
+      p99Ms: percentile(
+        measured.map((c) => c.durationMs),
+        99,
+      ),
       ticks: Math.floor(seconds / o.intervalSeconds),
       skipped: skippedByDaemon + missedTicks,
       skippedByDaemon,

@@ -32,8 +32,15 @@ const start = end - days * 86400_000;
 console.log(`generating ${days} days of 10 s samples for ${nodes.length} nodes...`);
 const t0 = performance.now();
 const base = {
-  received: 0, replicated: 0, localState: 'Synced', clusterStatus: 'Primary', clusterSize: 3,
-  localStateUuid: 'u', clusterStateUuid: 'u', segment: 0, flowControlPaused: 0,
+  received: 0,
+  replicated: 0,
+  localState: 'Synced',
+  clusterStatus: 'Primary',
+  clusterSize: 3,
+  localStateUuid: 'u',
+  clusterStateUuid: 'u',
+  segment: 0,
+  flowControlPaused: 0,
 };
 const last = new Map<string, StoredSample>();
 store.transaction(() => {
@@ -45,8 +52,19 @@ store.transaction(() => {
     bytes += ws * 1800;
     for (const node of nodes) {
       const sample: StoredSample = {
-        cluster: 'bench', node, takenAt: t, epoch: 1, durationMs: 1,
-        status: { ...base, receivedBytes: bytes, replicatedBytes: 0, lastCommitted: seqno, cachedDownto: Math.max(1, seqno - 40_000), uptimeSeconds: Math.round((t - start) / 1000) },
+        cluster: 'bench',
+        node,
+        takenAt: t,
+        epoch: 1,
+        durationMs: 1,
+        status: {
+          ...base,
+          receivedBytes: bytes,
+          replicatedBytes: 0,
+          lastCommitted: seqno,
+          cachedDownto: Math.max(1, seqno - 40_000),
+          uptimeSeconds: Math.round((t - start) / 1000),
+        },
       };
       const prev = last.get(node);
       store.recordSample(sample, prev ? sampleDelta({ takenAt: prev.takenAt, status: prev.status }, { takenAt: t, status: sample.status }) : null);
@@ -81,7 +99,12 @@ for (const horizonDays of [1, Math.min(7, days)]) {
 const memory = new Map(nodes.map((n) => [n, store.samples('bench', n, end - 2 * 86400_000, end).map(toPoint)]));
 const cycle = time('one analysis cycle (3 nodes)', () => {
   const input: NodeInput[] = nodes.map((name) => ({
-    name, points: memory.get(name)!, reachable: true, localState: 'Synced', clusterStatus: 'Primary', segment: 0,
+    name,
+    points: memory.get(name)!,
+    reachable: true,
+    localState: 'Synced',
+    clusterStatus: 'Primary',
+    segment: 0,
     settings: { gcacheSizeBytes: 128 * 2 ** 20, pageSizeBytes: 128 * 2 ** 20, recover: true, sstDonor: '' },
     minutes: store.rollups('bench', name, end - 86400_000 - 60_000, end),
     trendMinutes: store.dailyTotals('bench', name, end - 30 * 86400_000),

@@ -18,7 +18,6 @@ import type { SinkTarget } from './alerts/sender.js';
 import { CyclePipeline } from './pipeline/cycle.js';
 import { acquireDatabaseLock } from './store/lock.js';
 
-
 export interface Daemon {
   store: Store;
   sampler: Sampler;

@@ -20,10 +20,7 @@ export interface SinkTarget {
   firingHoldMs: number;
 }
 
-export type SendResult =
-  | { ok: true }
-  | { ok: false; retry: true; error: string; retryAfterMs: number | null }
-  | { ok: false; retry: false; error: string };
+export type SendResult = { ok: true } | { ok: false; retry: true; error: string; retryAfterMs: number | null } | { ok: false; retry: false; error: string };
 
 /** The longest a receiver's Retry-After may hold a notification back. */
 export const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
@@ -85,7 +82,13 @@ export async function sendAs(
   const { url, body, headers: typeHeaders } = definition.request({ kind, payload, now }, { url: target.url, secret: target.hmacSecret, firingHoldMs: target.firingHoldMs });
   const headers = { ...typeHeaders, 'content-type': 'application/json', 'idempotency-key': idempotencyKey, 'user-agent': 'gcache-advisor' };
   try {
-    const res = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(target.timeoutMs)]) : AbortSignal.timeout(target.timeoutMs) });
+    const res = await fetch(url, {
+      method: 'POST',
+      headers,
+      body,
+      redirect: 'manual',
+      signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(target.timeoutMs)]) : AbortSignal.timeout(target.timeoutMs),
+    });
     await drainBody(res.body, MAX_RESPONSE_BODY_BYTES);
     if (res.ok) return { ok: true };
     // The sink's URL is wrong (or was moved) until someone changes the configuration.

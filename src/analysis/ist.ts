@@ -49,7 +49,13 @@ export function istSafetyGap(lowest: number, last: number): number {
 export function parseDonorList(value: string): { names: string[]; othersAllowed: boolean } {
   const trimmed = value.trim();
   if (!trimmed) return { names: [], othersAllowed: true };
-  return { names: trimmed.split(',').map((s) => s.trim()).filter(Boolean), othersAllowed: trimmed.endsWith(',') };
+  return {
+    names: trimmed
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    othersAllowed: trimmed.endsWith(','),
+  };
 }
 
 /**
@@ -119,7 +125,7 @@ export function istBudget(
     reason: !writing
       ? 'no writes: nothing is evicted, the budget in time is unbounded'
       : limitedByGap
-      ? `limited by Galera's IST safety gap of ${gap} seqnos`
-      : `until ${best.member.name}'s gcache evicts seqno ${needsSeqno}`,
+        ? `limited by Galera's IST safety gap of ${gap} seqnos`
+        : `until ${best.member.name}'s gcache evicts seqno ${needsSeqno}`,
   };
 }

@@ -67,7 +67,10 @@ export function recommendGcacheSize(input: SizingInput): Recommendation {
     return { rateName, bytesPerSecond: rate, neededBytes: needed, recommendedBytes: roundUpToPracticalSize(needed) };
   };
   const usingDistribution = input.p95BytesPerSecond !== null;
-  const atP95 = line(usingDistribution ? 'p95 of per-minute rates, long horizon' : 'mean rate, long horizon (too little history for quantiles)', input.p95BytesPerSecond ?? input.longBytesPerSecond);
+  const atP95 = line(
+    usingDistribution ? 'p95 of per-minute rates, long horizon' : 'mean rate, long horizon (too little history for quantiles)',
+    input.p95BytesPerSecond ?? input.longBytesPerSecond,
+  );
   const atP99 = line('p99 of per-minute rates, long horizon', input.p99BytesPerSecond);
 
   const sizes = input.nodes.map((n) => n.gcacheSizeBytes).filter((s): s is number => s !== null);
@@ -84,21 +87,31 @@ export function recommendGcacheSize(input: SizingInput): Recommendation {
 
   const warnings: string[] = [];
   const noRecover = input.nodes.filter((n) => n.recover === false).map((n) => n.name);
-  if (noRecover.length) warnings.push(`gcache.recover is off on ${noRecover.join(', ')}: a restart empties the gcache, and that node cannot serve IST until it has cached enough again`);
+  if (noRecover.length)
+    warnings.push(`gcache.recover is off on ${noRecover.join(', ')}: a restart empties the gcache, and that node cannot serve IST until it has cached enough again`);
   if (new Set(sizes).size > 1) {
-    warnings.push(`gcache.size differs between nodes (${input.nodes.filter((n) => n.gcacheSizeBytes !== null).map((n) => `${n.name} ${formatBytes(n.gcacheSizeBytes!)}`).join(', ')}): the smallest sets the window when it is the donor`);
+    warnings.push(
+      `gcache.size differs between nodes (${input.nodes
+        .filter((n) => n.gcacheSizeBytes !== null)
+        .map((n) => `${n.name} ${formatBytes(n.gcacheSizeBytes!)}`)
+        .join(', ')}): the smallest sets the window when it is the donor`,
+    );
   }
   for (const n of input.nodes) {
     const threshold = n.gcacheSizeBytes ? n.gcacheSizeBytes / 2 : null;
     if (n.purgesSeen > 0) {
       warnings.push(`${n.name}: ${n.purgesSeen} page-store purge(s) seen: write-sets bigger than gcache.size/2 spill into page files, and releasing one drops all older history`);
     } else if (threshold && n.largestAverageWriteSetBytes && n.largestAverageWriteSetBytes > threshold / 4) {
-      warnings.push(`${n.name}: write-sets averaging ${formatBytes(n.largestAverageWriteSetBytes)} over a sampling interval come close to gcache.size/2 (${formatBytes(threshold)}), beyond which they spill into page files`);
+      warnings.push(
+        `${n.name}: write-sets averaging ${formatBytes(n.largestAverageWriteSetBytes)} over a sampling interval come close to gcache.size/2 (${formatBytes(threshold)}), beyond which they spill into page files`,
+      );
     }
   }
   const below = input.nodes.filter((n) => n.windowSeconds !== null && n.windowSeconds < input.targetWindowSeconds);
   if (below.length) {
-    warnings.push(`the window is already below the ${formatDuration(input.targetWindowSeconds)} target on ${below.map((n) => `${n.name} (${formatDuration(n.windowSeconds!)})`).join(', ')}`);
+    warnings.push(
+      `the window is already below the ${formatDuration(input.targetWindowSeconds)} target on ${below.map((n) => `${n.name} (${formatDuration(n.windowSeconds!)})`).join(', ')}`,
+    );
   }
   return {
     targetWindowSeconds: input.targetWindowSeconds,

@@ -102,10 +102,9 @@ export function measureWindow(nodePoints: SeriesLike, clusterSeqnoPoints: Series
   const fromBytes = bytesAtTime(series, oldestCommittedAt);
   const contentBytes = fromBytes === null ? null : latest.bytes - fromBytes;
   const since = new Date(oldestCommittedAt).toISOString();
-  const summary =
-    wrapped
-      ? `oldest cached write-set (seqno ${latest.downto}) was committed ${lowerBound ? `at or before ${since}: the window is at least ${Math.round(ageSeconds)} s` : `at ${since}`}`
-      : `gcache not yet full: holds everything since ${since} (seqno ${latest.downto})`;
+  const summary = wrapped
+    ? `oldest cached write-set (seqno ${latest.downto}) was committed ${lowerBound ? `at or before ${since}: the window is at least ${Math.round(ageSeconds)} s` : `at ${since}`}`
+    : `gcache not yet full: holds everything since ${since} (seqno ${latest.downto})`;
   return {
     ring,
     oldestSeqno: latest.downto,
@@ -159,17 +158,41 @@ export function detectHistoryDrop(nodePoints: SeriesLike, clusterSeqnoPoints: Se
 
   if (cur.epoch !== prev.epoch) {
     if (cur.downto === null) {
-      return { kind: 'gcache_reset', fromSeqno: prev.downto, toSeqno: null, droppedBytes: null, windowBeforeSeconds: windowAt(prev), windowAfterSeconds: null, reason: 'gcache is empty after the restart (gcache.recover off, or an SST)' };
+      return {
+        kind: 'gcache_reset',
+        fromSeqno: prev.downto,
+        toSeqno: null,
+        droppedBytes: null,
+        windowBeforeSeconds: windowAt(prev),
+        windowAfterSeconds: null,
+        reason: 'gcache is empty after the restart (gcache.recover off, or an SST)',
+      };
     }
     // After a restart with gcache.recover the ring comes back as it was; a downto beyond the
     // last committed seqno before the restart means the history was not recovered.
     if (cur.downto > prev.seqno + 1) {
-      return { kind: 'gcache_reset', fromSeqno: prev.downto, toSeqno: cur.downto, droppedBytes: null, windowBeforeSeconds: windowAt(prev), windowAfterSeconds: windowAt(cur), reason: 'gcache history lost across the restart (not recovered, or replaced by an SST)' };
+      return {
+        kind: 'gcache_reset',
+        fromSeqno: prev.downto,
+        toSeqno: cur.downto,
+        droppedBytes: null,
+        windowBeforeSeconds: windowAt(prev),
+        windowAfterSeconds: windowAt(cur),
+        reason: 'gcache history lost across the restart (not recovered, or replaced by an SST)',
+      };
     }
     return null;
   }
   if (cur.downto === null) {
-    return { kind: 'gcache_reset', fromSeqno: prev.downto, toSeqno: null, droppedBytes: null, windowBeforeSeconds: windowAt(prev), windowAfterSeconds: null, reason: 'gcache emptied' };
+    return {
+      kind: 'gcache_reset',
+      fromSeqno: prev.downto,
+      toSeqno: null,
+      droppedBytes: null,
+      windowBeforeSeconds: windowAt(prev),
+      windowAfterSeconds: null,
+      reason: 'gcache emptied',
+    };
   }
   if (cur.downto <= prev.downto) return null;
 

@@ -57,10 +57,10 @@ export interface NodeTarget {
 /** What a discovered member connects with: the cluster's `connection`, resolved like a node's. */
 export type DiscoveryConnection = Pick<NodeTarget, 'port' | 'user' | 'password' | 'tls'>;
 
-export type DiscoveryConfig = (
-  | { seeds: Array<{ host: string; port: number }> }
-  | { dns: string; port: number; dnsServer: string | null }
-) & { departAfterSeconds: number; connection: DiscoveryConnection };
+export type DiscoveryConfig = ({ seeds: Array<{ host: string; port: number }> } | { dns: string; port: number; dnsServer: string | null }) & {
+  departAfterSeconds: number;
+  connection: DiscoveryConnection;
+};
 
 export interface ClusterConfig {
   name: string;
@@ -217,9 +217,7 @@ function describeIssue(issue: { path: PropertyKey[]; message: string; code: stri
 }
 
 export function formatPath(segments: PropertyKey[]): string {
-  return segments
-    .map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? String(s) : `.${String(s)}`))
-    .join('');
+  return segments.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? String(s) : `.${String(s)}`)).join('');
 }
 
 function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): Config {
@@ -261,7 +259,10 @@ function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): 
     http: {
       host: host!,
       port: Number(port),
-      token: parsed.http.tokenEnv || parsed.http.tokenFile ? readSecret(`http.${parsed.http.tokenEnv ? 'tokenEnv' : 'tokenFile'}`, parsed.http.tokenEnv, parsed.http.tokenFile, env, baseDir) : null,
+      token:
+        parsed.http.tokenEnv || parsed.http.tokenFile
+          ? readSecret(`http.${parsed.http.tokenEnv ? 'tokenEnv' : 'tokenFile'}`, parsed.http.tokenEnv, parsed.http.tokenFile, env, baseDir)
+          : null,
     },
     log: parsed.log,
     rules: { dir: path.resolve(parsed.rules.dir) },

@@ -34,9 +34,7 @@ export const size = z.union([z.string(), z.number()], { error: 'expected a size 
 
 const port = z.number({ error: 'expected a port number' }).int().min(1, 'expected a port between 1 and 65535').max(65535, 'expected a port between 1 and 65535');
 
-const name = z
-  .string({ error: 'expected a name' })
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a name of letters, digits, ".", "_" or "-"');
+const name = z.string({ error: 'expected a name' }).regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected a name of letters, digits, ".", "_" or "-"');
 
 const tls = z.strictObject({
   ca: z.string().optional(),
@@ -51,7 +49,10 @@ const tls = z.strictObject({
 const connectionFields = {
   port: port.optional(),
   user: z.string().min(1, 'expected a user name').optional(),
-  passwordEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
+  passwordEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+    .optional(),
   passwordFile: z.string().min(1, 'expected a file path').optional(),
   tls: tls.optional(),
 };
@@ -73,7 +74,8 @@ const seed = z.string({ error: 'expected host:port or host' }).superRefine((text
 const dnsServer = z.string({ error: 'expected a nameserver address such as 127.0.0.1:5353' }).superRefine((text, ctx) => {
   const problem = hostPortProblem(text);
   const parsed = problem ? null : parseHostPort(text, 53);
-  if (!parsed || !net.isIP(parsed.host)) ctx.addIssue({ code: 'custom', message: `expected a nameserver IP address with an optional port, such as 127.0.0.1:5353 or [::1]:53, got ${quoteValue(text)}` });
+  if (!parsed || !net.isIP(parsed.host))
+    ctx.addIssue({ code: 'custom', message: `expected a nameserver IP address with an optional port, such as 127.0.0.1:5353 or [::1]:53, got ${quoteValue(text)}` });
 });
 
 /**
@@ -83,7 +85,10 @@ const dnsServer = z.string({ error: 'expected a nameserver address such as 127.0
 const discovery = z
   .strictObject({
     seeds: z.array(seed, { error: 'expected a list of host:port seeds' }).min(1, 'expected at least one seed').optional(),
-    dns: z.string({ error: 'expected a DNS name' }).regex(/^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9.])?$/, 'expected a DNS name such as galera.db.svc.cluster.local').optional(),
+    dns: z
+      .string({ error: 'expected a DNS name' })
+      .regex(/^[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9.])?$/, 'expected a DNS name such as galera.db.svc.cluster.local')
+      .optional(),
     /** The SQL port of members whose address carries none: A/AAAA records and seeds without a port. */
     port: port.optional(),
     /** How long a member must be absent from the membership (and DNS) before it is marked departed. */
@@ -110,7 +115,10 @@ const cluster = z.strictObject({
 
 const secretSource = {
   url: z.string().url('expected a URL').optional(),
-  urlEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
+  urlEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+    .optional(),
   urlFile: z.string().min(1, 'expected a file path').optional(),
 };
 
@@ -119,10 +127,16 @@ const sink = z.strictObject({
   type: z.enum(SINK_TYPES, { error: `expected ${orList(SINK_TYPES)}` }),
   ...secretSource,
   /** Only for a type that signs (its definition's `signs`), such as a webhook: the key it signs the body with. */
-  secretEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
+  secretEnv: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+    .optional(),
   secretFile: z.string().min(1, 'expected a file path').optional(),
   /** Routing: which severities and clusters this sink receives (all when omitted). */
-  severities: z.array(z.enum(['critical', 'warning', 'info'], { error: 'expected critical, warning or info' })).min(1).optional(),
+  severities: z
+    .array(z.enum(['critical', 'warning', 'info'], { error: 'expected critical, warning or info' }))
+    .min(1)
+    .optional(),
   clusters: z.array(z.string()).min(1).optional(),
   timeout: positiveDuration.default(10),
 });
@@ -162,22 +176,21 @@ export const configSchema = z
           .default(64),
       })
       .default({ schedule: '*/10 * * * * *', timeout: 5, concurrency: 64 }),
-    horizons: z
-      .strictObject({ short: positiveDuration.default(300), long: positiveDuration.default(86400) })
-      .default({ short: 300, long: 86400 }),
+    horizons: z.strictObject({ short: positiveDuration.default(300), long: positiveDuration.default(86400) }).default({ short: 300, long: 86400 }),
     storage: z
       .strictObject({
         path: z.string().min(1, 'expected a file path').default('./data/gcache-advisor.db'),
-        retention: z
-          .strictObject({ raw: positiveDuration.default(2 * 86400), rollups: positiveDuration.default(90 * 86400) })
-          .default({ raw: 2 * 86400, rollups: 90 * 86400 }),
+        retention: z.strictObject({ raw: positiveDuration.default(2 * 86400), rollups: positiveDuration.default(90 * 86400) }).default({ raw: 2 * 86400, rollups: 90 * 86400 }),
       })
       .default({ path: './data/gcache-advisor.db', retention: { raw: 2 * 86400, rollups: 90 * 86400 } }),
     http: z
       .strictObject({
         listen: listen.default('127.0.0.1:9106'),
         /** Optional bearer token protecting /api, from an environment variable or a file. */
-        tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').optional(),
+        tokenEnv: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+          .optional(),
         tokenFile: z.string().min(1, 'expected a file path').optional(),
         /** Serve /api without a token on an address other than loopback: must be said explicitly. */
         allowUnauthenticated: z.boolean({ error: 'expected true or false' }).default(false),
@@ -227,7 +240,8 @@ export const configSchema = z
       sinkNames.add(s.name);
       const sources = [s.url, s.urlEnv, s.urlFile].filter(Boolean).length;
       if (sources !== 1) ctx.addIssue({ code: 'custom', path: at, message: 'expected exactly one of url, urlEnv or urlFile' });
-      if ((s.secretEnv || s.secretFile) && !sinkDefinition(s.type).signs) ctx.addIssue({ code: 'custom', path: [...at, s.secretEnv ? 'secretEnv' : 'secretFile'], message: `only a ${orList(sinkTypesWhere('signs'))} sink signs its body` });
+      if ((s.secretEnv || s.secretFile) && !sinkDefinition(s.type).signs)
+        ctx.addIssue({ code: 'custom', path: [...at, s.secretEnv ? 'secretEnv' : 'secretFile'], message: `only a ${orList(sinkTypesWhere('signs'))} sink signs its body` });
       if (s.secretEnv && s.secretFile) ctx.addIssue({ code: 'custom', path: at, message: 'expected secretEnv or secretFile, not both' });
       for (const c of s.clusters ?? []) {
         if (!config.clusters.some((x) => x.name === c)) ctx.addIssue({ code: 'custom', path: [...at, 'clusters'], message: `unknown cluster ${quoteValue(c)}` });
@@ -244,7 +258,8 @@ export const configSchema = z
         const at = ['clusters', ci, 'connection'];
         if (!c.connection.user) ctx.addIssue({ code: 'custom', path: [...at, 'user'], message: 'expected a user in the cluster connection (discovered members use it)' });
         if (c.connection.passwordEnv && c.connection.passwordFile) ctx.addIssue({ code: 'custom', path: at, message: 'expected passwordEnv or passwordFile, not both' });
-        if (!c.connection.passwordEnv && !c.connection.passwordFile) ctx.addIssue({ code: 'custom', path: [...at, 'passwordEnv'], message: 'expected passwordEnv or passwordFile in the cluster connection (discovered members use it)' });
+        if (!c.connection.passwordEnv && !c.connection.passwordFile)
+          ctx.addIssue({ code: 'custom', path: [...at, 'passwordEnv'], message: 'expected passwordEnv or passwordFile in the cluster connection (discovered members use it)' });
       }
       const nodeNames = new Set<string>();
       (c.nodes ?? []).forEach((n, ni) => {
@@ -257,7 +272,8 @@ export const configSchema = z
         const passwordEnv = n.passwordEnv ?? c.connection.passwordEnv;
         const passwordFile = n.passwordFile ?? c.connection.passwordFile;
         if (n.passwordEnv && n.passwordFile) ctx.addIssue({ code: 'custom', path: at, message: 'expected passwordEnv or passwordFile, not both' });
-        if (!passwordEnv && !passwordFile) ctx.addIssue({ code: 'custom', path: [...at, 'passwordEnv'], message: 'expected passwordEnv or passwordFile, on the node or in the cluster connection' });
+        if (!passwordEnv && !passwordFile)
+          ctx.addIssue({ code: 'custom', path: [...at, 'passwordEnv'], message: 'expected passwordEnv or passwordFile, on the node or in the cluster connection' });
       });
     });
   });

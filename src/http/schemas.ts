@@ -60,7 +60,9 @@ export function apiErrors<const S extends Exclude<ErrorStatus, 401 | 500>>(...st
 
 // --- nodes -----------------------------------------------------------------------------------
 
-const RingState = StringEnum(['full', 'filling', 'empty', 'unknown'], { description: 'full: cached_downto advances as write-sets come in; filling: it stays put; empty: the gcache holds nothing' });
+const RingState = StringEnum(['full', 'filling', 'empty', 'unknown'], {
+  description: 'full: cached_downto advances as write-sets come in; filling: it stays put; empty: the gcache holds nothing',
+});
 
 /** A node in a list: its identity and latest headline figures (views.ts nodeSummary). */
 export const NodeSummary = Type.Object({
@@ -83,31 +85,34 @@ export type NodeSummary = Static<typeof NodeSummary>;
 const ShortLong = (description: string) => Type.Object({ short: NullableNumber(description), long: NullableNumber(description) });
 
 /** A node's window, IST budget and write rates (views.ts windowView). */
-export const WindowView = Type.Object({
-  cluster: Type.String(),
-  node: Type.String(),
-  sampledAt: NullableTime('when the figures were computed'),
-  ring: RingState,
-  summary: Type.String(),
-  measuredSeconds: NullableNumber(),
-  oldestCachedSeqno: NullableNumber(),
-  oldestCachedAt: NullableTime('when the oldest cached write-set was committed'),
-  oldestCachedAgeIsLowerBound: Type.Boolean({ description: 'true when the oldest write-set predates the stored history' }),
-  estimatedSeconds: Type.Object({
-    short: NullableNumber('best estimate at the short-horizon rate'),
-    long: NullableNumber('best estimate at the long-horizon rate'),
-    classicShort: NullableNumber('gcache.size / short-horizon rate'),
-    classicLong: NullableNumber('gcache.size / long-horizon rate'),
-  }),
-  istBudgetSeconds: Type.Object({ current: NullableNumber(), pessimistic: NullableNumber() }),
-  istBudgetBytes: NullableNumber(),
-  istBudgetReason: NullableString(),
-  donor: NullableString(),
-  gcacheSizeBytes: NullableNumber(),
-  writeRateBytesPerSecond: ShortLong('counted bytes per second'),
-  writeSetsPerSecond: ShortLong('write-sets per second'),
-  overheadFactor: NullableNumber('ring bytes per counted byte'),
-}, { description: "The node's window, IST budget and write rates; null figures before its first analysis" });
+export const WindowView = Type.Object(
+  {
+    cluster: Type.String(),
+    node: Type.String(),
+    sampledAt: NullableTime('when the figures were computed'),
+    ring: RingState,
+    summary: Type.String(),
+    measuredSeconds: NullableNumber(),
+    oldestCachedSeqno: NullableNumber(),
+    oldestCachedAt: NullableTime('when the oldest cached write-set was committed'),
+    oldestCachedAgeIsLowerBound: Type.Boolean({ description: 'true when the oldest write-set predates the stored history' }),
+    estimatedSeconds: Type.Object({
+      short: NullableNumber('best estimate at the short-horizon rate'),
+      long: NullableNumber('best estimate at the long-horizon rate'),
+      classicShort: NullableNumber('gcache.size / short-horizon rate'),
+      classicLong: NullableNumber('gcache.size / long-horizon rate'),
+    }),
+    istBudgetSeconds: Type.Object({ current: NullableNumber(), pessimistic: NullableNumber() }),
+    istBudgetBytes: NullableNumber(),
+    istBudgetReason: NullableString(),
+    donor: NullableString(),
+    gcacheSizeBytes: NullableNumber(),
+    writeRateBytesPerSecond: ShortLong('counted bytes per second'),
+    writeSetsPerSecond: ShortLong('write-sets per second'),
+    overheadFactor: NullableNumber('ring bytes per counted byte'),
+  },
+  { description: "The node's window, IST budget and write rates; null figures before its first analysis" },
+);
 export type WindowView = Static<typeof WindowView>;
 
 const Rate = Type.Object({ bytesPerSecond: Num(), writeSetsPerSecond: Num(), coveredSeconds: Num('seconds of history the rate is based on') });

@@ -14,7 +14,16 @@ function iso(t: number | null | undefined): string | null {
 }
 
 export function alertView(a: StoredAlert): AlertView {
-  return { alertname: a.rule, state: a.state, severity: a.severity, labels: a.labels, annotations: a.annotations, activeAt: iso(a.activeAt), firedAt: iso(a.firedAt), resolvedAt: iso(a.resolvedAt) };
+  return {
+    alertname: a.rule,
+    state: a.state,
+    severity: a.severity,
+    labels: a.labels,
+    annotations: a.annotations,
+    activeAt: iso(a.activeAt),
+    firedAt: iso(a.firedAt),
+    resolvedAt: iso(a.resolvedAt),
+  };
 }
 
 export function eventView(e: StoredEvent): EventView {

@@ -45,26 +45,99 @@ export class Metrics {
 
   constructor(version: string) {
     const r = [this.registry];
-    this.writeRate = new client.Gauge({ name: 'galera_write_rate_bytes_per_second', help: 'gcache fill rate: Δ(wsrep_replicated_bytes + wsrep_received_bytes) per second, over the short or long horizon.', labelNames: ['cluster', 'node', 'horizon'], registers: r });
-    this.writeSetRate = new client.Gauge({ name: 'galera_write_rate_writesets_per_second', help: 'Committed write-sets per second (Δ wsrep_last_committed), over the short or long horizon.', labelNames: ['cluster', 'node', 'horizon'], registers: r });
+    this.writeRate = new client.Gauge({
+      name: 'galera_write_rate_bytes_per_second',
+      help: 'gcache fill rate: Δ(wsrep_replicated_bytes + wsrep_received_bytes) per second, over the short or long horizon.',
+      labelNames: ['cluster', 'node', 'horizon'],
+      registers: r,
+    });
+    this.writeSetRate = new client.Gauge({
+      name: 'galera_write_rate_writesets_per_second',
+      help: 'Committed write-sets per second (Δ wsrep_last_committed), over the short or long horizon.',
+      labelNames: ['cluster', 'node', 'horizon'],
+      registers: r,
+    });
     this.gcacheSize = new client.Gauge({ name: 'galera_gcache_size_bytes', help: 'gcache.size from wsrep_provider_options.', labelNames: ['cluster', 'node'], registers: r });
-    this.window = new client.Gauge({ name: 'galera_replication_window_seconds', help: 'Replication window: measured from the gcache contents, or estimated as gcache.size / rate (short or long horizon).', labelNames: ['cluster', 'node', 'method'], registers: r });
-    this.istBudget = new client.Gauge({ name: 'galera_ist_budget_seconds', help: 'How long the node could be away, starting now, and still rejoin by IST, at the current or a pessimistic (p95) write rate.', labelNames: ['cluster', 'node', 'rate'], registers: r });
-    this.recommended = new client.Gauge({ name: 'galera_gcache_recommended_size_bytes', help: 'gcache.size needed for the target window at the p95 per-minute write rate of the long horizon, with headroom.', labelNames: ['cluster'], registers: r });
-    this.target = new client.Gauge({ name: 'galera_target_window_seconds', help: 'The replication window the cluster is configured to keep.', labelNames: ['cluster'], registers: r });
-    this.historyDrops = new client.Counter({ name: 'galera_gcache_history_drops_total', help: 'gcache history dropped at once: page-store purges and resets, as seen by this daemon.', labelNames: ['cluster', 'node', 'kind'], registers: r });
-    this.nodeSynced = new client.Gauge({ name: 'galera_node_synced', help: '1 when wsrep_local_state_comment is Synced and the cluster is Primary, else 0.', labelNames: ['cluster', 'node'], registers: r });
-    this.alerts = new client.Gauge({ name: 'gcache_advisor_alerts', help: 'Open alerts (pending or firing), 1 per alert, like Prometheus\' ALERTS.', labelNames: ['alertname', 'cluster', 'node', 'severity', 'alertstate'], registers: r });
-    this.sampleDuration = new client.Histogram({ name: 'gcache_advisor_sample_duration_seconds', help: 'Time taken to read one node.', labelNames: ['cluster', 'node'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers: r });
-    this.sampleErrors = new client.Counter({ name: 'gcache_advisor_sample_errors_total', help: 'Failed reads of a node, by reason (a node backing off after failures is not read, and not counted).', labelNames: ['cluster', 'node', 'reason'], registers: r });
-    this.lastSample = new client.Gauge({ name: 'gcache_advisor_last_sample_timestamp_seconds', help: 'Unix time of the last successful sample of the node.', labelNames: ['cluster', 'node'], registers: r });
+    this.window = new client.Gauge({
+      name: 'galera_replication_window_seconds',
+      help: 'Replication window: measured from the gcache contents, or estimated as gcache.size / rate (short or long horizon).',
+      labelNames: ['cluster', 'node', 'method'],
+      registers: r,
+    });
+    this.istBudget = new client.Gauge({
+      name: 'galera_ist_budget_seconds',
+      help: 'How long the node could be away, starting now, and still rejoin by IST, at the current or a pessimistic (p95) write rate.',
+      labelNames: ['cluster', 'node', 'rate'],
+      registers: r,
+    });
+    this.recommended = new client.Gauge({
+      name: 'galera_gcache_recommended_size_bytes',
+      help: 'gcache.size needed for the target window at the p95 per-minute write rate of the long horizon, with headroom.',
+      labelNames: ['cluster'],
+      registers: r,
+    });
+    this.target = new client.Gauge({
+      name: 'galera_target_window_seconds',
+      help: 'The replication window the cluster is configured to keep.',
+      labelNames: ['cluster'],
+      registers: r,
+    });
+    this.historyDrops = new client.Counter({
+      name: 'galera_gcache_history_drops_total',
+      help: 'gcache history dropped at once: page-store purges and resets, as seen by this daemon.',
+      labelNames: ['cluster', 'node', 'kind'],
+      registers: r,
+    });
+    this.nodeSynced = new client.Gauge({
+      name: 'galera_node_synced',
+      help: '1 when wsrep_local_state_comment is Synced and the cluster is Primary, else 0.',
+      labelNames: ['cluster', 'node'],
+      registers: r,
+    });
+    this.alerts = new client.Gauge({
+      name: 'gcache_advisor_alerts',
+      help: "Open alerts (pending or firing), 1 per alert, like Prometheus' ALERTS.",
+      labelNames: ['alertname', 'cluster', 'node', 'severity', 'alertstate'],
+      registers: r,
+    });
+    this.sampleDuration = new client.Histogram({
+      name: 'gcache_advisor_sample_duration_seconds',
+      help: 'Time taken to read one node.',
+      labelNames: ['cluster', 'node'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: r,
+    });
+    this.sampleErrors = new client.Counter({
+      name: 'gcache_advisor_sample_errors_total',
+      help: 'Failed reads of a node, by reason (a node backing off after failures is not read, and not counted).',
+      labelNames: ['cluster', 'node', 'reason'],
+      registers: r,
+    });
+    this.lastSample = new client.Gauge({
+      name: 'gcache_advisor_last_sample_timestamp_seconds',
+      help: 'Unix time of the last successful sample of the node.',
+      labelNames: ['cluster', 'node'],
+      registers: r,
+    });
     this.up = new client.Gauge({ name: 'gcache_advisor_up', help: '1 when the last read of the node succeeded, else 0.', labelNames: ['cluster', 'node'], registers: r });
-    this.skippedCycles = new client.Counter({ name: 'gcache_advisor_skipped_cycles_total', help: 'Sampling ticks skipped because the previous cycle was still running.', registers: r });
-    this.storeErrors = new client.Counter({ name: 'gcache_advisor_store_errors_total', help: 'Failed writes to the SQLite store, by SQLite error code (SQLITE_FULL, SQLITE_BUSY, SQLITE_READONLY...).', labelNames: ['code'], registers: r });
+    this.skippedCycles = new client.Counter({
+      name: 'gcache_advisor_skipped_cycles_total',
+      help: 'Sampling ticks skipped because the previous cycle was still running.',
+      registers: r,
+    });
+    this.storeErrors = new client.Counter({
+      name: 'gcache_advisor_store_errors_total',
+      help: 'Failed writes to the SQLite store, by SQLite error code (SQLITE_FULL, SQLITE_BUSY, SQLITE_READONLY...).',
+      labelNames: ['code'],
+      registers: r,
+    });
     this.storeWritable = new client.Gauge({ name: 'gcache_advisor_store_writable', help: '1 when the last write to the SQLite store succeeded, else 0.', registers: r });
     for (const code of KNOWN_STORE_ERRORS) this.storeErrors.inc({ code }, 0);
     this.storeWritable.set(1);
-    new client.Gauge({ name: 'gcache_advisor_build_info', help: 'Build information; always 1.', labelNames: ['version', 'nodejs'], registers: r }).set({ version, nodejs: process.version }, 1);
+    new client.Gauge({ name: 'gcache_advisor_build_info', help: 'Build information; always 1.', labelNames: ['version', 'nodejs'], registers: r }).set(
+      { version, nodejs: process.version },
+      1,
+    );
     client.collectDefaultMetrics({ register: this.registry });
     // prom-client names these gauges *_total, which Prometheus reserves for counters (promtool
     // flags them); the process_* and other nodejs_* metrics stay.
@@ -73,10 +146,12 @@ export class Metrics {
 
   /** Seeds every configured node, so that up and the error counters exist before the first failure. */
   declareNodes(config: Config): void {
-    new client.Gauge({ name: 'gcache_advisor_shard_info', help: 'This instance\'s shard (index of count) and how many clusters it watches; always 1.', labelNames: ['shard', 'shards', 'clusters'], registers: [this.registry] }).set(
-      { shard: String(config.sharding.index), shards: String(config.sharding.count), clusters: String(config.clusters.length) },
-      1,
-    );
+    new client.Gauge({
+      name: 'gcache_advisor_shard_info',
+      help: "This instance's shard (index of count) and how many clusters it watches; always 1.",
+      labelNames: ['shard', 'shards', 'clusters'],
+      registers: [this.registry],
+    }).set({ shard: String(config.sharding.index), shards: String(config.sharding.count), clusters: String(config.clusters.length) }, 1);
     for (const c of config.clusters) this.target.set({ cluster: c.name }, c.targetWindowSeconds);
     this.followMembers(config);
   }
@@ -106,7 +181,19 @@ export class Metrics {
     for (const [key, { cluster, node }] of [...this.declared]) {
       if (members.has(key)) continue;
       this.declared.delete(key);
-      for (const metric of [this.writeRate, this.writeSetRate, this.gcacheSize, this.window, this.istBudget, this.historyDrops, this.sampleDuration, this.sampleErrors, this.lastSample, this.up, this.nodeSynced]) {
+      for (const metric of [
+        this.writeRate,
+        this.writeSetRate,
+        this.gcacheSize,
+        this.window,
+        this.istBudget,
+        this.historyDrops,
+        this.sampleDuration,
+        this.sampleErrors,
+        this.lastSample,
+        this.up,
+        this.nodeSynced,
+      ]) {
         removeNodeSeries(metric, cluster, node);
       }
     }
@@ -209,7 +296,14 @@ function setOrRemove<T extends string>(gauge: client.Gauge<T>, labels: Partial<R
 }
 
 /** Removes every series of one node from a metric, whatever its other labels. */
-function removeNodeSeries(metric: { get(): Promise<client.MetricObjectWithValues<client.MetricValue<string>>> | client.MetricObjectWithValues<client.MetricValue<string>>; remove(labels: Record<string, string | number>): void }, cluster: string, node: string): void {
+function removeNodeSeries(
+  metric: {
+    get(): Promise<client.MetricObjectWithValues<client.MetricValue<string>>> | client.MetricObjectWithValues<client.MetricValue<string>>;
+    remove(labels: Record<string, string | number>): void;
+  },
+  cluster: string,
+  node: string,
+): void {
   void Promise.resolve(metric.get()).then((m) => {
     for (const v of m.values) {
       const labels = v.labels as Record<string, string>;

@@ -165,7 +165,11 @@ export class Analyzer {
       if (!n.historyDrop || !sampled.has(nodeKey(cluster.name, n.node))) continue;
       cycle.out.events.push({ cluster: cluster.name, node: n.node, at: now, kind: n.historyDrop.kind, detail: { ...n.historyDrop } });
       if (n.historyDrop.kind === 'page_store_purge') histories[i]!.purges.push(now);
-      this.log.warn(n.historyDrop.kind === 'page_store_purge' ? 'page-store purge: gcache history dropped' : 'gcache reset', { cluster: cluster.name, node: n.node, ...n.historyDrop });
+      this.log.warn(n.historyDrop.kind === 'page_store_purge' ? 'page-store purge: gcache history dropped' : 'gcache reset', {
+        cluster: cluster.name,
+        node: n.node,
+        ...n.historyDrop,
+      });
     }
     this.compact(cluster.name, timeline, histories, now);
     this.latestByCluster.set(cluster.name, analysis);

@@ -160,7 +160,12 @@ export class RuleEngine {
   private advance(rule: Rule | null, fingerprint: string, labels: Record<string, string>, annotations: Record<string, string> | null, now: number): void {
     const held = this.open.get(fingerprint);
     const prev = held?.alert ?? null;
-    const prevState: AlertState | null = prev && { state: prev.state === 'firing' ? 'firing' : 'pending', activeAt: prev.activeAt, firedAt: prev.firedAt, lastNotifiedAt: prev.lastNotifiedAt };
+    const prevState: AlertState | null = prev && {
+      state: prev.state === 'firing' ? 'firing' : 'pending',
+      activeAt: prev.activeAt,
+      firedAt: prev.firedAt,
+      lastNotifiedAt: prev.lastNotifiedAt,
+    };
     const { next, transition } = step(prevState, annotations !== null, now, rule?.forSeconds ?? 0, this.config.alerting.repeatIntervalSeconds);
 
     if (!next) {
@@ -198,7 +203,14 @@ export class RuleEngine {
     if (transition === 'firing') notices.push({ kind: 'firing', key: 'firing', alert, at: now, which: () => true });
     // At most one re-post waits per alert and sink: the one queued already sets a fresh endsAt
     // when it goes out, so queueing more behind a slow Alertmanager would only pile up.
-    else if (alertmanagerDue) notices.push({ kind: 'firing', key: `resend/${now}`, alert, at: now, which: (s, id) => sinkDefinition(s.type).resendWhileFiring && !this.store.hasPendingFiring(id, s.name) });
+    else if (alertmanagerDue)
+      notices.push({
+        kind: 'firing',
+        key: `resend/${now}`,
+        alert,
+        at: now,
+        which: (s, id) => sinkDefinition(s.type).resendWhileFiring && !this.store.hasPendingFiring(id, s.name),
+      });
     if (transition === 'repeat') notices.push({ kind: 'firing', key: `repeat/${now}`, alert, at: now, which: (s) => sinkDefinition(s.type).repeats });
     this.change(identity, alert, ...notices);
     if (alertmanagerDue) this.alertmanagerSentAt.set(fingerprint, now);

@@ -27,10 +27,7 @@ import { parseDuration, parseSize, quoteValue, UnitParseError } from '../units/p
 export type Value = number | string | boolean | null;
 
 export type Node =
-  | { kind: 'literal'; value: Value }
-  | { kind: 'name'; name: string }
-  | { kind: 'unary'; op: '-' | 'not'; operand: Node }
-  | { kind: 'binary'; op: string; left: Node; right: Node };
+  { kind: 'literal'; value: Value } | { kind: 'name'; name: string } | { kind: 'unary'; op: '-' | 'not'; operand: Node } | { kind: 'binary'; op: string; left: Node; right: Node };
 
 export class ExpressionError extends Error {
   override name = 'ExpressionError';

@@ -32,4 +32,3 @@ export function step(prev: AlertState | null, active: boolean, now: number, forS
   }
   return { next: base, transition: null };
 }
-

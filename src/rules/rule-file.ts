@@ -132,7 +132,10 @@ export function parseRuleFile(text: string, file: string): Rule {
 export function loadRules(dir: string): Rule[] {
   let entries: string[];
   try {
-    entries = fs.readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+    entries = fs
+      .readdirSync(dir)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort();
   } catch (err) {
     throw new RuleFileError(`${dir}: cannot read the rules folder: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }

@@ -65,20 +65,24 @@ export class NodeReader implements StatusReader {
   private async query<T>(sql: string): Promise<T[]> {
     // The name is resolved before the deadline starts (and under its own): a slow resolver is not the node's fault.
     const address = !this.connection && this.target.host ? await this.resolver.resolve(this.target.host) : null;
-    return withDeadline(this.timeoutMs, async () => {
-      const conn = await this.connect(address);
-      try {
-        const [rows] = await conn.query({ sql, timeout: this.timeoutMs });
-        return rows as T[];
-      } catch (err) {
-        // A connection lost during (or just before) the query is dead for good: mysql2 would
-        // answer every later query with "connection is in closed state". Only the server's own
-        // SQL errors (with a SQLSTATE) leave the connection usable.
-        const e = err as { fatal?: boolean; sqlState?: string };
-        if (e.fatal || !e.sqlState) this.drop();
-        throw err;
-      }
-    }, () => this.drop());
+    return withDeadline(
+      this.timeoutMs,
+      async () => {
+        const conn = await this.connect(address);
+        try {
+          const [rows] = await conn.query({ sql, timeout: this.timeoutMs });
+          return rows as T[];
+        } catch (err) {
+          // A connection lost during (or just before) the query is dead for good: mysql2 would
+          // answer every later query with "connection is in closed state". Only the server's own
+          // SQL errors (with a SQLSTATE) leave the connection usable.
+          const e = err as { fatal?: boolean; sqlState?: string };
+          if (e.fatal || !e.sqlState) this.drop();
+          throw err;
+        }
+      },
+      () => this.drop(),
+    );
   }
 
   private async connect(address: string | null): Promise<mysql.Connection> {

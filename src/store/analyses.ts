@@ -39,7 +39,14 @@ const seriesAverages = NODE_ANALYSIS_COLUMNS.flatMap((c) => (c.series ? [`AVG(${
 
 function prepareStatements(db: StoreDatabase) {
   return {
-    insertNodeAnalysis: db.prepare(insertSql('INSERT OR REPLACE', 'node_analysis', NODE_ANALYSIS_COLUMNS.map((c) => c.name), 'positional')),
+    insertNodeAnalysis: db.prepare(
+      insertSql(
+        'INSERT OR REPLACE',
+        'node_analysis',
+        NODE_ANALYSIS_COLUMNS.map((c) => c.name),
+        'positional',
+      ),
+    ),
     insertClusterAnalysis: db.prepare(`INSERT OR REPLACE INTO cluster_analysis (cluster, computed_at, target_seconds, recommended_bytes) VALUES (?, ?, ?, ?)`),
     upsertLatestAnalysis: db.prepare(`INSERT OR REPLACE INTO latest_analysis (cluster, computed_at, detail) VALUES (?, ?, ?)`),
     latestAnalyses: db.prepare(`SELECT detail FROM latest_analysis ORDER BY cluster`),

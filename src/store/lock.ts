@@ -168,9 +168,7 @@ function claim(conn: Database.Database, file: string, lockFile: string): Attempt
   try {
     conn.exec(`CREATE TABLE IF NOT EXISTS owner (
       id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, host TEXT NOT NULL, token TEXT NOT NULL, since INTEGER NOT NULL)`);
-    conn
-      .prepare('INSERT OR REPLACE INTO owner (id, pid, host, token, since) VALUES (1, ?, ?, ?, ?)')
-      .run(me.pid, me.host, me.token, Date.now());
+    conn.prepare('INSERT OR REPLACE INTO owner (id, pid, host, token, since) VALUES (1, ?, ?, ?, ?)').run(me.pid, me.host, me.token, Date.now());
     // Waits up to waitMs for readers to let go; a holder never does.
     conn.exec('COMMIT');
   } catch (err) {
@@ -221,9 +219,7 @@ function ownerIfReadable(conn: Database.Database): Owner | null {
 }
 
 function inUse(file: string, owner: Owner | null): DatabaseUnavailableError {
-  const who = owner
-    ? `pid ${owner.pid}${owner.host !== os.hostname() ? ` on host ${owner.host}` : ''}`
-    : 'pid not yet recorded';
+  const who = owner ? `pid ${owner.pid}${owner.host !== os.hostname() ? ` on host ${owner.host}` : ''}` : 'pid not yet recorded';
   return new DatabaseUnavailableError(`gcache-advisor: ${file} is in use by another gcache-advisor (${who}); one daemon per database`);
 }
 

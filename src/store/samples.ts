@@ -168,9 +168,13 @@ export class SampleRepository extends Repository<ReturnType<typeof prepareStatem
   }
 
   failures(cluster: string, node: string, from: number, to: number): StoredFailure[] {
-    return (this.stmts.failuresBetween.all(cluster, node, from, to) as Array<{ cluster: string; node: string; taken_at: number; reason: string; message: string }>).map(
-      (r) => ({ cluster: r.cluster, node: r.node, takenAt: r.taken_at, reason: r.reason, message: r.message }),
-    );
+    return (this.stmts.failuresBetween.all(cluster, node, from, to) as Array<{ cluster: string; node: string; taken_at: number; reason: string; message: string }>).map((r) => ({
+      cluster: r.cluster,
+      node: r.node,
+      takenAt: r.taken_at,
+      reason: r.reason,
+      message: r.message,
+    }));
   }
 
   latestSettings(cluster: string, node: string): NodeSettings | null {

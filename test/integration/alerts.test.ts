@@ -90,8 +90,19 @@ before(async () => {
   const amDir = path.join(tmp, 'am');
   fs.mkdirSync(amDir);
   fs.writeFileSync(path.join(amDir, 'am.yml'), "route:\n  receiver: 'null'\n  group_wait: 1s\nreceivers:\n  - name: 'null'\n");
-  alertmanager = tracked(spawn('prometheus-alertmanager', [`--config.file=${path.join(amDir, 'am.yml')}`, `--storage.path=${amDir}`, `--web.listen-address=127.0.0.1:${AM_PORT}`, '--cluster.listen-address='], { stdio: 'ignore' }));
-  await waitFor('Alertmanager', () => fetch(`http://127.0.0.1:${AM_PORT}/-/ready`).then((r) => r.ok, () => false));
+  alertmanager = tracked(
+    spawn(
+      'prometheus-alertmanager',
+      [`--config.file=${path.join(amDir, 'am.yml')}`, `--storage.path=${amDir}`, `--web.listen-address=127.0.0.1:${AM_PORT}`, '--cluster.listen-address='],
+      { stdio: 'ignore' },
+    ),
+  );
+  await waitFor('Alertmanager', () =>
+    fetch(`http://127.0.0.1:${AM_PORT}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    ),
+  );
   sandbox = await startCluster({ nodes: 1, basePort: 24600 });
 });
 
@@ -122,7 +133,12 @@ alerting:
 `,
       ),
       'alerts-test.yaml',
-      { [PASSWORD_ENV]: ADVISOR_PASSWORD, HOOK_URL: `http://127.0.0.1:24694/hook/${HOOK_TOKEN}`, HOOK_SECRET: HMAC_SECRET, SLACK_URL: `http://127.0.0.1:24695/services/${SLACK_TOKEN}` },
+      {
+        [PASSWORD_ENV]: ADVISOR_PASSWORD,
+        HOOK_URL: `http://127.0.0.1:24694/hook/${HOOK_TOKEN}`,
+        HOOK_SECRET: HMAC_SECRET,
+        SLACK_URL: `http://127.0.0.1:24695/services/${SLACK_TOKEN}`,
+      },
     );
     daemon = await startDaemon(config, createLogger({ level: 'debug', write: (l) => logs.push(l) }));
     await sleep(2000);
@@ -131,7 +147,11 @@ alerting:
     await sandbox.stopNode(1);
     // Alertmanager has the alert, active.
     const amAlert = await waitFor('the alert in Alertmanager', async () => {
-      const alerts = (await (await fetch(`http://127.0.0.1:${AM_PORT}/api/v2/alerts`)).json()) as Array<{ labels: Record<string, string>; status: { state: string }; annotations: Record<string, string> }>;
+      const alerts = (await (await fetch(`http://127.0.0.1:${AM_PORT}/api/v2/alerts`)).json()) as Array<{
+        labels: Record<string, string>;
+        status: { state: string };
+        annotations: Record<string, string>;
+      }>;
       return alerts.find((a) => a.labels.alertname === 'GcacheAdvisorNodeNotSampled' && a.status.state === 'active');
     });
     assert.equal(amAlert.labels.node, 'node1');

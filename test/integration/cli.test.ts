@@ -42,12 +42,20 @@ test('--help works on every command', async () => {
 
 test('bad configs are rejected with one clear line and exit code 2', async () => {
   const cases: Array<[string, string, RegExp]> = [
-    ['bad-duration.yaml', goodNodes + 'horizons: { short: five minutes }\n', /^config error: .*bad-duration\.yaml: horizons\.short: expected a duration such as 90s, 15m, 2h, 7d or 1h30m, got "five minutes"$/],
+    [
+      'bad-duration.yaml',
+      goodNodes + 'horizons: { short: five minutes }\n',
+      /^config error: .*bad-duration\.yaml: horizons\.short: expected a duration such as 90s, 15m, 2h, 7d or 1h30m, got "five minutes"$/,
+    ],
     ['bad-cron.yaml', goodNodes + 'sampling: { schedule: "*/10 * *" }\n', /^config error: .*: sampling\.schedule: expected a cron expression/],
     ['typo.yaml', goodNodes + 'storage: { pth: /tmp/x.db }\n', /^config error: .*: storage\.pth: unknown key$/],
     ['no-nodes.yaml', 'clusters: [{ name: c1, nodes: [] }]\n', /^config error: .*: clusters\[0\]\.nodes: expected at least one node$/],
     ['bad-yaml.yaml', 'clusters: [\n', /^config error: .*bad-yaml\.yaml:\d+:\d+: invalid YAML/],
-    ['inline-password.yaml', goodNodes.replace('passwordEnv: GA_TEST_PASSWORD', `password: ${ADVISOR_PASSWORD}`), /clusters\[0\]\.connection\.password: unknown key \(put the password/],
+    [
+      'inline-password.yaml',
+      goodNodes.replace('passwordEnv: GA_TEST_PASSWORD', `password: ${ADVISOR_PASSWORD}`),
+      /clusters\[0\]\.connection\.password: unknown key \(put the password/,
+    ],
   ];
   for (const [name, text, expected] of cases) {
     const dbPath = path.join(tmp, `${name}.db`);
@@ -113,7 +121,10 @@ test('kill -9 of the daemon loses nothing committed, and a restart carries on', 
   await new Promise((r) => first.once('exit', r));
   const afterKill = countSamples(db);
   assert.equal(afterKill.length, 3, stderr);
-  assert.ok(afterKill.every((r) => r.n >= 3), JSON.stringify(afterKill));
+  assert.ok(
+    afterKill.every((r) => r.n >= 3),
+    JSON.stringify(afterKill),
+  );
 
   const second = spawnCli(['serve', '-c', file], env);
   // Until every node has three more samples (a loaded machine starts the daemon slower), at most 30 s.

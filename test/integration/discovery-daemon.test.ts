@@ -63,10 +63,14 @@ async function until<T>(what: string, probe: () => Promise<T | null | undefined 
 const nodesOf = async () => (await get('/api/v1/clusters/disc/nodes')).nodes as Array<{ name: string; reachable: boolean; departed: boolean; discovered: boolean }>;
 
 test('one seed is enough: every member is sampled, named by its wsrep_node_name', async () => {
-  const nodes = await until('three members sampled', async () => {
-    const n = await nodesOf();
-    return n.length === 3 && n.every((x) => x.reachable) && n;
-  }, 15_000);
+  const nodes = await until(
+    'three members sampled',
+    async () => {
+      const n = await nodesOf();
+      return n.length === 3 && n.every((x) => x.reachable) && n;
+    },
+    15_000,
+  );
   assert.deepEqual(nodes.map((n) => n.name).sort(), ['node1', 'node2', 'node3']);
   assert.ok(nodes.every((n) => n.discovered && !n.departed));
   const cluster = await get('/api/v1/clusters/disc');
@@ -89,17 +93,25 @@ test('a member started later appears in the API and the metrics within two cycle
 test('a member that leaves alerts while in its grace period, then is departed: series gone, alert resolved, history kept', async () => {
   await sandbox.stopNode(3);
   // Down but (for departAfter) still counted a member: reported unreachable, and the not-sampled rule fires.
-  await until('node3 alert firing', async () => (await get('/api/v1/alerts')).alerts.some((a: any) => a.labels.node === 'node3' && a.alertname === 'GcacheAdvisorNodeNotSampled' && a.state === 'firing'), 15_000);
+  await until(
+    'node3 alert firing',
+    async () => (await get('/api/v1/alerts')).alerts.some((a: any) => a.labels.node === 'node3' && a.alertname === 'GcacheAdvisorNodeNotSampled' && a.state === 'firing'),
+    15_000,
+  );
   const down = (await nodesOf()).find((n) => n.name === 'node3')!;
   assert.equal(down.reachable, false);
   assert.equal(down.departed, false);
   // After the grace period: departed.
   await until('node3 departed', async () => (await nodesOf()).find((n) => n.name === 'node3')?.departed, 20_000);
   await until('node3 alert resolved', async () => !(await get('/api/v1/alerts')).alerts.some((a: any) => a.labels.node === 'node3'), 5_000);
-  const metrics = await until('node3 series gone', async () => {
-    const m: string = await get('/metrics');
-    return !m.includes('node="node3"') && m;
-  }, 5_000);
+  const metrics = await until(
+    'node3 series gone',
+    async () => {
+      const m: string = await get('/metrics');
+      return !m.includes('node="node3"') && m;
+    },
+    5_000,
+  );
   assert.match(metrics, /gcache_advisor_up\{cluster="disc",node="node1"\} 1/);
   const cluster = (await get('/api/v1/clusters')).clusters.find((c: any) => c.name === 'disc');
   assert.deepEqual(cluster.departedNodes, ['node3']);

@@ -114,7 +114,10 @@ test('seeds: one seed finds every member by its wsrep_node_name; a 4th node, a d
   await sandbox.startNode(3);
   await membership.refresh();
   assert.deepEqual(view(cluster), { node1: sql(1), node2: sql(2), node3: sql(3), node4: sql(4) });
-  assert.equal(cluster.nodes.find((n) => n.name === 'node3'), node3);
+  assert.equal(
+    cluster.nodes.find((n) => n.name === 'node3'),
+    node3,
+  );
   assert.equal('departed' in node3, false);
 
   // The only seed goes away: the known members still answer.
@@ -127,11 +130,17 @@ test('seeds: one seed finds every member by its wsrep_node_name; a 4th node, a d
 
   assert.equal(cluster.nodes, nodes, 'the node list is edited in place');
   const logged = logLines.map((l) => JSON.parse(l) as { msg: string; node?: string });
-  assert.deepEqual(logged.filter((l) => l.msg === 'member discovered').map((l) => l.node), ['node1', 'node2', 'node3', 'node4']);
-  assert.deepEqual(logged.filter((l) => /departed/.test(l.msg)).map((l) => [l.msg, l.node]), [
-    ['member departed: absent from the membership for longer than departAfter', 'node3'],
-    ['departed member is back', 'node3'],
-  ]);
+  assert.deepEqual(
+    logged.filter((l) => l.msg === 'member discovered').map((l) => l.node),
+    ['node1', 'node2', 'node3', 'node4'],
+  );
+  assert.deepEqual(
+    logged.filter((l) => /departed/.test(l.msg)).map((l) => [l.msg, l.node]),
+    [
+      ['member departed: absent from the membership for longer than departAfter', 'node3'],
+      ['departed member is back', 'node3'],
+    ],
+  );
   assert.doesNotMatch(logLines.join('\n'), new RegExp(ADVISOR_PASSWORD));
 });
 
@@ -160,7 +169,8 @@ test('seeds: a cluster left at wsrep_node_incoming_address=AUTO gives a clear er
 
 test('dns: SRV records give the members and their ports; a record added and one removed are followed', async () => {
   dns = new Dnsmasq();
-  const srv = (nodes: number[]) => nodes.flatMap((i) => [`--srv-host=_mysql._tcp.galera.test,n${i}.galera.test,${sandbox.node(i).sqlPort}`, `--host-record=n${i}.galera.test,127.0.0.1`]);
+  const srv = (nodes: number[]) =>
+    nodes.flatMap((i) => [`--srv-host=_mysql._tcp.galera.test,n${i}.galera.test,${sandbox.node(i).sqlPort}`, `--host-record=n${i}.galera.test,127.0.0.1`]);
   await dns.start(srv([1, 3]));
   const cluster = discoveryCluster(`{ dns: _mysql._tcp.galera.test, dnsServer: "${DNS_SERVER}", departAfter: ${DEPART_AFTER_S}s }`);
   const membership = membershipOf(cluster);
@@ -212,7 +222,11 @@ test('dns: A and AAAA records with one port; an address added, one moved and one
   await membership.refresh();
   assert.equal(membership.lastError, null);
   assert.deepEqual(view(cluster), { node1: `127.0.1.1:${A_PORT}`, node3: `127.0.1.5:${A_PORT}`, node4: `::1:${A_PORT}` });
-  assert.equal(cluster.nodes.find((n) => n.name === 'node3'), node3, 'a new address is the same member');
+  assert.equal(
+    cluster.nodes.find((n) => n.name === 'node3'),
+    node3,
+    'a new address is the same member',
+  );
 
   // node3 stops answering but stays in DNS: still a member (it alerts as down), not departed.
   await node3Moved.close();
@@ -259,10 +273,14 @@ class Dnsmasq {
     child.stderr!.on('data', (d) => (this.stderr += d));
     this.child = child;
     // "started" comes once its sockets are bound: an answer before that could come from another server on the port.
-    await waitFor(`dnsmasq on ${DNS_SERVER}`, async () => {
-      if (child.exitCode !== null) throw new Error(`dnsmasq exited: ${this.stderr}`);
-      return /started, version/.test(this.stderr) && answers();
-    }, 10_000);
+    await waitFor(
+      `dnsmasq on ${DNS_SERVER}`,
+      async () => {
+        if (child.exitCode !== null) throw new Error(`dnsmasq exited: ${this.stderr}`);
+        return /started, version/.test(this.stderr) && answers();
+      },
+      10_000,
+    );
   }
 
   /** SIGHUP: dnsmasq reads its hosts files again. */

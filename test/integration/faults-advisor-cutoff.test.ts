@@ -80,15 +80,33 @@ test('a node the advisor cannot reach is reported with its reason, alerts after 
   lab.isolateFromHost(3);
 
   // Reported failing, for the reason the network gives: the connection attempt times out.
-  await waitFor('node 3 unreachable in the API', async () => !byName((nodes = await nodesOf(daemon.url, 'sandbox')), 'node3').reachable, 30_000, () => nodes);
-  const alert = await waitFor('GcacheAdvisorNodeNotSampled for node 3', async () => (await notSampledAlerts()).find((a) => a.labels.node === 'node3' && a.state === 'firing'), 30_000);
+  await waitFor(
+    'node 3 unreachable in the API',
+    async () => !byName((nodes = await nodesOf(daemon.url, 'sandbox')), 'node3').reachable,
+    30_000,
+    () => nodes,
+  );
+  const alert = await waitFor(
+    'GcacheAdvisorNodeNotSampled for node 3',
+    async () => (await notSampledAlerts()).find((a) => a.labels.node === 'node3' && a.state === 'firing'),
+    30_000,
+  );
   // The rule has no `for`: it fires at the first evaluation where missed_cycles >= 3, so its
   // summary, rendered then, names exactly 3 cycles; 1 or 2 missed cycles did not fire it.
   assert.equal(alert.annotations.summary, 'sandbox/node3 has not been sampled for 3 cycles');
   assert.equal(alert.labels.severity, 'critical');
-  assert.deepEqual((await notSampledAlerts()).map((a) => a.labels.node), ['node3'], 'only node 3 is missing');
+  assert.deepEqual(
+    (await notSampledAlerts()).map((a) => a.labels.node),
+    ['node3'],
+    'only node 3 is missing',
+  );
 
-  const failures = queryDatabase<{ reason: string; message: string }>(dbPath, 'SELECT reason, message FROM sample_failures WHERE node = ? AND taken_at >= ? ORDER BY taken_at', 'node3', cutAt);
+  const failures = queryDatabase<{ reason: string; message: string }>(
+    dbPath,
+    'SELECT reason, message FROM sample_failures WHERE node = ? AND taken_at >= ? ORDER BY taken_at',
+    'node3',
+    cutAt,
+  );
   assert.ok(failures.length >= 1, 'the failures are stored');
   assert.equal(failures[0]!.reason, 'timeout', `first failure: ${JSON.stringify(failures[0])}`);
   const during = await get(daemon.url, '/metrics');
@@ -106,7 +124,12 @@ test('a node the advisor cannot reach is reported with its reason, alerts after 
   const healAt = Date.now();
   lab.healAll();
   // The sampler backs off a failing node (one interval, doubling); it comes back at its next try.
-  await waitFor('node 3 reachable again', async () => byName((nodes = await nodesOf(daemon.url, 'sandbox')), 'node3').reachable, 60_000, () => nodes);
+  await waitFor(
+    'node 3 reachable again',
+    async () => byName((nodes = await nodesOf(daemon.url, 'sandbox')), 'node3').reachable,
+    60_000,
+    () => nodes,
+  );
   const reconnectedAfterMs = Date.now() - healAt;
   await waitFor('the alert resolved', async () => (await notSampledAlerts()).length === 0, 15_000);
 
@@ -121,7 +144,10 @@ test('a node the advisor cannot reach is reported with its reason, alerts after 
     await sleep(1000);
   }
   assert.ok(ratios.length >= 3, 'rates reported after the reconnection');
-  assert.ok(Math.max(...ratios) < 1.5, `node 3's short-horizon rate against node 2's after reconnection: ${ratios.map((r) => r.toFixed(2)).join(', ')} (before the cut: ${rateBefore.node3} vs ${rateBefore.node2} B/s)`);
+  assert.ok(
+    Math.max(...ratios) < 1.5,
+    `node 3's short-horizon rate against node 2's after reconnection: ${ratios.map((r) => r.toFixed(2)).join(', ')} (before the cut: ${rateBefore.node3} vs ${rateBefore.node2} B/s)`,
+  );
   // The stored per-minute rollups agree: node 3's bytes since the cut are node 2's (nothing
   // invented, nothing lost), and no minute of node 3 claims a higher rate than node 2's best.
   const minutes = queryDatabase<{ node: string; bytes: number; seconds: number }>(
@@ -149,5 +175,7 @@ test('a node the advisor cannot reach is reported with its reason, alerts after 
   const failedLines = logLines.filter((l) => l.includes('"node sample failed"') && l.includes('"node3"'));
   assert.ok(failedLines.length >= 1 && failedLines.length <= 3, `${failedLines.length} "node sample failed" lines for node 3`);
   assert.ok(logLines.some((l) => l.includes('"node reachable again"') && l.includes('"node3"')));
-  console.log(`# advisor cut-off: reconnected ${Math.round(reconnectedAfterMs / 1000)} s after the heal; rate ratios node3/node2 after: ${ratios.map((r) => r.toFixed(2)).join(' ')}`);
+  console.log(
+    `# advisor cut-off: reconnected ${Math.round(reconnectedAfterMs / 1000)} s after the heal; rate ratios node3/node2 after: ${ratios.map((r) => r.toFixed(2)).join(' ')}`,
+  );
 });

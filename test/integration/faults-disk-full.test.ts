@@ -51,7 +51,10 @@ const SAMPLES = 'SELECT COUNT(*) AS n FROM samples';
 test('a full disk: sampling, API and metrics carry on, /readyz says why, the error is logged once, and writing resumes when space returns', async () => {
   const db = path.join(disk!.dir, 'advisor.db');
   const configFile = path.join(tmp, 'config.yaml');
-  fs.writeFileSync(configFile, configYaml(sandbox, `sampling: { schedule: "* * * * * *", timeout: 2s }\nhorizons: { short: 1m, long: 1h }\nrules: { dir: ${SHIPPED_RULES} }\nlog: { level: debug }\n`, db));
+  fs.writeFileSync(
+    configFile,
+    configYaml(sandbox, `sampling: { schedule: "* * * * * *", timeout: 2s }\nhorizons: { short: 1m, long: 1h }\nrules: { dir: ${SHIPPED_RULES} }\nlog: { level: debug }\n`, db),
+  );
   daemon = DaemonChild.start(configFile, { [PASSWORD_ENV]: ADVISOR_PASSWORD });
   const url = await daemon.url();
   await waitFor('ready, with samples stored', async () => (await get(url, '/readyz')).status === 200 && queryDatabase<{ n: number }>(db, SAMPLES)[0]!.n >= 3, 30_000);
@@ -64,9 +67,17 @@ test('a full disk: sampling, API and metrics carry on, /readyz says why, the err
   const storedBefore = queryDatabase<{ n: number }>(db, SAMPLES)[0]!.n;
 
   let ready = await get(url, '/readyz');
-  await waitFor('/readyz 503 naming SQLITE_FULL', async () => (ready = await get(url, '/readyz')).status === 503 && JSON.stringify(ready.body.reasons).includes('SQLITE_FULL'), 20_000, () => ready.body);
+  await waitFor(
+    '/readyz 503 naming SQLITE_FULL',
+    async () => (ready = await get(url, '/readyz')).status === 503 && JSON.stringify(ready.body.reasons).includes('SQLITE_FULL'),
+    20_000,
+    () => ready.body,
+  );
   assert.equal(ready.body.storeWritable, false);
-  assert.ok(ready.body.reasons.some((r: string) => /^storage: SQLITE_FULL/.test(r)), JSON.stringify(ready.body));
+  assert.ok(
+    ready.body.reasons.some((r: string) => /^storage: SQLITE_FULL/.test(r)),
+    JSON.stringify(ready.body),
+  );
 
   // Carrying on from memory: fresh samples and figures in the API and /metrics, cycle after cycle.
   const first = await get(url, '/metrics');
@@ -79,7 +90,11 @@ test('a full disk: sampling, API and metrics carry on, /readyz says why, the err
     readiness.push((await get(url, '/readyz')).status);
     await sleep(1000);
   }
-  assert.deepEqual(readiness.filter((s) => s !== 503), [], `/readyz answers during the fault: ${readiness.join(' ')}`);
+  assert.deepEqual(
+    readiness.filter((s) => s !== 503),
+    [],
+    `/readyz answers during the fault: ${readiness.join(' ')}`,
+  );
   const second = await get(url, '/metrics');
   assert.equal(second.status, 200);
   const errorsSecond = metricValue(second.text, 'gcache_advisor_store_errors_total', { code: 'SQLITE_FULL' }) ?? 0;
@@ -91,7 +106,10 @@ test('a full disk: sampling, API and metrics carry on, /readyz says why, the err
   assert.ok((metricValue(second.text, 'galera_write_rate_bytes_per_second', { cluster: 'sandbox', node: 'node1', horizon: 'short' }) ?? 0) > 0, 'rates still computed');
   const windowSecond = await get(url, '/api/v1/clusters/sandbox/nodes/node1/window');
   assert.equal(windowSecond.status, 200);
-  assert.ok(Date.parse(windowSecond.body.sampledAt) - Date.parse(windowFirst.sampledAt) >= 15_000, `the API's figures are current: ${windowFirst.sampledAt} → ${windowSecond.body.sampledAt}`);
+  assert.ok(
+    Date.parse(windowSecond.body.sampledAt) - Date.parse(windowFirst.sampledAt) >= 15_000,
+    `the API's figures are current: ${windowFirst.sampledAt} → ${windowSecond.body.sampledAt}`,
+  );
   assert.ok(windowSecond.body.writeRateBytesPerSecond.short > 0);
   assert.equal((await get(url, '/api/v1/clusters')).status, 200);
   assert.equal(queryDatabase<{ n: number }>(db, SAMPLES)[0]!.n, storedBefore, 'nothing could be stored meanwhile');
@@ -108,7 +126,12 @@ test('a full disk: sampling, API and metrics carry on, /readyz says why, the err
 
   // Space returns: writing resumes by itself.
   disk!.unfill();
-  await waitFor('/readyz 200 again', async () => (ready = await get(url, '/readyz')).status === 200, 20_000, () => ready.body);
+  await waitFor(
+    '/readyz 200 again',
+    async () => (ready = await get(url, '/readyz')).status === 200,
+    20_000,
+    () => ready.body,
+  );
   await waitFor('new samples stored', () => queryDatabase<{ n: number }>(db, SAMPLES)[0]!.n >= storedBefore + 3, 20_000);
   const recovered = await get(url, '/metrics');
   assert.equal(metricValue(recovered.text, 'gcache_advisor_store_writable'), 1);
@@ -123,7 +146,9 @@ test('a full disk: sampling, API and metrics carry on, /readyz says why, the err
     check.close();
   }
   assert.ok(!daemon.otherLines.some((l) => /^\s+at |Uncaught|SqliteError/.test(l)), `no crash trace: ${daemon.otherLines.join('\n')}`);
-  console.log(`# disk full: filler ${filled} bytes; ${cycles} cycles in the fault; store errors ${errorsSecond}; error lines: ${[...perMessage].map(([m, n]) => `${m} ×${n}`).join('; ')}`);
+  console.log(
+    `# disk full: filler ${filled} bytes; ${cycles} cycles in the fault; store errors ${errorsSecond}; error lines: ${[...perMessage].map(([m, n]) => `${m} ×${n}`).join('; ')}`,
+  );
 });
 
 /** A webhook receiver on 127.0.0.1 that answers 200 and keeps every body. */
@@ -147,7 +172,11 @@ test('while the disk is full, an alert that arises is shown from memory at once 
   const configFile = path.join(tmp, 'alerts.yaml');
   fs.writeFileSync(
     configFile,
-    configYaml(sandbox, `http: { listen: "127.0.0.1:0" }\nsampling: { schedule: "* * * * * *", timeout: 1s }\nrules: { dir: ${SHIPPED_RULES} }\nalerting:\n  sinks:\n    - { name: hook, type: webhook, url: "http://127.0.0.1:26250/hook" }\n`, db),
+    configYaml(
+      sandbox,
+      `http: { listen: "127.0.0.1:0" }\nsampling: { schedule: "* * * * * *", timeout: 1s }\nrules: { dir: ${SHIPPED_RULES} }\nalerting:\n  sinks:\n    - { name: hook, type: webhook, url: "http://127.0.0.1:26250/hook" }\n`,
+      db,
+    ),
   );
   const alerts = DaemonChild.start(configFile, { [PASSWORD_ENV]: ADVISOR_PASSWORD });
   daemon = alerts;
@@ -186,7 +215,12 @@ test('while the disk is full, an alert that arises is shown from memory at once 
 
     // Space returns: the firing notification goes out.
     disk!.unfill();
-    const sent = await waitFor('the firing notification', () => hook.got.find((r) => r.body?.status === 'firing' && r.body?.commonLabels?.alertname === 'GcacheAdvisorNodeNotSampled'), 30_000, () => hook.got.map((r) => r.body?.commonLabels));
+    const sent = await waitFor(
+      'the firing notification',
+      () => hook.got.find((r) => r.body?.status === 'firing' && r.body?.commonLabels?.alertname === 'GcacheAdvisorNodeNotSampled'),
+      30_000,
+      () => hook.got.map((r) => r.body?.commonLabels),
+    );
     console.log(`# disk full + alert: notified ${Math.round((sent.at - firingAt) / 1000)} s after the node stopped`);
 
     // And its resolution, once the node is back.

@@ -100,8 +100,19 @@ before(async () => {
   const amDir = path.join(tmp, 'am');
   fs.mkdirSync(amDir);
   fs.writeFileSync(path.join(amDir, 'am.yml'), "route:\n  receiver: 'null'\n  group_wait: 1s\nreceivers:\n  - name: 'null'\n");
-  alertmanager = tracked(spawn('prometheus-alertmanager', [`--config.file=${path.join(amDir, 'am.yml')}`, `--storage.path=${amDir}`, `--web.listen-address=127.0.0.1:${AM_PORT}`, '--cluster.listen-address='], { stdio: 'ignore' }));
-  await waitFor('Alertmanager', () => fetch(`http://127.0.0.1:${AM_PORT}/-/ready`).then((r) => r.ok, () => false));
+  alertmanager = tracked(
+    spawn(
+      'prometheus-alertmanager',
+      [`--config.file=${path.join(amDir, 'am.yml')}`, `--storage.path=${amDir}`, `--web.listen-address=127.0.0.1:${AM_PORT}`, '--cluster.listen-address='],
+      { stdio: 'ignore' },
+    ),
+  );
+  await waitFor('Alertmanager', () =>
+    fetch(`http://127.0.0.1:${AM_PORT}/-/ready`).then(
+      (r) => r.ok,
+      () => false,
+    ),
+  );
   hung = new HungReceiver();
   await hung.listen(HUNG_PORT);
   hook = await webhookReceiver(HOOK_PORT);
@@ -143,7 +154,10 @@ alerting:
 
 /** Intervals between consecutive completed cycles, by the daemon's own clock, from `from` to `to`. */
 function cycleIntervals(d: DaemonChild, from: number, to: number): number[] {
-  const times = d.records.filter((r) => r.msg === 'cycle done').map((r) => Date.parse(r.time)).filter((t) => t >= from && t <= to);
+  const times = d.records
+    .filter((r) => r.msg === 'cycle done')
+    .map((r) => Date.parse(r.time))
+    .filter((t) => t >= from && t <= to);
   return times.slice(1).map((t, i) => t - times[i]!);
 }
 
@@ -153,20 +167,29 @@ test('a sink that never answers times out and backs off, while Alertmanager, the
   fs.writeFileSync(configFile, configYaml(db));
   daemon = DaemonChild.start(configFile, { [PASSWORD_ENV]: ADVISOR_PASSWORD });
   const url = await daemon.url();
-  await waitFor('both nodes sampled', async () => ((await get(url, '/readyz')).status === 200 && daemon!.cyclesSince(0) >= 3), 30_000);
+  await waitFor('both nodes sampled', async () => (await get(url, '/readyz')).status === 200 && daemon!.cyclesSince(0) >= 3, 30_000);
   const calmFrom = Date.now();
   await sleep(5000);
 
   // The simulated node goes away: after 3 missed cycles the rule fires for it.
   const sim = fleet.nodes[0]!;
   await fleet.stopNode(0);
-  const firing = await waitFor('the alert firing in the daemon', async () => ((await get(url, '/api/v1/alerts')).body.alerts as any[]).find((a) => a.alertname === 'GcacheAdvisorNodeNotSampled' && a.labels.node === sim.name && a.state === 'firing'), 20_000);
+  const firing = await waitFor(
+    'the alert firing in the daemon',
+    async () =>
+      ((await get(url, '/api/v1/alerts')).body.alerts as any[]).find((a) => a.alertname === 'GcacheAdvisorNodeNotSampled' && a.labels.node === sim.name && a.state === 'firing'),
+    20_000,
+  );
   const firedAt = Date.parse(firing.firedAt);
   const hangFrom = Date.now();
 
   // The other sinks have it at once: a cycle or two, not the hung sink's timeout and retries.
   const hooked = await waitFor('the webhook delivery', () => hook.got.find((r) => r.body?.status === 'firing' && r.body?.commonLabels?.node === sim.name), 10_000);
-  const inAm = await waitFor('the alert in Alertmanager', async () => ((await alertmanagerAlerts()).some((a) => a.labels.alertname === 'GcacheAdvisorNodeNotSampled' && a.labels.node === sim.name) ? Date.now() : null), 10_000);
+  const inAm = await waitFor(
+    'the alert in Alertmanager',
+    async () => ((await alertmanagerAlerts()).some((a) => a.labels.alertname === 'GcacheAdvisorNodeNotSampled' && a.labels.node === sim.name) ? Date.now() : null),
+    10_000,
+  );
   assert.ok(hooked.at - firedAt < 2500, `webhook got the firing ${hooked.at - firedAt} ms after it fired`);
   assert.ok(inAm - firedAt < 3500, `Alertmanager had it ${inAm - firedAt} ms after it fired`);
 
@@ -195,16 +218,27 @@ test('a sink that never answers times out and backs off, while Alertmanager, the
     const announced = Number(retries[i - 1]!.retryInMs);
     assert.ok(wait >= announced - 150 && wait <= announced + 1500, `retry ${i}: waited ${wait} ms, announced ${announced} ms`);
   }
-  const row = queryDatabase<{ attempts: number; last_error: string; delivered_at: number | null }>(db, "SELECT attempts, last_error, delivered_at FROM outbox WHERE sink = 'hung' ORDER BY id LIMIT 1")[0]!;
+  const row = queryDatabase<{ attempts: number; last_error: string; delivered_at: number | null }>(
+    db,
+    "SELECT attempts, last_error, delivered_at FROM outbox WHERE sink = 'hung' ORDER BY id LIMIT 1",
+  )[0]!;
   assert.equal(row.delivered_at, null);
   assert.ok(row.attempts >= attempts.length - 1, `outbox attempts ${row.attempts}`);
 
   // Resolution: the node is back; the other sinks hear of it at once, the hung one still hangs.
   await fleet.startNode(0);
-  const resolvedAt = await waitFor('the alert resolved in the daemon', async () => (((await get(url, '/api/v1/alerts')).body.alerts as any[]).some((a) => a.alertname === 'GcacheAdvisorNodeNotSampled') ? null : Date.now()), 60_000);
+  const resolvedAt = await waitFor(
+    'the alert resolved in the daemon',
+    async () => (((await get(url, '/api/v1/alerts')).body.alerts as any[]).some((a) => a.alertname === 'GcacheAdvisorNodeNotSampled') ? null : Date.now()),
+    60_000,
+  );
   const resolvedHook = await waitFor('the resolution at the webhook', () => hook.got.find((r) => r.body?.status === 'resolved' && r.body?.commonLabels?.node === sim.name), 10_000);
   assert.ok(resolvedHook.at - resolvedAt < 2500, `webhook got the resolution ${resolvedHook.at - resolvedAt} ms after it resolved`);
-  await waitFor('the resolution in Alertmanager', async () => !(await alertmanagerAlerts()).some((a) => a.labels.alertname === 'GcacheAdvisorNodeNotSampled' && a.labels.node === sim.name), 10_000);
+  await waitFor(
+    'the resolution in Alertmanager',
+    async () => !(await alertmanagerAlerts()).some((a) => a.labels.alertname === 'GcacheAdvisorNodeNotSampled' && a.labels.node === sim.name),
+    10_000,
+  );
   const hangTo = Date.now();
 
   // Sampling kept its pace: a cycle a second before and during the hang, none skipped.
@@ -216,7 +250,11 @@ test('a sink that never answers times out and backs off, while Alertmanager, the
   assert.ok(Math.abs(median(during) - median(calm)) < 100, `median cycle interval ${median(calm)} ms before, ${median(during)} ms during`);
   assert.equal(daemon.records.filter((r) => String(r.msg).startsWith('sampling cycle skipped')).length, 0, 'no cycle skipped');
   const slowCycles = daemon.records.filter((r) => r.msg === 'cycle done' && Date.parse(r.time) >= hangFrom && Number(r.durationMs) > 900);
-  assert.deepEqual(slowCycles.map((r) => r.durationMs), [], 'no cycle took near its interval');
+  assert.deepEqual(
+    slowCycles.map((r) => r.durationMs),
+    [],
+    'no cycle took near its interval',
+  );
   console.log(
     `# hung sink: ${attempts.length} attempts held ${attempts.map((c) => c.closedAt! - c.requestAt!).join('/')} ms; retries announced ${retries.map((r) => r.retryInMs).join('/')} ms; ` +
       `webhook +${hooked.at - firedAt} ms, Alertmanager +${inAm - firedAt} ms after firing; cycle interval median ${median(calm)} → ${median(during)} ms, max ${Math.max(...during)} ms`,

@@ -68,7 +68,12 @@ test('a node cut off from the other two is reported not Primary, the others carr
   lab.isolate(3);
 
   // Node 3 loses its peers: after Galera's suspect and inactive timeouts it is alone, non-Primary.
-  await waitFor('node 3 reported non-Primary', async () => byName((nodes = await nodesOf(daemon.url, 'sandbox')), 'node3').clusterStatus === 'non-Primary', 60_000, () => nodes);
+  await waitFor(
+    'node 3 reported non-Primary',
+    async () => byName((nodes = await nodesOf(daemon.url, 'sandbox')), 'node3').clusterStatus === 'non-Primary',
+    60_000,
+    () => nodes,
+  );
   const partitionedAt = Date.now();
   // A few more cycles: what the advisor says is stable, not a passing state.
   await sleep(4000);
@@ -105,9 +110,18 @@ test('a node cut off from the other two is reported not Primary, the others carr
   assert.equal(metricValue(metrics.text, 'gcache_advisor_up', { cluster: 'sandbox', node: 'node3' }), 1, 'node 3 is still sampled');
 
   // The shipped GaleraNodeNotSynced rule has picked it up (pending for its 1m, or firing), and only for node 3.
-  const alerts = (await get(daemon.url, '/api/v1/alerts')).body.alerts as Array<{ alertname: string; state: string; labels: Record<string, string>; annotations: Record<string, string> }>;
+  const alerts = (await get(daemon.url, '/api/v1/alerts')).body.alerts as Array<{
+    alertname: string;
+    state: string;
+    labels: Record<string, string>;
+    annotations: Record<string, string>;
+  }>;
   const notSynced = alerts.filter((a) => a.alertname === 'GaleraNodeNotSynced');
-  assert.deepEqual(notSynced.map((a) => a.labels.node), ['node3'], JSON.stringify(alerts));
+  assert.deepEqual(
+    notSynced.map((a) => a.labels.node),
+    ['node3'],
+    JSON.stringify(alerts),
+  );
 
   // Keep writing while node 3 is away, so that it has something to catch up on.
   const committedBefore = Number((await sandbox.status(1, ['wsrep_last_committed'])).wsrep_last_committed);
@@ -132,7 +146,12 @@ test('a node cut off from the other two is reported not Primary, the others carr
 
   // Within a few cycles its figures are back: an IST budget with a donor among the others.
   let rejoined: any;
-  await waitFor('node 3 with an IST budget again', async () => (rejoined = await windowOf('node3')).istBudgetSeconds.current !== null, 30_000, () => rejoined);
+  await waitFor(
+    'node 3 with an IST budget again',
+    async () => (rejoined = await windowOf('node3')).istBudgetSeconds.current !== null,
+    30_000,
+    () => rejoined,
+  );
   assert.ok(['node1', 'node2'].includes(rejoined.donor), `donor ${rejoined.donor}`);
 
   // What the advisor recorded about all this: nothing, because nothing was reset or lost. The
@@ -152,7 +171,13 @@ test('a node cut off from the other two is reported not Primary, the others carr
   const rate3 = metricValue(after.text, 'galera_write_rate_bytes_per_second', { cluster: 'sandbox', node: 'node3', horizon: 'short' })!;
   const rate2 = metricValue(after.text, 'galera_write_rate_bytes_per_second', { cluster: 'sandbox', node: 'node2', horizon: 'short' })!;
   assert.ok(rate3 <= rate2 * 1.5 + 1000, `node 3's rate ${rate3} B/s against node 2's ${rate2} B/s`);
-  assert.equal((await get(daemon.url, '/api/v1/alerts')).body.alerts.filter((a: { alertname: string }) => a.alertname === 'GaleraNodeNotSynced').length, 0, 'the not-Synced alert is gone');
+  assert.equal(
+    (await get(daemon.url, '/api/v1/alerts')).body.alerts.filter((a: { alertname: string }) => a.alertname === 'GaleraNodeNotSynced').length,
+    0,
+    'the not-Synced alert is gone',
+  );
   assert.ok(!logLines.some((l) => /"level":"error"/.test(l)), `no error logged: ${logLines.filter((l) => /"level":"error"/.test(l)).join('\n')}`);
-  console.log(`# partition: node 3 non-Primary ${Math.round((partitionedAt - cutAt) / 1000)} s after the cut, Synced ${Math.round(rejoinedAfterMs / 1000)} s after the heal (IST); load errors ${writer?.errors}`);
+  console.log(
+    `# partition: node 3 non-Primary ${Math.round((partitionedAt - cutAt) / 1000)} s after the cut, Synced ${Math.round(rejoinedAfterMs / 1000)} s after the heal (IST); load errors ${writer?.errors}`,
+  );
 });

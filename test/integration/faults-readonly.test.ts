@@ -64,7 +64,10 @@ function storeErrorCodes(metrics: string): Record<string, number> {
 test('a filesystem that turns read-only under the daemon: it carries on from memory, says why, and resumes once the filesystem is writable again', async () => {
   const db = path.join(disk!.dir, 'advisor.db');
   const configFile = path.join(tmp, 'config.yaml');
-  fs.writeFileSync(configFile, configYaml(sandbox, `sampling: { schedule: "* * * * * *", timeout: 2s }\nhorizons: { short: 1m, long: 1h }\nrules: { dir: ${SHIPPED_RULES} }\nlog: { level: debug }\n`, db));
+  fs.writeFileSync(
+    configFile,
+    configYaml(sandbox, `sampling: { schedule: "* * * * * *", timeout: 2s }\nhorizons: { short: 1m, long: 1h }\nrules: { dir: ${SHIPPED_RULES} }\nlog: { level: debug }\n`, db),
+  );
   const first = DaemonChild.start(configFile, env);
   daemons.push(first);
   const url = await first.url();
@@ -76,7 +79,12 @@ test('a filesystem that turns read-only under the daemon: it carries on from mem
   assert.throws(() => fs.writeFileSync(path.join(disk!.dir, 'probe'), 'x'), /EROFS/, 'the filesystem is read-only now');
 
   let ready = await get(url, '/readyz');
-  await waitFor('/readyz 503 naming the storage error', async () => (ready = await get(url, '/readyz')).status === 503 && JSON.stringify(ready.body.reasons).includes('storage:'), 20_000, () => ready.body);
+  await waitFor(
+    '/readyz 503 naming the storage error',
+    async () => (ready = await get(url, '/readyz')).status === 503 && JSON.stringify(ready.body.reasons).includes('storage:'),
+    20_000,
+    () => ready.body,
+  );
   const reason = (ready.body.reasons as string[]).find((r) => r.startsWith('storage:'))!;
   assert.match(reason, /^storage: SQLITE_(READONLY|IOERR)\w*/, reason);
   const code = /SQLITE_\w+/.exec(reason)![0];
@@ -89,7 +97,11 @@ test('a filesystem that turns read-only under the daemon: it carries on from mem
     readiness.push((await get(url, '/readyz')).status);
     await sleep(1000);
   }
-  assert.deepEqual(readiness.filter((s) => s !== 503), [], `/readyz answers during the fault: ${readiness.join(' ')}`);
+  assert.deepEqual(
+    readiness.filter((s) => s !== 503),
+    [],
+    `/readyz answers during the fault: ${readiness.join(' ')}`,
+  );
   const m2 = await get(url, '/metrics');
   assert.equal(m2.status, 200);
   const errors1 = storeErrorCodes(m1.text);
@@ -114,7 +126,12 @@ test('a filesystem that turns read-only under the daemon: it carries on from mem
   let refusal = '';
   if (refused === null) {
     // The kernel lets it be writable again: the same daemon resumes by itself.
-    await waitFor('/readyz 200 again', async () => (ready = await get(url, '/readyz')).status === 200, 20_000, () => ready.body);
+    await waitFor(
+      '/readyz 200 again',
+      async () => (ready = await get(url, '/readyz')).status === 200,
+      20_000,
+      () => ready.body,
+    );
     await waitFor('new samples stored', () => queryDatabase<{ n: number }>(db, SAMPLES)[0]!.n >= storedBefore + 3, 20_000);
     assert.deepEqual(await first.stop(), { code: 0, signal: null });
   } else {
@@ -126,7 +143,10 @@ test('a filesystem that turns read-only under the daemon: it carries on from mem
     // …a new one on the still read-only filesystem must refuse, with one line and exit 2…
     const again = await runCli(['serve', '-c', configFile], env, 30_000);
     assert.equal(again.code, 2, again.stderr);
-    const lines = again.stderr.trim().split('\n').filter((l) => !/FastifyWarning|--trace-warnings/.test(l));
+    const lines = again.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => !/FastifyWarning|--trace-warnings/.test(l));
     assert.equal(lines.length, 1, again.stderr);
     assert.ok(lines[0]!.includes(db), lines[0]);
     assert.match(lines[0]!, /read-only|EROFS/i);
@@ -136,7 +156,12 @@ test('a filesystem that turns read-only under the daemon: it carries on from mem
     const second = DaemonChild.start(configFile, env);
     daemons.push(second);
     const url2 = await second.url();
-    await waitFor('/readyz 200 after the repair', async () => (ready = await get(url2, '/readyz')).status === 200, 30_000, () => ready.body);
+    await waitFor(
+      '/readyz 200 after the repair',
+      async () => (ready = await get(url2, '/readyz')).status === 200,
+      30_000,
+      () => ready.body,
+    );
     await waitFor('new samples stored', () => queryDatabase<{ n: number }>(db, SAMPLES)[0]!.n >= storedBefore + 3, 20_000);
     assert.deepEqual(await second.stop(), { code: 0, signal: null });
   }
@@ -148,5 +173,7 @@ test('a filesystem that turns read-only under the daemon: it carries on from mem
   } finally {
     check.close();
   }
-  console.log(`# read-only: ${code}; ${cycles} cycles in the fault; remount rw ${refused === null ? 'accepted: resumed in place' : `refused (${refused.split('\n')[0]}): resumed after repair and restart; a start meanwhile said: ${refusal}`}; error lines: ${[...perMessage].map(([m, n]) => `${m} ×${n}`).join('; ')}`);
+  console.log(
+    `# read-only: ${code}; ${cycles} cycles in the fault; remount rw ${refused === null ? 'accepted: resumed in place' : `refused (${refused.split('\n')[0]}): resumed after repair and restart; a start meanwhile said: ${refusal}`}; error lines: ${[...perMessage].map(([m, n]) => `${m} ×${n}`).join('; ')}`,
+  );
 });

@@ -113,129 +113,145 @@ const median = (xs: number[]): number => {
   return s.length === 0 ? NaN : s[Math.floor(s.length / 2)]!;
 };
 
-test(`soak: ${MINUTES} min against ${CLUSTERS * NODES_PER_CLUSTER} simulated nodes with restarts: memory and event-loop delay flat, no descriptor leak`, { timeout: (MINUTES + 5) * 60_000 }, async () => {
-  const nodeCount = CLUSTERS * NODES_PER_CLUSTER;
-  assert.ok(nodeCount <= 400, `SOAK_CLUSTERS: at most 133 clusters (400 nodes on ports ${FLEET_BASE_PORT}-26999)`);
-  let hooked = 0;
-  hookServer = http.createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      hooked++;
-      res.end('ok');
+test(
+  `soak: ${MINUTES} min against ${CLUSTERS * NODES_PER_CLUSTER} simulated nodes with restarts: memory and event-loop delay flat, no descriptor leak`,
+  { timeout: (MINUTES + 5) * 60_000 },
+  async () => {
+    const nodeCount = CLUSTERS * NODES_PER_CLUSTER;
+    assert.ok(nodeCount <= 400, `SOAK_CLUSTERS: at most 133 clusters (400 nodes on ports ${FLEET_BASE_PORT}-26999)`);
+    let hooked = 0;
+    hookServer = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        hooked++;
+        res.end('ok');
+      });
     });
-  });
-  await new Promise<void>((r) => hookServer!.listen(HOOK_PORT, '127.0.0.1', r));
-  // The fleet began an hour ago: every gcache has wrapped, every node has a window from the start.
-  fleet = await startFleet({ clusters: CLUSTERS, nodesPerCluster: NODES_PER_CLUSTER, basePort: FLEET_BASE_PORT, origin: Date.now() - 3600_000, gcacheSize: GCACHE_BYTES, credentials: { user: ADVISOR_USER, password: ADVISOR_PASSWORD } });
-  const fleetPorts = new Set(fleet.nodes.map((n) => n.port));
-  const configFile = path.join(tmp, 'config.yaml');
-  fs.writeFileSync(
-    configFile,
-    fleet.configYaml(
-      {
-        storage: { path: path.join(tmp, 'advisor.db') },
-        http: { listen: '127.0.0.1:0' },
-        sampling: { schedule: SCHEDULE, timeout: '2s' },
-        ...(SHORT_HORIZON ? { horizons: { short: SHORT_HORIZON } } : {}),
-        rules: { dir: SHIPPED_RULES },
-        log: { level: 'debug' },
-        alerting: { sinks: [{ name: 'hook', type: 'webhook', url: `http://127.0.0.1:${HOOK_PORT}/hook` }] },
-      },
-      { passwordEnv: PASSWORD_ENV },
-    ),
-  );
-  daemon = DaemonChild.start(configFile, { [PASSWORD_ENV]: ADVISOR_PASSWORD });
-  const startedAt = Date.now();
-  const url = await daemon.url();
-  const allReachable = async () => (await Promise.all(fleet!.model.clusters.map((c) => nodesOf(url, c.name)))).flat().every((n) => n.reachable);
-  await waitFor('every node sampled', allReachable, 60_000);
-  await sleep(5000);
-  const fdsBefore = descriptors(daemon.pid, fleetPorts);
-  assert.equal(fdsBefore.fleet, nodeCount, `one connection per node before the restarts: ${JSON.stringify(fdsBefore)}`);
+    await new Promise<void>((r) => hookServer!.listen(HOOK_PORT, '127.0.0.1', r));
+    // The fleet began an hour ago: every gcache has wrapped, every node has a window from the start.
+    fleet = await startFleet({
+      clusters: CLUSTERS,
+      nodesPerCluster: NODES_PER_CLUSTER,
+      basePort: FLEET_BASE_PORT,
+      origin: Date.now() - 3600_000,
+      gcacheSize: GCACHE_BYTES,
+      credentials: { user: ADVISOR_USER, password: ADVISOR_PASSWORD },
+    });
+    const fleetPorts = new Set(fleet.nodes.map((n) => n.port));
+    const configFile = path.join(tmp, 'config.yaml');
+    fs.writeFileSync(
+      configFile,
+      fleet.configYaml(
+        {
+          storage: { path: path.join(tmp, 'advisor.db') },
+          http: { listen: '127.0.0.1:0' },
+          sampling: { schedule: SCHEDULE, timeout: '2s' },
+          ...(SHORT_HORIZON ? { horizons: { short: SHORT_HORIZON } } : {}),
+          rules: { dir: SHIPPED_RULES },
+          log: { level: 'debug' },
+          alerting: { sinks: [{ name: 'hook', type: 'webhook', url: `http://127.0.0.1:${HOOK_PORT}/hook` }] },
+        },
+        { passwordEnv: PASSWORD_ENV },
+      ),
+    );
+    daemon = DaemonChild.start(configFile, { [PASSWORD_ENV]: ADVISOR_PASSWORD });
+    const startedAt = Date.now();
+    const url = await daemon.url();
+    const allReachable = async () => (await Promise.all(fleet!.model.clusters.map((c) => nodesOf(url, c.name)))).flat().every((n) => n.reachable);
+    await waitFor('every node sampled', allReachable, 60_000);
+    await sleep(5000);
+    const fdsBefore = descriptors(daemon.pid, fleetPorts);
+    assert.equal(fdsBefore.fleet, nodeCount, `one connection per node before the restarts: ${JSON.stringify(fdsBefore)}`);
 
-  const endAt = startedAt + MINUTES * 60_000;
-  const rss: Array<{ at: number; bytes: number }> = [];
-  const heap: Array<{ at: number; bytes: number }> = [];
-  const scrapeFailures: string[] = [];
-  let restarts = 0;
-  let running = true;
+    const endAt = startedAt + MINUTES * 60_000;
+    const rss: Array<{ at: number; bytes: number }> = [];
+    const heap: Array<{ at: number; bytes: number }> = [];
+    const scrapeFailures: string[] = [];
+    let restarts = 0;
+    let running = true;
 
-  const watch = (async () => {
-    while (running) {
-      rss.push({ at: Date.now(), bytes: memoryUse(daemon!.pid).rssBytes });
-      await sleep(2000);
-    }
-  })();
-  // A Prometheus scrape every 5 s and a dashboard's reads of every cluster, as a daemon in service gets.
-  const readers = (async () => {
-    let k = 0;
-    while (running) {
-      try {
-        const m = await get(url, '/metrics', 10_000);
-        if (m.status !== 200) scrapeFailures.push(`/metrics ${m.status}`);
-        const heapUsed = metricValue(m.text, 'nodejs_heap_size_used_bytes');
-        if (heapUsed !== null) heap.push({ at: Date.now(), bytes: heapUsed });
-        const c = fleet!.model.clusters[k++ % fleet!.model.clusters.length]!;
-        const r = await get(url, `/api/v1/clusters/${c.name}/nodes/db1/window`, 10_000);
-        if (r.status !== 200) scrapeFailures.push(`window ${r.status}`);
-      } catch (err) {
-        scrapeFailures.push((err as Error).message);
+    const watch = (async () => {
+      while (running) {
+        rss.push({ at: Date.now(), bytes: memoryUse(daemon!.pid).rssBytes });
+        await sleep(2000);
       }
-      await sleep(5000);
+    })();
+    // A Prometheus scrape every 5 s and a dashboard's reads of every cluster, as a daemon in service gets.
+    const readers = (async () => {
+      let k = 0;
+      while (running) {
+        try {
+          const m = await get(url, '/metrics', 10_000);
+          if (m.status !== 200) scrapeFailures.push(`/metrics ${m.status}`);
+          const heapUsed = metricValue(m.text, 'nodejs_heap_size_used_bytes');
+          if (heapUsed !== null) heap.push({ at: Date.now(), bytes: heapUsed });
+          const c = fleet!.model.clusters[k++ % fleet!.model.clusters.length]!;
+          const r = await get(url, `/api/v1/clusters/${c.name}/nodes/db1/window`, 10_000);
+          if (r.status !== 200) scrapeFailures.push(`window ${r.status}`);
+        } catch (err) {
+          scrapeFailures.push((err as Error).message);
+        }
+        await sleep(5000);
+      }
+    })();
+    // Restarts in rotation, from now until 20 s before the end (so that all are back for the count).
+    const perRound = Math.max(1, Math.round(nodeCount / 10));
+    let round = 0;
+    while (Date.now() + RESTART_EVERY_MS + 20_000 < endAt) {
+      const picked = Array.from({ length: perRound }, (_, j) => (round * perRound + j) % nodeCount);
+      round++;
+      for (const i of picked) await fleet.stopNode(i);
+      await sleep(DOWN_MS);
+      for (const i of picked) await fleet.startNode(i);
+      restarts += picked.length;
+      await sleep(RESTART_EVERY_MS - DOWN_MS);
     }
-  })();
-  // Restarts in rotation, from now until 20 s before the end (so that all are back for the count).
-  const perRound = Math.max(1, Math.round(nodeCount / 10));
-  let round = 0;
-  while (Date.now() + RESTART_EVERY_MS + 20_000 < endAt) {
-    const picked = Array.from({ length: perRound }, (_, j) => (round * perRound + j) % nodeCount);
-    round++;
-    for (const i of picked) await fleet.stopNode(i);
-    await sleep(DOWN_MS);
-    for (const i of picked) await fleet.startNode(i);
-    restarts += picked.length;
-    await sleep(RESTART_EVERY_MS - DOWN_MS);
-  }
-  await sleep(Math.max(0, endAt - Date.now()));
-  running = false;
-  await Promise.all([watch, readers]);
+    await sleep(Math.max(0, endAt - Date.now()));
+    running = false;
+    await Promise.all([watch, readers]);
 
-  // Every node back (a failing node is retried after a backoff of up to a few intervals), then the count.
-  await waitFor('every node sampled again', allReachable, 90_000);
-  await sleep(3000);
-  const fdsAfter = descriptors(daemon.pid, fleetPorts);
-  assert.equal(daemon.exit, null, `the daemon is still running: ${daemon.logText().slice(-2000)}`);
+    // Every node back (a failing node is retried after a backoff of up to a few intervals), then the count.
+    await waitFor('every node sampled again', allReachable, 90_000);
+    await sleep(3000);
+    const fdsAfter = descriptors(daemon.pid, fleetPorts);
+    assert.equal(daemon.exit, null, `the daemon is still running: ${daemon.logText().slice(-2000)}`);
 
-  // Thirds of the run, from the daemon's start: warm-up, second, last.
-  const third = (endAt - startedAt) / 3;
-  const inThird = <T extends { at: number }>(xs: T[], k: number) => xs.filter((x) => x.at >= startedAt + k * third && x.at < startedAt + (k + 1) * third);
-  const cycles = daemon.records.filter((r) => r.msg === 'cycle done').map((r) => ({ at: Date.parse(r.time), p99: Number(r.eventLoopDelayP99Ms), durationMs: Number(r.durationMs) }));
-  const rss2 = median(inThird(rss, 1).map((x) => x.bytes));
-  const rss3 = median(inThird(rss, 2).map((x) => x.bytes));
-  const el2 = median(inThird(cycles, 1).map((c) => c.p99));
-  const el3 = median(inThird(cycles, 2).map((c) => c.p99));
-  const skipped = daemon.records.filter((r) => String(r.msg).startsWith('sampling cycle skipped')).length;
-  const errors = daemon.records.filter((r) => r.level === 'error').map((r) => r.msg);
-  const mib = (b: number) => (b / 2 ** 20).toFixed(1);
-  const figures = [
-    `soak: ${MINUTES} min, ${nodeCount} simulated nodes (${CLUSTERS} clusters), schedule "${SCHEDULE}", short horizon ${SHORT_HORIZON ?? '5m'}, ${restarts} node restarts in ${round} rounds, ${hooked} webhook deliveries`,
-    `  RSS median: second third ${mib(rss2)} MiB, last third ${mib(rss3)} MiB (${(((rss3 - rss2) / rss2) * 100).toFixed(1)}%); by third ${[0, 1, 2].map((k) => mib(median(inThird(rss, k).map((x) => x.bytes)))).join(' / ')} MiB; peak ${mib(Math.max(...rss.map((x) => x.bytes)))} MiB`,
-    `  V8 heap used (nodejs_heap_size_used_bytes), median by third: ${[0, 1, 2].map((k) => mib(median(inThird(heap, k).map((x) => x.bytes)))).join(' / ')} MiB`,
-    `  event-loop delay p99 per cycle, median: second third ${el2} ms, last third ${el3} ms; max ${Math.max(...cycles.map((c) => c.p99))} ms`,
-    `  cycle duration median by third ${[0, 1, 2].map((k) => median(inThird(cycles, k).map((c) => c.durationMs))).join(' / ')} ms, max ${Math.max(...cycles.map((c) => c.durationMs))} ms; ${cycles.length} cycles, ${skipped} skipped`,
-    `  descriptors before the restarts ${JSON.stringify(fdsBefore)}, after ${JSON.stringify(fdsAfter)}`,
-    `  machine: ${os.cpus().length} CPUs, load average at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (other work on the machine shows here)`,
-    `  error lines: ${errors.length}${errors.length ? ` (${[...new Set(errors)].join('; ')})` : ''}; failed reads of /metrics or the API: ${scrapeFailures.length}`,
-  ];
-  console.log(figures.map((l) => `# ${l}`).join('\n'));
+    // Thirds of the run, from the daemon's start: warm-up, second, last.
+    const third = (endAt - startedAt) / 3;
+    const inThird = <T extends { at: number }>(xs: T[], k: number) => xs.filter((x) => x.at >= startedAt + k * third && x.at < startedAt + (k + 1) * third);
+    const cycles = daemon.records
+      .filter((r) => r.msg === 'cycle done')
+      .map((r) => ({ at: Date.parse(r.time), p99: Number(r.eventLoopDelayP99Ms), durationMs: Number(r.durationMs) }));
+    const rss2 = median(inThird(rss, 1).map((x) => x.bytes));
+    const rss3 = median(inThird(rss, 2).map((x) => x.bytes));
+    const el2 = median(inThird(cycles, 1).map((c) => c.p99));
+    const el3 = median(inThird(cycles, 2).map((c) => c.p99));
+    const skipped = daemon.records.filter((r) => String(r.msg).startsWith('sampling cycle skipped')).length;
+    const errors = daemon.records.filter((r) => r.level === 'error').map((r) => r.msg);
+    const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+    const figures = [
+      `soak: ${MINUTES} min, ${nodeCount} simulated nodes (${CLUSTERS} clusters), schedule "${SCHEDULE}", short horizon ${SHORT_HORIZON ?? '5m'}, ${restarts} node restarts in ${round} rounds, ${hooked} webhook deliveries`,
+      `  RSS median: second third ${mib(rss2)} MiB, last third ${mib(rss3)} MiB (${(((rss3 - rss2) / rss2) * 100).toFixed(1)}%); by third ${[0, 1, 2].map((k) => mib(median(inThird(rss, k).map((x) => x.bytes)))).join(' / ')} MiB; peak ${mib(Math.max(...rss.map((x) => x.bytes)))} MiB`,
+      `  V8 heap used (nodejs_heap_size_used_bytes), median by third: ${[0, 1, 2].map((k) => mib(median(inThird(heap, k).map((x) => x.bytes)))).join(' / ')} MiB`,
+      `  event-loop delay p99 per cycle, median: second third ${el2} ms, last third ${el3} ms; max ${Math.max(...cycles.map((c) => c.p99))} ms`,
+      `  cycle duration median by third ${[0, 1, 2].map((k) => median(inThird(cycles, k).map((c) => c.durationMs))).join(' / ')} ms, max ${Math.max(...cycles.map((c) => c.durationMs))} ms; ${cycles.length} cycles, ${skipped} skipped`,
+      `  descriptors before the restarts ${JSON.stringify(fdsBefore)}, after ${JSON.stringify(fdsAfter)}`,
+      `  machine: ${os.cpus().length} CPUs, load average at the end ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} (other work on the machine shows here)`,
+      `  error lines: ${errors.length}${errors.length ? ` (${[...new Set(errors)].join('; ')})` : ''}; failed reads of /metrics or the API: ${scrapeFailures.length}`,
+    ];
+    console.log(figures.map((l) => `# ${l}`).join('\n'));
 
-  assert.ok(inThird(rss, 1).length >= 5 && inThird(cycles, 2).length >= 5, 'enough measurements in each third');
-  assert.ok(rss3 <= rss2 * 1.05, `RSS grew from ${mib(rss2)} to ${mib(rss3)} MiB between the second and the last third`);
-  // The delay is measured at 10 ms resolution and is a few ms: 5% of it is below what the
-  // histogram can tell apart, so growth within one millisecond also counts as flat.
-  assert.ok(el3 <= el2 * 1.05 || el3 - el2 <= 1, `event-loop delay p99 grew from ${el2} to ${el3} ms`);
-  assert.equal(fdsAfter.fleet, nodeCount, `one connection per node after the restarts: ${JSON.stringify(fdsAfter)}`);
-  assert.ok(fdsAfter.other <= fdsBefore.other + 2, `other descriptors ${fdsBefore.other} → ${fdsAfter.other}`);
-  assert.deepEqual(scrapeFailures, [], 'every read of /metrics and the API answered');
-  assert.equal(skipped, 0, 'no sampling cycle skipped');
-});
+    assert.ok(inThird(rss, 1).length >= 5 && inThird(cycles, 2).length >= 5, 'enough measurements in each third');
+    assert.ok(rss3 <= rss2 * 1.05, `RSS grew from ${mib(rss2)} to ${mib(rss3)} MiB between the second and the last third`);
+    // The delay is measured at 10 ms resolution and is a few ms: 5% of it is below what the
+    // histogram can tell apart, so growth within one millisecond also counts as flat.
+    assert.ok(el3 <= el2 * 1.05 || el3 - el2 <= 1, `event-loop delay p99 grew from ${el2} to ${el3} ms`);
+    assert.equal(fdsAfter.fleet, nodeCount, `one connection per node after the restarts: ${JSON.stringify(fdsAfter)}`);
+    assert.ok(fdsAfter.other <= fdsBefore.other + 2, `other descriptors ${fdsBefore.other} → ${fdsAfter.other}`);
+    assert.deepEqual(scrapeFailures, [], 'every read of /metrics and the API answered');
+    assert.equal(skipped, 0, 'no sampling cycle skipped');
+  },
+);

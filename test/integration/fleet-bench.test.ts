@@ -68,7 +68,10 @@ test('the simulated fleet answers the sampler with a consistent Galera story, an
   const yaml = fleet.configYaml({}, { passwordEnv: PASSWORD_ENV });
   const readers = readersFor(yaml);
   try {
-    assert.deepEqual(fleet.nodes.map((n) => `${n.cluster}/${n.name}:${n.port}`), ['c1/db1:31100', 'c1/db2:31101', 'c1/db3:31102', 'c2/db1:31103', 'c2/db2:31104', 'c2/db3:31105']);
+    assert.deepEqual(
+      fleet.nodes.map((n) => `${n.cluster}/${n.name}:${n.port}`),
+      ['c1/db1:31100', 'c1/db2:31101', 'c1/db3:31102', 'c2/db1:31103', 'c2/db2:31104', 'c2/db3:31105'],
+    );
     const first = await Promise.all(readers.map(async (r) => ({ takenAt: Date.now(), status: await r.readStatus() })));
     for (const [i, { status }] of first.entries()) {
       const writer = i % 3 === 0;
@@ -76,7 +79,10 @@ test('the simulated fleet answers the sampler with a consistent Galera story, an
       assert.equal(status.clusterStatus, 'Primary');
       assert.equal(status.clusterSize, 3);
       assert.ok(status.uptimeSeconds >= 3599, `Uptime ${status.uptimeSeconds} counts from the origin`);
-      assert.ok(writer ? status.replicatedBytes > 0 && status.receivedBytes === 0 : status.receivedBytes > 0 && status.replicatedBytes === 0, `node ${i}: only the writer replicates`);
+      assert.ok(
+        writer ? status.replicatedBytes > 0 && status.receivedBytes === 0 : status.receivedBytes > 0 && status.replicatedBytes === 0,
+        `node ${i}: only the writer replicates`,
+      );
       // An hour of writes overflows a 1 MiB ring: the oldest cached seqno has moved past 1.
       assert.ok(status.cachedDownto !== null && status.cachedDownto > 1 && status.cachedDownto <= status.lastCommitted, `node ${i}: cached_downto ${status.cachedDownto}`);
       assert.equal(status.localStateUuid, status.clusterStateUuid);
@@ -122,7 +128,10 @@ test('the simulated fleet answers the sampler with a consistent Galera story, an
       await assert.rejects(conn.query('SELECT @@no_such_variable'), (err: { errno?: number }) => err.errno === 1193);
       // The connection is still in step after errors.
       const [status] = await conn.query("SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_cluster_size', 'Uptime', 'nonexistent')");
-      assert.deepEqual((status as Array<{ Variable_name: string }>).map((r) => r.Variable_name), ['Uptime', 'wsrep_cluster_size']);
+      assert.deepEqual(
+        (status as Array<{ Variable_name: string }>).map((r) => r.Variable_name),
+        ['Uptime', 'wsrep_cluster_size'],
+      );
     } finally {
       await conn.end();
     }

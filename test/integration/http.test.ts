@@ -5,7 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { GaleraSandbox, sleep } from '../../tools/sandbox/galera-sandbox.ts';
 import { prepareSysbench, SysbenchRun } from '../../tools/sandbox/workload.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';
@@ -96,7 +96,10 @@ test('the recommendation for any target window, with its arithmetic', async () =
   assert.equal(oneHour.body.targetWindowSeconds, 3600);
   const twoHours = await get('/api/v1/clusters/sandbox/recommendation?targetWindow=2h');
   assert.equal(twoHours.body.targetWindowSeconds, 7200);
-  assert.ok(twoHours.body.recommendedGcacheSizeBytes > oneHour.body.recommendedGcacheSizeBytes, `${twoHours.body.recommendedGcacheSizeBytes} vs ${oneHour.body.recommendedGcacheSizeBytes}`);
+  assert.ok(
+    twoHours.body.recommendedGcacheSizeBytes > oneHour.body.recommendedGcacheSizeBytes,
+    `${twoHours.body.recommendedGcacheSizeBytes} vs ${oneHour.body.recommendedGcacheSizeBytes}`,
+  );
   assert.match(twoHours.body.arithmetic.text[0], / × 2 h × /);
   assert.ok(Array.isArray(twoHours.body.warnings));
 });

@@ -112,7 +112,10 @@ test('a second serve on the same database exits 2 with one line naming it and th
   assert.equal(second.code, 2);
   assert.equal(first.child.exitCode, null, 'the first daemon still runs');
   assert.equal(await healthz(first.url), 200, 'and still answers');
-  assert.throws(() => acquireDatabaseLock(sharedDb), (err: Error) => err instanceof DatabaseUnavailableError && err.message === inUseLine(sharedDb, first.child.pid));
+  assert.throws(
+    () => acquireDatabaseLock(sharedDb),
+    (err: Error) => err instanceof DatabaseUnavailableError && err.message === inUseLine(sharedDb, first.child.pid),
+  );
 });
 
 test('report reads the database while the daemon runs', async () => {
@@ -173,8 +176,16 @@ function readOnlyCases(): Array<{ name: string; db: string; line: string }> {
   const prefix = (db: string) => `gcache-advisor: cannot use the database ${db}:`;
   const cases = [
     { name: 'read-only directory, new database', db: path.join(roDir, 'advisor.db'), line: `its directory ${roDir} is not writable (EROFS: read-only file system)` },
-    { name: 'directory to create on a read-only file system', db: path.join(roDir, 'sub', 'advisor.db'), line: `cannot create its directory ${path.join(roDir, 'sub')} (EROFS: read-only file system)` },
-    { name: 'existing database on a read-only file system', db: path.join(frozenDir, 'advisor.db'), line: `its directory ${frozenDir} is not writable (EROFS: read-only file system)` },
+    {
+      name: 'directory to create on a read-only file system',
+      db: path.join(roDir, 'sub', 'advisor.db'),
+      line: `cannot create its directory ${path.join(roDir, 'sub')} (EROFS: read-only file system)`,
+    },
+    {
+      name: 'existing database on a read-only file system',
+      db: path.join(frozenDir, 'advisor.db'),
+      line: `its directory ${frozenDir} is not writable (EROFS: read-only file system)`,
+    },
     { name: 'read-only database file', db: roFile, line: 'the file is not writable (EROFS: read-only file system)' },
     { name: 'directory under a regular file', db: path.join(plainFile, 'advisor.db'), line: `${plainFile} is not a directory` },
   ];
@@ -198,12 +209,15 @@ let cases: ReturnType<typeof readOnlyCases>;
 test('read-only locations: checkDatabaseWritable names the file and the cause in one line', () => {
   cases = readOnlyCases();
   for (const { name, db, line } of cases) {
-    assert.throws(() => checkDatabaseWritable(db), (err: Error) => {
-      assert.ok(err instanceof DatabaseUnavailableError, name);
-      assert.equal(err.message, line, name);
-      assert.equal(err.exitCode, 2);
-      return true;
-    });
+    assert.throws(
+      () => checkDatabaseWritable(db),
+      (err: Error) => {
+        assert.ok(err instanceof DatabaseUnavailableError, name);
+        assert.equal(err.message, line, name);
+        assert.equal(err.exitCode, 2);
+        return true;
+      },
+    );
   }
 });
 

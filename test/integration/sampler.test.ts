@@ -49,8 +49,18 @@ test('the documented account has nothing beyond USAGE, and sample --once reads e
 
   const result = await runCli(['sample', '-c', writeConfigFile(sandbox), '--once'], { [PASSWORD_ENV]: ADVISOR_PASSWORD });
   assert.equal(result.code, 0, result.stderr);
-  const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines.map((l) => [l.node, l.ok]), [['node1', true], ['node2', true], ['node3', true]]);
+  const lines = result.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  assert.deepEqual(
+    lines.map((l) => [l.node, l.ok]),
+    [
+      ['node1', true],
+      ['node2', true],
+      ['node3', true],
+    ],
+  );
   for (const l of lines) {
     assert.equal(l.status.localState, 'Synced');
     assert.equal(l.gcache.sizeBytes, 8 * 2 ** 20);
@@ -65,7 +75,10 @@ test('under a multi-writer load, samples of all nodes land in SQLite with positi
     for (let i = 0; i < 6; i++) {
       const result = await runCycle();
       assert.ok(result);
-      assert.ok(result.outcomes.every((o) => o.ok), JSON.stringify(result.outcomes));
+      assert.ok(
+        result.outcomes.every((o) => o.ok),
+        JSON.stringify(result.outcomes),
+      );
       await sleep(1000);
     }
   } finally {
@@ -74,7 +87,10 @@ test('under a multi-writer load, samples of all nodes land in SQLite with positi
   for (const node of ['node1', 'node2', 'node3']) {
     const samples = store.samples('sandbox', node, 0, Date.now());
     assert.equal(samples.length, 6, node);
-    assert.ok(samples.every((s) => s.epoch === 1), `${node} stays in one epoch`);
+    assert.ok(
+      samples.every((s) => s.epoch === 1),
+      `${node} stays in one epoch`,
+    );
     const rollups = store.rollups('sandbox', node, 0, Date.now());
     const bytes = rollups.reduce((a, r) => a + r.bytes, 0);
     const writeSets = rollups.reduce((a, r) => a + r.writeSets, 0);
@@ -155,7 +171,10 @@ test('a hung node costs one timeout and never delays the others', async () => {
   }
   await sleep(500);
   const result = await runCycle();
-  assert.ok(result?.outcomes.every((o) => o.ok), 'node3 is sampled again once it answers');
+  assert.ok(
+    result?.outcomes.every((o) => o.ok),
+    'node3 is sampled again once it answers',
+  );
 });
 
 test('cycles never overlap: a tick during a running cycle is skipped', async () => {

@@ -90,7 +90,11 @@ test('the measured window matches the ground truth within one sampling interval 
           void Promise.all(old.map((l) => l.stop()));
           loads = [1, 2, 3].map((i) => new SysbenchRun(sandbox, i, { rate: rates[p], threads: 2, tables: 4, tableSize: 1000 }));
         }
-        for (const [index, name] of [[1, 'node1'], [2, 'node2'], [3, 'node3']] as const) {
+        for (const [index, name] of [
+          [1, 'node1'],
+          [2, 'node2'],
+          [3, 'node3'],
+        ] as const) {
           const n = nodeOf(a, name);
           if (n.measured.measuredSeconds === null) continue;
           const expected = truth.trueWindowSeconds(index, n.computedAt);
@@ -172,9 +176,15 @@ test('a page-store purge collapses the measured window, is recorded, and the byt
     assert.equal(events.length, 1, 'the purge is recorded once');
     assert.ok(n.measured.measuredSeconds! < before.measured.measuredSeconds! / 3, `window ${before.measured.measuredSeconds} → ${n.measured.measuredSeconds}`);
     const classic = n.estimated.long.classicSeconds!;
-    assert.ok(classic > 3 * n.measured.measuredSeconds!, `the byte-rate estimate (${classic.toFixed(1)} s) does not see the collapse to ${n.measured.measuredSeconds!.toFixed(1)} s`);
+    assert.ok(
+      classic > 3 * n.measured.measuredSeconds!,
+      `the byte-rate estimate (${classic.toFixed(1)} s) does not see the collapse to ${n.measured.measuredSeconds!.toFixed(1)} s`,
+    );
     const next = await cycle();
-    assert.ok(next.recommendation.warnings.some((w) => /page-store purge/.test(w)), 'the recommendation warns about page-store spills');
+    assert.ok(
+      next.recommendation.warnings.some((w) => /page-store purge/.test(w)),
+      'the recommendation warns about page-store spills',
+    );
   } finally {
     await Promise.all(load.map((l) => l.stop()));
   }

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
  */
 export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 30_000, describe?: () => unknown): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
-  let lastError: unknown = null;
+  let lastError: unknown;
   for (;;) {
     try {
       const v = await fn();

@@ -135,7 +135,14 @@ test('IST: safety gap, donor list, and the budget from the donors’ rings', () 
   const ring = steadyRing({ samples: 30, held: 100_000 });
   const last = ring.at(-1)!;
   const member = (name: string, capacity: number, segment = 0): Member => ({
-    name, synced: true, segment, lastCommitted: last.seqno, downto: last.downto, points: ring, capacityBytes: capacity, heldBytes: 100_000,
+    name,
+    synced: true,
+    segment,
+    lastCommitted: last.seqno,
+    downto: last.downto,
+    points: ring,
+    capacityBytes: capacity,
+    heldBytes: 100_000,
   });
   const joiner = { name: 'j', lastCommitted: last.seqno, segment: 0, sstDonor: '', synced: true };
   const b = istBudget(joiner, [member('a', 100_000), member('b', 150_000)], ring, 1000);
@@ -182,7 +189,15 @@ test('sizing: the arithmetic, rounding to practical sizes, and warnings', () => 
   assert.match(w, /gcache\.size differs between nodes \(a 128 MiB, b 256 MiB\)/);
   assert.match(w, /b: 2 page-store purge/);
   assert.match(w, /already below the 60 min target on a \(20 min\)/);
-  const none = recommendGcacheSize({ targetWindowSeconds: 3600, p95BytesPerSecond: null, p99BytesPerSecond: null, longBytesPerSecond: null, ringBytesPerCountedByte: 1, ringFactorSource: 'overhead model', nodes: [] });
+  const none = recommendGcacheSize({
+    targetWindowSeconds: 3600,
+    p95BytesPerSecond: null,
+    p99BytesPerSecond: null,
+    longBytesPerSecond: null,
+    ringBytesPerCountedByte: 1,
+    ringFactorSource: 'overhead model',
+    nodes: [],
+  });
   assert.equal(none.recommendedGcacheSizeBytes, null);
 });
 

@@ -33,8 +33,15 @@ function importsOf(file: string): string[] {
 }
 
 test('every folder under src/ is a stage of the pipeline order', () => {
-  const folders = fs.readdirSync(SRC, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
-  assert.deepEqual(folders.filter((f) => rank(f) < 0), [], `add the folder to ORDER here and to ARCHITECTURE.md's stage table`);
+  const folders = fs
+    .readdirSync(SRC, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name);
+  assert.deepEqual(
+    folders.filter((f) => rank(f) < 0),
+    [],
+    `add the folder to ORDER here and to ARCHITECTURE.md's stage table`,
+  );
 });
 
 test('no import runs backwards in the pipeline', () => {

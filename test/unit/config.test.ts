@@ -17,14 +17,17 @@ clusters:
 const env = { GA_PW: 'hunter2-secret' };
 
 const rejects = (yaml: string, pattern: RegExp, e: NodeJS.ProcessEnv = env) =>
-  assert.throws(() => parseConfig(yaml, 'test.yaml', e), (err: Error) => {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${err}`);
-    assert.equal((err as ConfigError).exitCode, 2);
-    assert.match(err.message, pattern);
-    assert.doesNotMatch(err.message, /hunter2/);
-    assert.equal(err.message.split('\n').length, 1, 'one line');
-    return true;
-  });
+  assert.throws(
+    () => parseConfig(yaml, 'test.yaml', e),
+    (err: Error) => {
+      assert.ok(err instanceof ConfigError, `expected ConfigError, got ${err}`);
+      assert.equal((err as ConfigError).exitCode, 2);
+      assert.match(err.message, pattern);
+      assert.doesNotMatch(err.message, /hunter2/);
+      assert.equal(err.message.split('\n').length, 1, 'one line');
+      return true;
+    },
+  );
 
 test('defaults fill every setting the issue names', () => {
   const c = parseConfig(base, 'test.yaml', env);
@@ -58,7 +61,10 @@ test('password from a file, relative to the config file, trailing newline droppe
   const yaml = `clusters: [{ name: c, nodes: [{ name: n, host: h, user: u, passwordFile: pw }] }]`;
   const c = parseConfig(yaml, path.join(dir, 'config.yaml'), {});
   assert.equal(c.clusters[0]!.nodes[0]!.password.reveal(), 'from-a-file');
-  rejects(`clusters: [{ name: c, nodes: [{ name: n, host: h, user: u, passwordFile: /nonexistent/pw }] }]`, /clusters\[0\]\.nodes\[0\]\.passwordFile: cannot read \/nonexistent\/pw: ENOENT/);
+  rejects(
+    `clusters: [{ name: c, nodes: [{ name: n, host: h, user: u, passwordFile: /nonexistent/pw }] }]`,
+    /clusters\[0\]\.nodes\[0\]\.passwordFile: cannot read \/nonexistent\/pw: ENOENT/,
+  );
 });
 
 test('bad values name the key and what was expected', () => {
@@ -75,7 +81,10 @@ test('bad values name the key and what was expected', () => {
 
 test('structure errors: unknown keys, duplicates, missing host or password', () => {
   rejects(base + 'samplign: {}', /samplign: unknown key/);
-  rejects(base.replace('name: db1, host: 10.0.0.1', 'name: db1, host: 10.0.0.1, password: hunter2-secret'), /clusters\[0\]\.nodes\[0\]\.password: unknown key \(put the password in an environment variable or file/);
+  rejects(
+    base.replace('name: db1, host: 10.0.0.1', 'name: db1, host: 10.0.0.1, password: hunter2-secret'),
+    /clusters\[0\]\.nodes\[0\]\.password: unknown key \(put the password in an environment variable or file/,
+  );
   rejects(base.replace('name: db2', 'name: db1'), /clusters\[0\]\.nodes\[1\]\.name: duplicate node name "db1"/);
   rejects(base.replace('host: 10.0.0.2, port: 3307', 'port: 3307'), /clusters\[0\]\.nodes\[1\]: expected host \(with optional port\) or socket/);
   rejects(base.replace('passwordEnv: GA_PW', 'passwordEnv: NOT_SET_ANYWHERE'), /clusters\[0\]\.nodes\[0\]\.passwordEnv: environment variable NOT_SET_ANYWHERE is not set/);
@@ -118,7 +127,11 @@ test('the example config in examples/ is valid and shows the defaults', () => {
 });
 
 test('alerting sinks: URLs and secrets are secrets, and bad sinks are named', () => {
-  const c = parseConfig(base + 'alerting:\n  sinks:\n    - { name: s, type: webhook, urlEnv: HOOK, secretEnv: KEY, severities: [critical] }\n', 'test.yaml', { ...env, HOOK: 'https://hooks.example.invalid/abc', KEY: 'k3y-secret' });
+  const c = parseConfig(base + 'alerting:\n  sinks:\n    - { name: s, type: webhook, urlEnv: HOOK, secretEnv: KEY, severities: [critical] }\n', 'test.yaml', {
+    ...env,
+    HOOK: 'https://hooks.example.invalid/abc',
+    KEY: 'k3y-secret',
+  });
   const sink = c.alerting.sinks[0]!;
   assert.equal(sink.url.reveal(), 'https://hooks.example.invalid/abc');
   assert.equal(sink.hmacSecret!.reveal(), 'k3y-secret');
@@ -132,7 +145,10 @@ test('alerting sinks: URLs and secrets are secrets, and bad sinks are named', ()
 
 test('an API reachable from other machines needs a token, or an explicit allowUnauthenticated', () => {
   for (const listen of ['0.0.0.0:9106', '"[::]:9106"', '10.0.0.5:9106', 'advisor.example.com:9106', '"[fe80::1]:9106"']) {
-    rejects(base + `http: { listen: ${listen} }`, /^config error: test\.yaml: http\.listen: .* is reachable from other machines and no API token is configured: set http\.tokenEnv or http\.tokenFile .*or set http\.allowUnauthenticated: true/);
+    rejects(
+      base + `http: { listen: ${listen} }`,
+      /^config error: test\.yaml: http\.listen: .* is reachable from other machines and no API token is configured: set http\.tokenEnv or http\.tokenFile .*or set http\.allowUnauthenticated: true/,
+    );
   }
   rejects(base, /http\.listen: 0\.0\.0\.0:9106 is reachable/, { ...env, GCACHE_ADVISOR_HTTP__LISTEN: '0.0.0.0:9106' });
   for (const listen of ['127.0.0.1:9106', '127.3.2.1:0', 'localhost:9106', 'LOCALHOST:9106', '"[::1]:9106"']) {
@@ -174,7 +190,10 @@ test('tls: verifyIdentity on by default; ca, cert and key must be readable files
   });
   assert.equal(parseConfig(cluster('{ ca: ca.pem, verifyIdentity: false }'), file, env).clusters[0]!.nodes[1]!.tls!.verifyIdentity, false);
   const refused = (yaml: string, pattern: RegExp) =>
-    assert.throws(() => parseConfig(yaml, file, env), (err: Error) => err instanceof ConfigError && err.exitCode === 2 && pattern.test(err.message));
+    assert.throws(
+      () => parseConfig(yaml, file, env),
+      (err: Error) => err instanceof ConfigError && err.exitCode === 2 && pattern.test(err.message),
+    );
   refused(cluster('', '{ ca: /x/missing-ca.pem }'), /^config error: clusters\[0\]\.nodes\[1\]\.tls\.ca: cannot read \/x\/missing-ca\.pem: ENOENT$/);
   refused(cluster('{ ca: ca.pem, key: nope.key }'), new RegExp(`^config error: clusters\\[0\\]\\.connection\\.tls\\.key: cannot read ${path.join(dir, 'nope.key')}: ENOENT$`));
   refused(cluster('{ cert: . }'), /clusters\[0\]\.connection\.tls\.cert: cannot read .*: EISDIR/);

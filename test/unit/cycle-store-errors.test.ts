@@ -28,15 +28,17 @@ const fixture = JSON.parse(fs.readFileSync(new URL('../fixtures/real-cluster.jso
 const snapshots = [fixture.node2.before, fixture.node2.afterWrites] as Array<{ takenAt: number; rows: Array<{ Variable_name: string; Value: string }> }>;
 
 /** Every node answers with the recorded statuses, one snapshot per cycle, then stands still (Uptime follows the clock). */
-const recordedReaders = (cycle: () => number, now: () => number): ReaderFactory => () => ({
-  readStatus: async () => {
-    const snapshot = snapshots[Math.min(cycle(), snapshots.length - 1)]!;
-    const status = parseStatusRows(snapshot.rows);
-    return { ...status, uptimeSeconds: status.uptimeSeconds + Math.round((now() - snapshot.takenAt) / 1000) };
-  },
-  readSettings: async () => ({ gcache: parseGcacheSettings(fixture.providerOptions), sstDonor: '' }),
-  close: async () => undefined,
-});
+const recordedReaders =
+  (cycle: () => number, now: () => number): ReaderFactory =>
+  () => ({
+    readStatus: async () => {
+      const snapshot = snapshots[Math.min(cycle(), snapshots.length - 1)]!;
+      const status = parseStatusRows(snapshot.rows);
+      return { ...status, uptimeSeconds: status.uptimeSeconds + Math.round((now() - snapshot.takenAt) / 1000) };
+    },
+    readSettings: async () => ({ gcache: parseGcacheSettings(fixture.providerOptions), sstDonor: '' }),
+    close: async () => undefined,
+  });
 
 test('a locked database: the cycle goes on from memory, says why, logs once a minute, and catches up', async (t) => {
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ga-locked-')), 'ga.db');
@@ -69,7 +71,10 @@ rules: { dir: ${path.join(import.meta.dirname, '..', '..', 'rules')} }`,
   const first = (await sampler.runCycle())!;
   const analyses = await pipeline.run(first);
   assert.equal(analyses.length, 1, 'the analysis ran');
-  assert.ok(analyses[0]!.nodes.every((n) => n.reachable && n.gcacheSizeBytes !== null), 'from memory, settings included');
+  assert.ok(
+    analyses[0]!.nodes.every((n) => n.reachable && n.gcacheSizeBytes !== null),
+    'from memory, settings included',
+  );
   assert.equal(store.writeHealth().ok, false);
   assert.equal(store.writeHealth().reason, 'SQLITE_BUSY');
   await metrics.renderCache();

@@ -6,7 +6,29 @@ import { Metrics } from '../../src/metrics/metrics.ts';
 
 const dashboard = JSON.parse(fs.readFileSync(new URL('../../dashboards/gcache-advisor.json', import.meta.url), 'utf8'));
 
-const PROMQL_WORDS = new Set(['sum', 'by', 'without', 'rate', 'increase', 'irate', 'histogram_quantile', 'time', 'le', 'max', 'min', 'avg', 'count', 'on', 'ignoring', 'group_left', 'label_values', 'and', 'or', 'unless', 'offset']);
+const PROMQL_WORDS = new Set([
+  'sum',
+  'by',
+  'without',
+  'rate',
+  'increase',
+  'irate',
+  'histogram_quantile',
+  'time',
+  'le',
+  'max',
+  'min',
+  'avg',
+  'count',
+  'on',
+  'ignoring',
+  'group_left',
+  'label_values',
+  'and',
+  'or',
+  'unless',
+  'offset',
+]);
 
 function queriedMetrics(): Set<string> {
   const exprs: string[] = [];
@@ -21,7 +43,11 @@ function queriedMetrics(): Set<string> {
   const names = new Set<string>();
   for (const expr of exprs) {
     // Drop label matchers and strings, then take identifiers that are not PromQL words or label names.
-    const bare = expr.replace(/\{[^}]*\}/g, '').replace(/"[^"]*"/g, '').replace(/\[[^\]]*\]/g, '').replace(/by \([^)]*\)/g, '');
+    const bare = expr
+      .replace(/\{[^}]*\}/g, '')
+      .replace(/"[^"]*"/g, '')
+      .replace(/\[[^\]]*\]/g, '')
+      .replace(/by \([^)]*\)/g, '');
     for (const m of bare.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
       if (!PROMQL_WORDS.has(m[0]) && !/^\d/.test(m[0]) && m[0] !== 'cluster' && m[0] !== 'node') names.add(m[0]);
     }

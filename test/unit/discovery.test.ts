@@ -83,7 +83,10 @@ test('a member is departed once absent from complete listings for departAfter, a
   const nodes = [node('db1'), node('db2')];
   let t = 1_000_000;
   presence.observe(nodes, new Set(['db1', 'db2']), true, t);
-  assert.deepEqual(nodes.map((n) => n.departed), [undefined, undefined]);
+  assert.deepEqual(
+    nodes.map((n) => n.departed),
+    [undefined, undefined],
+  );
 
   t += 10_000;
   let changes = presence.observe(nodes, new Set(['db1']), true, t);
@@ -97,7 +100,10 @@ test('a member is departed once absent from complete listings for departAfter, a
   t += 1;
   changes = presence.observe(nodes, new Set(['db1']), true, t);
   assert.equal(nodes[1]!.departed, true);
-  assert.deepEqual(changes.departed.map((n) => n.name), ['db2']);
+  assert.deepEqual(
+    changes.departed.map((n) => n.name),
+    ['db2'],
+  );
   assert.equal(nodes[0]!.departed, undefined);
 
   // Reported once, not every cycle.
@@ -105,7 +111,10 @@ test('a member is departed once absent from complete listings for departAfter, a
 
   changes = presence.observe(nodes, new Set(['db1', 'db2']), true, t + 20_000);
   assert.equal('departed' in nodes[1]!, false, 'the flag is removed when the member returns');
-  assert.deepEqual(changes.returned.map((n) => n.name), ['db2']);
+  assert.deepEqual(
+    changes.returned.map((n) => n.name),
+    ['db2'],
+  );
   assert.equal(presence.absentFor('db2', t + 20_000), null);
 });
 
@@ -138,13 +147,16 @@ test('an incomplete listing brings members back but never starts or advances an 
 const env = { GA_PW: 'hunter2-secret' };
 const cluster = (body: string) => `clusters:\n  - name: prod\n    connection: { user: advisor, passwordEnv: GA_PW }\n${body}`;
 const rejects = (yaml: string, pattern: RegExp) =>
-  assert.throws(() => parseConfig(yaml, 'test.yaml', env), (err: Error) => {
-    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${err}`);
-    assert.match(err.message, pattern);
-    assert.doesNotMatch(err.message, /hunter2/);
-    assert.equal(err.message.split('\n').length, 1, 'one line');
-    return true;
-  });
+  assert.throws(
+    () => parseConfig(yaml, 'test.yaml', env),
+    (err: Error) => {
+      assert.ok(err instanceof ConfigError, `expected ConfigError, got ${err}`);
+      assert.match(err.message, pattern);
+      assert.doesNotMatch(err.message, /hunter2/);
+      assert.equal(err.message.split('\n').length, 1, 'one line');
+      return true;
+    },
+  );
 
 test('config: seeds discovery resolves to addresses with ports, an empty node list and the cluster connection', () => {
   const c = parseConfig(
@@ -167,8 +179,12 @@ test('config: seeds discovery resolves to addresses with ports, an empty node li
 });
 
 test('config: dns discovery with its port, grace period and nameserver; the port defaults to connection.port, then 3306', () => {
-  const d = parseConfig(cluster('    discovery: { dns: _mysql._tcp.galera.db.svc.cluster.local, port: 3310, departAfter: 3s, dnsServer: "127.0.0.1:5353" }\n'), 'test.yaml', env).clusters[0]!.discovery!;
-  assert.deepEqual({ ...d, connection: undefined }, { dns: '_mysql._tcp.galera.db.svc.cluster.local', port: 3310, dnsServer: '127.0.0.1:5353', departAfterSeconds: 3, connection: undefined });
+  const d = parseConfig(cluster('    discovery: { dns: _mysql._tcp.galera.db.svc.cluster.local, port: 3310, departAfter: 3s, dnsServer: "127.0.0.1:5353" }\n'), 'test.yaml', env)
+    .clusters[0]!.discovery!;
+  assert.deepEqual(
+    { ...d, connection: undefined },
+    { dns: '_mysql._tcp.galera.db.svc.cluster.local', port: 3310, dnsServer: '127.0.0.1:5353', departAfterSeconds: 3, connection: undefined },
+  );
   const plain = parseConfig(cluster('    discovery: { dns: galera.db.svc.cluster.local }\n'), 'test.yaml', env).clusters[0]!.discovery!;
   assert.ok('dns' in plain);
   assert.equal(plain.port, 3306);
@@ -212,7 +228,10 @@ test('config: bad discovery settings name the key and what was expected', () => 
 
 test('config: discovery needs the user and password in the cluster connection, where discovered members get them', () => {
   rejects('clusters: [{ name: c, connection: { passwordEnv: GA_PW }, discovery: { dns: galera } }]', /clusters\[0\]\.connection\.user: expected a user in the cluster connection/);
-  rejects('clusters: [{ name: c, connection: { user: u }, discovery: { dns: galera } }]', /clusters\[0\]\.connection\.passwordEnv: expected passwordEnv or passwordFile in the cluster connection/);
+  rejects(
+    'clusters: [{ name: c, connection: { user: u }, discovery: { dns: galera } }]',
+    /clusters\[0\]\.connection\.passwordEnv: expected passwordEnv or passwordFile in the cluster connection/,
+  );
   rejects('clusters: [{ name: c, discovery: { dns: galera } }]', /clusters\[0\]\.connection\.user/);
 });
 

@@ -15,13 +15,19 @@ test('every file the Dockerfile copies from the context exists', () => {
   const copies = lines.filter((l) => /^COPY /.test(l) && !/--from=/.test(l));
   assert.ok(copies.length >= 3);
   for (const line of copies) {
-    const parts = line.replace(/^COPY\s+/, '').split(/\s+/).filter((p) => !p.startsWith('--'));
+    const parts = line
+      .replace(/^COPY\s+/, '')
+      .split(/\s+/)
+      .filter((p) => !p.startsWith('--'));
     for (const source of parts.slice(0, -1)) assert.ok(fs.existsSync(path.join(root, source)), `COPY ${source} exists`);
   }
 });
 
 test('the entry point is what the build produces', () => {
-  const entry = /ENTRYPOINT \[(.*)\]/.exec(dockerfile)![1]!.split(',').map((s) => JSON.parse(s.trim()) as string);
+  const entry = /ENTRYPOINT \[(.*)\]/
+    .exec(dockerfile)![1]!
+    .split(',')
+    .map((s) => JSON.parse(s.trim()) as string);
   assert.equal(entry[0], 'node');
   execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.json')], { stdio: 'pipe' });
   assert.ok(fs.existsSync(path.join(root, entry[1]!)), `${entry[1]} is built`);
@@ -59,7 +65,12 @@ test('the image serves the API on every interface, so it needs a token to start'
   const containerEnv = { ...env, DB_PW: 'db-password-for-test' };
   assert.throws(
     () => parseConfig(config, env.GCACHE_ADVISOR_CONFIG!, containerEnv),
-    (err: Error) => err instanceof ConfigError && err.exitCode === 2 && /http\.listen: 0\.0\.0\.0:9106 is reachable from other machines and no API token is configured: set http\.tokenEnv or http\.tokenFile \(GCACHE_ADVISOR_HTTP__TOKEN_FILE in a container\)/.test(err.message),
+    (err: Error) =>
+      err instanceof ConfigError &&
+      err.exitCode === 2 &&
+      /http\.listen: 0\.0\.0\.0:9106 is reachable from other machines and no API token is configured: set http\.tokenEnv or http\.tokenFile \(GCACHE_ADVISOR_HTTP__TOKEN_FILE in a container\)/.test(
+        err.message,
+      ),
   );
   // What the Dockerfile's comment says to do: point at a mounted token file.
   const tokenFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'ga-docker-')), 'api-token');

@@ -92,7 +92,32 @@ function setIn(root: unknown, keyPath: Array<string | number>, update: (parent: 
 const anyValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
   fc.string({ unit: 'binary', maxLength: 30 }),
-  fc.constantFrom('', ' ', '0', '-1', '1e400s', '9'.repeat(400) + 's', '99999999999999999999G', '127.0.0.1:99999', '0.0.0.0:9106', '[::]:0', '* * *', 'x'.repeat(70), true, false, null, 0, -1, 1.5, 1e309, -0, 65536, 2 ** 53 + 1, [], {}),
+  fc.constantFrom(
+    '',
+    ' ',
+    '0',
+    '-1',
+    '1e400s',
+    '9'.repeat(400) + 's',
+    '99999999999999999999G',
+    '127.0.0.1:99999',
+    '0.0.0.0:9106',
+    '[::]:0',
+    '* * *',
+    'x'.repeat(70),
+    true,
+    false,
+    null,
+    0,
+    -1,
+    1.5,
+    Number.POSITIVE_INFINITY,
+    -0,
+    65536,
+    2 ** 53 + 1,
+    [],
+    {},
+  ),
   fc.nat({ max: 200_000 }).map((n) => 'y'.repeat(n + 1000)),
   fc.integer({ min: 1, max: 150 }).map((n) => JSON.parse('['.repeat(n) + ']'.repeat(n)) as unknown),
   fc.integer({ min: 1, max: 100 }).map((n) => JSON.parse('{"a":'.repeat(n) + '1' + '}'.repeat(n)) as unknown),
@@ -103,16 +128,18 @@ const wrongType = fc.oneof(fc.constant([[1]]), fc.constant({ zz: 1 }), fc.consta
 
 type Mutation = { path: Array<string | number>; how: 'replace' | 'wrong' | 'delete' | 'add' | 'wrap'; value: unknown; key: string };
 
-const mutation: fc.Arbitrary<Mutation> = fc.record({
-  pick: fc.nat(),
-  how: fc.constantFrom('replace', 'replace', 'wrong', 'delete', 'add', 'wrap'),
-  value: anyValue,
-  wrong: wrongType,
-  key: fc.oneof(fc.constantFrom('password', 'pth', '__proto__', 'constructor', 'toString', '0'), fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9_]{0,20}$/)),
-}).map(({ pick, how, value, wrong, key }) => {
-  const all = keyPaths(valid);
-  return { path: all[pick % all.length]!, how, value: how === 'wrong' ? wrong : value, key };
-});
+const mutation: fc.Arbitrary<Mutation> = fc
+  .record({
+    pick: fc.nat(),
+    how: fc.constantFrom('replace', 'replace', 'wrong', 'delete', 'add', 'wrap'),
+    value: anyValue,
+    wrong: wrongType,
+    key: fc.oneof(fc.constantFrom('password', 'pth', '__proto__', 'constructor', 'toString', '0'), fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9_]{0,20}$/)),
+  })
+  .map(({ pick, how, value, wrong, key }) => {
+    const all = keyPaths(valid);
+    return { path: all[pick % all.length]!, how, value: how === 'wrong' ? wrong : value, key };
+  });
 
 function mutate(mutations: Mutation[]): Record<string, unknown> {
   const doc = structuredClone(valid);
@@ -125,7 +152,8 @@ function mutate(mutations: Mutation[]): Record<string, unknown> {
         } else if (m.how === 'add') {
           const target = parent[k];
           const added = structuredClone(m.value);
-          if (target && typeof target === 'object' && !Array.isArray(target)) Object.defineProperty(target, m.key, { value: added, enumerable: true, configurable: true, writable: true });
+          if (target && typeof target === 'object' && !Array.isArray(target))
+            Object.defineProperty(target, m.key, { value: added, enumerable: true, configurable: true, writable: true });
           else parent[k] = { [m.key]: added };
         } else if (m.how === 'wrap') parent[k] = [structuredClone(parent[k])];
         else parent[k] = structuredClone(m.value);
@@ -150,7 +178,16 @@ function load(text: string, e: NodeJS.ProcessEnv = env): Config | ConfigError {
 
 function assertConfig(config: Config): void {
   assert.ok(Number.isInteger(config.http.port) && config.http.port >= 0 && config.http.port <= 65535, `http.port ${config.http.port}`);
-  for (const value of [config.sampling.timeoutSeconds, config.horizons.shortSeconds, config.horizons.longSeconds, config.storage.retention.rawSeconds, config.storage.retention.rollupSeconds, config.alerting.repeatIntervalSeconds, config.alerting.expireAfterSeconds, ...config.clusters.flatMap((c) => [c.targetWindowSeconds, c.maintenanceAllowanceSeconds])]) {
+  for (const value of [
+    config.sampling.timeoutSeconds,
+    config.horizons.shortSeconds,
+    config.horizons.longSeconds,
+    config.storage.retention.rawSeconds,
+    config.storage.retention.rollupSeconds,
+    config.alerting.repeatIntervalSeconds,
+    config.alerting.expireAfterSeconds,
+    ...config.clusters.flatMap((c) => [c.targetWindowSeconds, c.maintenanceAllowanceSeconds]),
+  ]) {
     assert.ok(Number.isFinite(value) && value > 0, `a duration of ${value} seconds`);
   }
   for (const node of config.clusters.flatMap((c) => c.nodes)) assert.ok(Number.isInteger(node.port) && node.port >= 1 && node.port <= 65535, `port ${node.port}`);
@@ -161,7 +198,10 @@ function assertConfigError(err: unknown): asserts err is ConfigError {
   const m = err.message;
   assert.ok(m.startsWith('config error: '), m.slice(0, 200));
   // The file, a variable of the environment, or (for a secret or TLS file that cannot be read) the key.
-  assert.ok(m.startsWith(`config error: ${source}`) || /^config error: (GCACHE_ADVISOR_[^\s:]+|(clusters|http|alerting)[\w.[\]]+): /.test(m), `names neither the file, a variable nor a key: ${m.slice(0, 200)}`);
+  assert.ok(
+    m.startsWith(`config error: ${source}`) || /^config error: (GCACHE_ADVISOR_[^\s:]+|(clusters|http|alerting)[\w.[\]]+): /.test(m),
+    `names neither the file, a variable nor a key: ${m.slice(0, 200)}`,
+  );
   assert.ok(!m.includes('\n'), `one line: ${JSON.stringify(m.slice(0, 300))}`);
   assert.ok(m.length <= MAX_MESSAGE, `message of ${m.length} chars: ${m.slice(0, 200)}…`);
   assert.ok(!/call stack/i.test(m), m);
@@ -177,14 +217,53 @@ function namedPath(err: ConfigError): string {
 test('config: any text as the file gives a Config or a one-line ConfigError naming the file', () => {
   const token = fc.oneof(
     fc.constantFrom('clusters', 'nodes', 'name', 'host', 'sampling', 'storage', 'http', 'listen', 'alerting', 'sinks', 'rules', '__proto__', 'constructor'),
-    fc.constantFrom(':', ': ', ' ', '  ', '\n', '- ', '[', ']', '{', '}', ',', '&a ', '*a', '*nowhere', '!!str ', '!!binary ', '!!set ', '!!omap ', '!custom ', '? ', '|', '>-', '"', "'", '#', '---\n', '...\n', '%YAML 1.2\n', '%TAG ! tag:x,2000:\n', '<<: *a', '\t', '\uFEFF'),
+    fc.constantFrom(
+      ':',
+      ': ',
+      ' ',
+      '  ',
+      '\n',
+      '- ',
+      '[',
+      ']',
+      '{',
+      '}',
+      ',',
+      '&a ',
+      '*a',
+      '*nowhere',
+      '!!str ',
+      '!!binary ',
+      '!!set ',
+      '!!omap ',
+      '!custom ',
+      '? ',
+      '|',
+      '>-',
+      '"',
+      "'",
+      '#',
+      '---\n',
+      '...\n',
+      '%YAML 1.2\n',
+      '%TAG ! tag:x,2000:\n',
+      '<<: *a',
+      '\t',
+      '\uFEFF',
+    ),
     fc.constantFrom('prod', '10.0.0.1', '5m', '1e309', '0x10', '~', 'yes', '2001-12-14t21:59:43.10-05:00', '.nan', '-.inf'),
     fc.string({ unit: 'binary', maxLength: 5 }),
   );
   fc.assert(
-    fc.property(fc.oneof(fc.array(token, { maxLength: 60 }).map((t) => t.join('')), fc.string({ unit: 'binary', maxLength: 300 })), (text) => {
-      load(text);
-    }),
+    fc.property(
+      fc.oneof(
+        fc.array(token, { maxLength: 60 }).map((t) => t.join('')),
+        fc.string({ unit: 'binary', maxLength: 300 }),
+      ),
+      (text) => {
+        load(text);
+      },
+    ),
     runs(2000),
   );
 });
@@ -237,15 +316,23 @@ test('config: a valid config with wrong types, huge values, deep nesting, unknow
 
 test('config: nesting thousands of levels deep is a ConfigError naming the line, not a stack overflow', () => {
   fc.assert(
-    fc.property(fc.integer({ min: 100, max: 5000 }), fc.constantFrom('flowseq', 'flowmap', 'blockseq', 'indent'), fc.constantFrom('clusters', 'storage', 'unknown'), (n, shape, key) => {
-      const nested =
-        shape === 'flowseq' ? '['.repeat(n) + ']'.repeat(n)
-        : shape === 'flowmap' ? '{a: '.repeat(n) + '1' + '}'.repeat(n)
-        : shape === 'blockseq' ? '- '.repeat(n) + 'x'
-        : `\n${Array.from({ length: Math.min(n, 1500) }, (_, i) => `${' '.repeat(i + 1)}a:`).join('\n')} 1`;
-      const result = load(`${key}: ${nested}\n`);
-      assert.ok(result instanceof ConfigError);
-    }),
+    fc.property(
+      fc.integer({ min: 100, max: 5000 }),
+      fc.constantFrom('flowseq', 'flowmap', 'blockseq', 'indent'),
+      fc.constantFrom('clusters', 'storage', 'unknown'),
+      (n, shape, key) => {
+        const nested =
+          shape === 'flowseq'
+            ? '['.repeat(n) + ']'.repeat(n)
+            : shape === 'flowmap'
+              ? '{a: '.repeat(n) + '1' + '}'.repeat(n)
+              : shape === 'blockseq'
+                ? '- '.repeat(n) + 'x'
+                : `\n${Array.from({ length: Math.min(n, 1500) }, (_, i) => `${' '.repeat(i + 1)}a:`).join('\n')} 1`;
+        const result = load(`${key}: ${nested}\n`);
+        assert.ok(result instanceof ConfigError);
+      },
+    ),
     runs(60),
   );
 });
@@ -264,7 +351,34 @@ test('config: aliases that point nowhere or expand to a "billion laughs" are a C
 
 test('config: GCACHE_ADVISOR_* overrides with any names and values give a Config or a ConfigError, and pollute no prototype', () => {
   const segment = fc.oneof(
-    fc.constantFrom('CLUSTERS', 'SAMPLING', 'STORAGE', 'HTTP', 'LOG', 'RULES', 'ALERTING', 'HORIZONS', 'SHARDING', 'NODES', 'SINKS', 'CONNECTION', 'TLS', 'PATH', 'RETENTION', 'RAW', 'LISTEN', 'LEVEL', 'TARGET_WINDOW', 'NAME', 'HOST', 'PORT', 'URL', 'TOKEN_ENV', 'INDEX', 'COUNT'),
+    fc.constantFrom(
+      'CLUSTERS',
+      'SAMPLING',
+      'STORAGE',
+      'HTTP',
+      'LOG',
+      'RULES',
+      'ALERTING',
+      'HORIZONS',
+      'SHARDING',
+      'NODES',
+      'SINKS',
+      'CONNECTION',
+      'TLS',
+      'PATH',
+      'RETENTION',
+      'RAW',
+      'LISTEN',
+      'LEVEL',
+      'TARGET_WINDOW',
+      'NAME',
+      'HOST',
+      'PORT',
+      'URL',
+      'TOKEN_ENV',
+      'INDEX',
+      'COUNT',
+    ),
     fc.constantFrom('0', '1', '2', '3', '10', '-1', '1.5', '1e3', '4294967294', '4294967295', '9007199254740993', '99999999999'),
     fc.constantFrom('CONSTRUCTOR', 'PROTOTYPE', '_PROTO_', 'PROTO', 'TO_STRING', 'VALUE_OF', 'HAS_OWN_PROPERTY', 'LENGTH'),
     fc.stringMatching(/^[A-Za-z0-9_]{0,12}$/),
@@ -275,7 +389,26 @@ test('config: GCACHE_ADVISOR_* overrides with any names and values give a Config
     .tuple(section, fc.array(segment, { maxLength: 4 }), fc.constantFrom('__', '__', '_', '___'))
     .map(([first, rest, sep]) => `GCACHE_ADVISOR_${[first, ...rest].join(sep)}`);
   const envValue = fc.oneof(
-    fc.constantFrom('', '5m', '~', 'null', '[]', '{}', '[1, 2]', '{a: 1}', '*x', '&a [*a]', '- a\n- b', '127.0.0.1:0', 'true', '0', '-1', '"quoted"', '{ name: extra, host: h }', 'x'.repeat(70)),
+    fc.constantFrom(
+      '',
+      '5m',
+      '~',
+      'null',
+      '[]',
+      '{}',
+      '[1, 2]',
+      '{a: 1}',
+      '*x',
+      '&a [*a]',
+      '- a\n- b',
+      '127.0.0.1:0',
+      'true',
+      '0',
+      '-1',
+      '"quoted"',
+      '{ name: extra, host: h }',
+      'x'.repeat(70),
+    ),
     fc.string({ unit: 'binary', maxLength: 30 }),
     fc.nat({ max: 100_000 }).map((n) => 'z'.repeat(n + 1000)),
   );
@@ -300,7 +433,10 @@ test('config: GCACHE_ADVISOR_* overrides with any names and values give a Config
 });
 
 test('config: http.listen with any host and port gives an address that can be listened on, or a ConfigError naming http.listen', () => {
-  const host = fc.oneof(fc.constantFrom('127.0.0.1', '127.1.2.3', 'localhost', '[::1]', '0.0.0.0', '[::]', '10.0.0.1', 'example.org', '[fe80::1]', ''), fc.string({ maxLength: 12 }));
+  const host = fc.oneof(
+    fc.constantFrom('127.0.0.1', '127.1.2.3', 'localhost', '[::1]', '0.0.0.0', '[::]', '10.0.0.1', 'example.org', '[fe80::1]', ''),
+    fc.string({ maxLength: 12 }),
+  );
   const port = fc.oneof(fc.integer({ min: 0, max: 1_000_000 }).map(String), fc.constantFrom('0', '00080', '65535', '65536', '99999', '', '-1', '1e3'));
   fc.assert(
     fc.property(host, port, (h, p) => {

@@ -35,7 +35,10 @@ let store: Store;
 const errorLogs: string[] = [];
 
 before(async () => {
-  const run = JSON.parse(fs.readFileSync(new URL('../fixtures/window-run.json', import.meta.url), 'utf8')) as { nodes: Record<string, Sample[]>; settings: Record<string, NodeSettings> };
+  const run = JSON.parse(fs.readFileSync(new URL('../fixtures/window-run.json', import.meta.url), 'utf8')) as {
+    nodes: Record<string, Sample[]>;
+    settings: Record<string, NodeSettings>;
+  };
   const names = Object.keys(run.nodes);
   // Two clusters: one with a recorded real run behind it, one never sampled (its figures are 503s).
   const config = parseConfig(
@@ -60,7 +63,17 @@ http: { listen: 127.0.0.1:0 }
   const analyzer = new Analyzer(config, store, log, () => clock.now);
   const cycles = Math.min(...Object.values(run.nodes).map((s) => s.length));
   for (let i = 0; i < cycles; i++) {
-    const outcomes = names.map((node) => ({ cluster: 'accuracy', node, ok: true as const, sample: { ...run.nodes[node]![i]!, cluster: 'accuracy', node, durationMs: 1 }, newEpochReason: null, delta: null, settings: null, events: [], failures: [] }));
+    const outcomes = names.map((node) => ({
+      cluster: 'accuracy',
+      node,
+      ok: true as const,
+      sample: { ...run.nodes[node]![i]!, cluster: 'accuracy', node, durationMs: 1 },
+      newEpochReason: null,
+      delta: null,
+      settings: null,
+      events: [],
+      failures: [],
+    }));
     const result: CycleResult = { startedAt: outcomes[0]!.sample.takenAt, durationMs: 1, outcomes };
     clock.now = Math.max(...outcomes.map((o) => o.sample.takenAt));
     for (const analysis of analyzer.onCycle(result).analyses) store.recordAnalysis(analysis);
@@ -68,8 +81,30 @@ http: { listen: 127.0.0.1:0 }
   const at = clock.now;
   store.recordEvent({ cluster: 'accuracy', node: 'node1', at, kind: 'counter_epoch', detail: { reason: 'Uptime dropped', note: '😀 "quoted" \u0000' } });
   store.recordEvent({ cluster: 'prod.eu-1', node: 'db_1', at: at - 1000, kind: 'page_store_purge', detail: {} });
-  store.saveAlert({ fingerprint: 'f1', rule: 'GaleraWindowBelowTarget', severity: 'warning', labels: { cluster: 'accuracy', node: 'node1' }, annotations: { summary: 's' }, state: 'firing', activeAt: at, firedAt: at, resolvedAt: null, lastNotifiedAt: null });
-  store.saveAlert({ fingerprint: 'f2', rule: 'GaleraNodeNotSynced', severity: 'critical', labels: {}, annotations: {}, state: 'resolved', activeAt: at - 5000, firedAt: null, resolvedAt: at, lastNotifiedAt: null });
+  store.saveAlert({
+    fingerprint: 'f1',
+    rule: 'GaleraWindowBelowTarget',
+    severity: 'warning',
+    labels: { cluster: 'accuracy', node: 'node1' },
+    annotations: { summary: 's' },
+    state: 'firing',
+    activeAt: at,
+    firedAt: at,
+    resolvedAt: null,
+    lastNotifiedAt: null,
+  });
+  store.saveAlert({
+    fingerprint: 'f2',
+    rule: 'GaleraNodeNotSynced',
+    severity: 'critical',
+    labels: {},
+    annotations: {},
+    state: 'resolved',
+    activeAt: at - 5000,
+    firedAt: null,
+    resolvedAt: at,
+    lastNotifiedAt: null,
+  });
   app = await buildServer({
     config,
     store,
@@ -81,7 +116,10 @@ http: { listen: 127.0.0.1:0 }
     health: { lastSampleAt: () => Date.now(), expectedIntervalMs: () => 10_000 },
   });
   // The fixture must give the 200 paths something to show, or the properties below test only errors.
-  const history = await app.inject({ method: 'GET', url: `/api/v1/clusters/accuracy/nodes/node1/history?from=${Math.floor(at / 1000) - 86400}&to=${Math.ceil(at / 1000) + 1}&step=1m` });
+  const history = await app.inject({
+    method: 'GET',
+    url: `/api/v1/clusters/accuracy/nodes/node1/history?from=${Math.floor(at / 1000) - 86400}&to=${Math.ceil(at / 1000) + 1}&step=1m`,
+  });
   assert.equal(history.statusCode, 200, history.body);
   assert.ok((history.json() as { points: unknown[] }).points.length > 0, history.body);
   assert.equal((await app.inject({ method: 'GET', url: '/api/v1/clusters/accuracy/recommendation' })).statusCode, 200);
@@ -121,7 +159,13 @@ const KNOWN_NODES = ['node1', 'node2', 'db_1'];
 const segment: fc.Arbitrary<{ raw: string; decoded: string | null }> = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...KNOWN_CLUSTERS, ...KNOWN_NODES).map((s) => ({ raw: s, decoded: s })) },
   // Any text (surrogates replaced: encodeURIComponent refuses a lone one), percent-encoded as a client would.
-  { weight: 3, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }).map((s) => s.replace(/[\uD800-\uDFFF]/g, '?')).map((s) => ({ raw: encodeURIComponent(s), decoded: s })) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .string({ unit: 'binary', minLength: 1, maxLength: 40 })
+      .map((s) => s.replace(/[\uD800-\uDFFF]/g, '?'))
+      .map((s) => ({ raw: encodeURIComponent(s), decoded: s })),
+  },
   fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 12 }).map((bytes) => {
     const raw = bytes.map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('');
     let decoded: string | null;
@@ -153,10 +197,16 @@ test('path segments: any cluster and node name gets 200, 400, 404 or 503, never 
       const used = route.includes(':n') ? [c, n] : [c];
       if (status === 414) {
         // fastify's router, before any route: a segment beyond its maxParamLength (see the report to the lead).
-        assert.ok(used.some((s) => s.raw.length > ROUTER_MAX_PARAM_LENGTH), `414 for ${url}`);
+        assert.ok(
+          used.some((s) => s.raw.length > ROUTER_MAX_PARAM_LENGTH),
+          `414 for ${url}`,
+        );
       } else if (status === 400) {
         // Either the schema (maxLength) naming the parameter, or the router refusing a bad escape (app.ts frameworkErrors).
-        assert.ok(/^(cluster|node): /.test(message!) || (/^path: not a valid URL/.test(message!) && message!.length < 200 && used.some((s) => s.decoded === null || s.raw.includes('%'))), `400 for ${url}: ${message}`);
+        assert.ok(
+          /^(cluster|node): /.test(message!) || (/^path: not a valid URL/.test(message!) && message!.length < 200 && used.some((s) => s.decoded === null || s.raw.includes('%'))),
+          `400 for ${url}: ${message}`,
+        );
       } else if (status === 404) {
         assert.ok(/^unknown (cluster|node) "|^no route GET /.test(message!), `404 for ${url}: ${message}`);
       } else if (status === 200 || status === 503) {
@@ -170,7 +220,26 @@ test('path segments: any cluster and node name gets 200, 400, 404 or 503, never 
 
 // --- query strings ---------------------------------------------------------------------------
 
-const TIMES = ['0', '1', '1795347476', '1795347476.5', '999999999999', '9999999999999', '2026-11-26T12:00:00Z', '2026-11-26T12:00:00.123+02:00', '2026-11-26', '2026-13-45T99:99:99Z', '9999-12-31T23:59:59Z', '0000-01-01T00:00:00Z', '275760-09-13T00:00:00Z', '-1', '1e9', 'now', 'NaN', ''];
+const TIMES = [
+  '0',
+  '1',
+  '1795347476',
+  '1795347476.5',
+  '999999999999',
+  '9999999999999',
+  '2026-11-26T12:00:00Z',
+  '2026-11-26T12:00:00.123+02:00',
+  '2026-11-26',
+  '2026-13-45T99:99:99Z',
+  '9999-12-31T23:59:59Z',
+  '0000-01-01T00:00:00Z',
+  '275760-09-13T00:00:00Z',
+  '-1',
+  '1e9',
+  'now',
+  'NaN',
+  '',
+];
 const DURATIONS = ['1s', '1m', '90s', '1h30m', '1d', '0s', '0.5s', '1.0001s', '999ms', '99999999999999999999w', '9'.repeat(300) + 's', '1e400s', '1w', '-1m', '60', '', 'PT1H'];
 const LIMITS = ['1', '100', '1000', '1001', '0', '-1', '1.5', '1e3', '1e309', 'Infinity', 'abc', '', '99999999999999999999'];
 
@@ -199,7 +268,10 @@ function queryProperty(route: string, params: Record<string, string[]>) {
       // The message starts with the name of a parameter of the route (one left to its default
       // can be the one at fault: a default step for a long range), or of an unknown one that was sent.
       const named = new Set([...names, ...pairs.map(([k]) => decodeName(k))]);
-      assert.ok([...named].some((k) => message!.startsWith(`${k}: `)), `400 for ${url.slice(0, 200)}: ${message}`);
+      assert.ok(
+        [...named].some((k) => message!.startsWith(`${k}: `)),
+        `400 for ${url.slice(0, 200)}: ${message}`,
+      );
       assert.ok(!message!.includes('got undefined'), message!);
     } else if (status === 404) {
       assert.ok(names.includes('cluster') && message!.startsWith('unknown cluster "'), `404 for ${url.slice(0, 200)}: ${message}`);
@@ -228,9 +300,15 @@ test('/recommendation: any targetWindow gets 200, 503 or a 400 naming the parame
 
 test('/events: any cluster, since and limit gets 200, 404 for an unknown cluster, or a 400 naming the parameter', async () => {
   const events = fc.asyncProperty(
-    fc.record({ cluster: fc.option(fc.oneof(fc.constantFrom(...KNOWN_CLUSTERS), fc.string({ unit: 'grapheme', maxLength: 250 }))), since: fc.option(queryValue(TIMES)), limit: fc.option(queryValue(LIMITS)) }),
+    fc.record({
+      cluster: fc.option(fc.oneof(fc.constantFrom(...KNOWN_CLUSTERS), fc.string({ unit: 'grapheme', maxLength: 250 }))),
+      since: fc.option(queryValue(TIMES)),
+      limit: fc.option(queryValue(LIMITS)),
+    }),
     async ({ cluster, since, limit }) => {
-      const parts = [cluster === null ? null : `cluster=${encodeURIComponent(cluster)}`, since === null ? null : `since=${since}`, limit === null ? null : `limit=${limit}`].filter(Boolean);
+      const parts = [cluster === null ? null : `cluster=${encodeURIComponent(cluster)}`, since === null ? null : `since=${since}`, limit === null ? null : `limit=${limit}`].filter(
+        Boolean,
+      );
       const url = `/api/v1/events${parts.length ? `?${parts.join('&')}` : ''}`;
       const { status, message } = await get(url);
       if (status === 404) assert.ok(cluster !== null && !KNOWN_CLUSTERS.includes(cluster) && message!.startsWith('unknown cluster "'), `404 for ${url}: ${message}`);

@@ -45,7 +45,28 @@ function isValue(v: unknown): v is Value {
 
 // --- conditions ------------------------------------------------------------------------------
 
-const NUMBERS = ['0', '1', '42', '1.5', '1e309', '1e3', '-0', '0.000001', '9'.repeat(400), '99999999999999999999T', '1h30m', '250ms', '512M', '2GiB', '3KB', '5x', '1.', '.5', '0x10', '١٢'];
+const NUMBERS = [
+  '0',
+  '1',
+  '42',
+  '1.5',
+  '1e309',
+  '1e3',
+  '-0',
+  '0.000001',
+  '9'.repeat(400),
+  '99999999999999999999T',
+  '1h30m',
+  '250ms',
+  '512M',
+  '2GiB',
+  '3KB',
+  '5x',
+  '1.',
+  '.5',
+  '0x10',
+  '١٢',
+];
 const exprToken = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...NUMBERS) },
   { weight: 3, arbitrary: fc.constantFrom(...NAMES, 'and', 'or', 'not', 'true', 'false', 'null', 'ünï') },
@@ -148,7 +169,10 @@ const templateToken = fc.oneof(
   fc.tuple(fc.constantFrom(...NAMES), fc.constantFrom(...FORMATS), fc.constantFrom('', ' ', '  ')).map(([n, f, s]) => (f ? `{{${s}${n}${s}|${s}${f}${s}}}` : `{{${s}${n}${s}}}`)),
   fc.string({ unit: 'binary', maxLength: 6 }),
 );
-const template = fc.oneof(fc.array(templateToken, { maxLength: 30 }).map((t) => t.join('')), fc.string({ unit: 'binary', maxLength: 80 }));
+const template = fc.oneof(
+  fc.array(templateToken, { maxLength: 30 }).map((t) => t.join('')),
+  fc.string({ unit: 'binary', maxLength: 80 }),
+);
 
 test('templates: any template renders to a string, each value cut to the maximum; templateNames gives names or an Error', () => {
   fc.assert(
@@ -203,13 +227,16 @@ const anyYamlValue: fc.Arbitrary<unknown> = fc.oneof(
   exprSoup,
   wellFormed,
   template,
-  fc.constantFrom('1e400s', '9'.repeat(400) + 's', '-5m', '0s', 'critical', 'node', 'cluster', true, null, 1e309, -0),
+  fc.constantFrom('1e400s', '9'.repeat(400) + 's', '-5m', '0s', 'critical', 'node', 'cluster', true, null, Number.POSITIVE_INFINITY, -0),
 );
 
 /** A valid rule with keys replaced, removed or added, written as YAML. */
 const mutatedRule = fc
   .tuple(
-    fc.array(fc.tuple(fc.constantFrom(...Object.keys(VALID_RULE), 'extra', 'labels.alertname', 'labels.bad-name', 'labels.x'), fc.constantFrom('replace', 'delete'), anyYamlValue), { minLength: 1, maxLength: 3 }),
+    fc.array(
+      fc.tuple(fc.constantFrom(...Object.keys(VALID_RULE), 'extra', 'labels.alertname', 'labels.bad-name', 'labels.x'), fc.constantFrom('replace', 'delete'), anyYamlValue),
+      { minLength: 1, maxLength: 3 },
+    ),
   )
   .map(([mutations]) => {
     const rule: Record<string, unknown> = structuredClone(VALID_RULE);
@@ -225,30 +252,67 @@ const mutatedRule = fc
 
 const yamlToken = fc.oneof(
   fc.constantFrom('name', 'condition', 'severity', 'summary', 'description', 'for', 'labels', 'scope', 'unknown'),
-  fc.constantFrom(':', ': ', ' ', '  ', '\n', '- ', '[', ']', '{', '}', ',', '&a ', '*a', '*b', '!!str ', '!!binary ', '!!timestamp ', '!custom ', '? ', '|', '>-', '"', "'", '#', '---\n', '...\n', '%YAML 1.2\n', '<<: *a', '\t'),
+  fc.constantFrom(
+    ':',
+    ': ',
+    ' ',
+    '  ',
+    '\n',
+    '- ',
+    '[',
+    ']',
+    '{',
+    '}',
+    ',',
+    '&a ',
+    '*a',
+    '*b',
+    '!!str ',
+    '!!binary ',
+    '!!timestamp ',
+    '!custom ',
+    '? ',
+    '|',
+    '>-',
+    '"',
+    "'",
+    '#',
+    '---\n',
+    '...\n',
+    '%YAML 1.2\n',
+    '<<: *a',
+    '\t',
+  ),
   fc.constantFrom('warning', 'FuzzRule', 'x > 1', '{{ node }}', '5m', 'true', '~', '1e309', '0x10'),
   fc.string({ unit: 'binary', maxLength: 5 }),
 );
 const yamlSoup = fc.array(yamlToken, { maxLength: 50 }).map((t) => t.join(''));
 
 /** Aliases that expand to many copies (a "billion laughs") or point nowhere. */
-const aliasBomb = fc.tuple(fc.integer({ min: 2, max: 12 }), fc.integer({ min: 2, max: 8 }), fc.constantFrom('name', 'labels', 'extra', 'summary'), fc.boolean()).map(([width, levels, key, unresolved]) => {
-  const lines = [`l0: &l0 [${Array.from({ length: width }, () => 'x').join(', ')}]`];
-  for (let i = 1; i < levels; i++) lines.push(`l${i}: &l${i} [${Array.from({ length: width }, () => `*l${i - 1}`).join(', ')}]`);
-  lines.push(`${key}: ${unresolved ? '*nowhere' : `*l${levels - 1}`}`);
-  return `${YAML.stringify(VALID_RULE)}${lines.join('\n')}\n`;
-});
+const aliasBomb = fc
+  .tuple(fc.integer({ min: 2, max: 12 }), fc.integer({ min: 2, max: 8 }), fc.constantFrom('name', 'labels', 'extra', 'summary'), fc.boolean())
+  .map(([width, levels, key, unresolved]) => {
+    const lines = [`l0: &l0 [${Array.from({ length: width }, () => 'x').join(', ')}]`];
+    for (let i = 1; i < levels; i++) lines.push(`l${i}: &l${i} [${Array.from({ length: width }, () => `*l${i - 1}`).join(', ')}]`);
+    lines.push(`${key}: ${unresolved ? '*nowhere' : `*l${levels - 1}`}`);
+    return `${YAML.stringify(VALID_RULE)}${lines.join('\n')}\n`;
+  });
 
 /** Nesting deep enough to exhaust a recursive YAML reader. */
-const deepYaml = fc.tuple(fc.integer({ min: 100, max: 3000 }), fc.constantFrom('flowseq', 'flowmap', 'alias', 'block'), fc.constantFrom('labels', 'extra', 'summary')).map(([n, shape, key]) => {
-  const nested =
-    shape === 'flowseq' ? '['.repeat(n) + ']'.repeat(n)
-    : shape === 'flowmap' ? '{a: '.repeat(n) + '1' + '}'.repeat(n)
-    : shape === 'alias' ? '['.repeat(n) + '&z x, *z' + ']'.repeat(n)
-    : `\n${Array.from({ length: Math.min(n, 1000) }, (_, i) => `${' '.repeat(i + 1)}- `).join('\n')}x`;
-  const { [key]: _replaced, ...rest } = VALID_RULE as Record<string, unknown>;
-  return `${YAML.stringify(rest)}${key}: ${nested}\n`;
-});
+const deepYaml = fc
+  .tuple(fc.integer({ min: 100, max: 3000 }), fc.constantFrom('flowseq', 'flowmap', 'alias', 'block'), fc.constantFrom('labels', 'extra', 'summary'))
+  .map(([n, shape, key]) => {
+    const nested =
+      shape === 'flowseq'
+        ? '['.repeat(n) + ']'.repeat(n)
+        : shape === 'flowmap'
+          ? '{a: '.repeat(n) + '1' + '}'.repeat(n)
+          : shape === 'alias'
+            ? '['.repeat(n) + '&z x, *z' + ']'.repeat(n)
+            : `\n${Array.from({ length: Math.min(n, 1000) }, (_, i) => `${' '.repeat(i + 1)}- `).join('\n')}x`;
+    const { [key]: _replaced, ...rest } = VALID_RULE as Record<string, unknown>;
+    return `${YAML.stringify(rest)}${key}: ${nested}\n`;
+  });
 
 function checkRuleFile(text: string, file: string): Rule | null {
   try {
@@ -291,7 +355,10 @@ test('rule folders: any files, a folder named like a rule file, and bytes that a
     let n = 0;
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.oneof(mutatedRule, yamlSoup, fc.constant(YAML.stringify(VALID_RULE))), fc.constantFrom('file', 'folder', 'bytes', 'empty')), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.tuple(fc.oneof(mutatedRule, yamlSoup, fc.constant(YAML.stringify(VALID_RULE))), fc.constantFrom('file', 'folder', 'bytes', 'empty')), {
+          minLength: 1,
+          maxLength: 4,
+        }),
         (files) => {
           const dir = path.join(base, String(n++));
           fs.mkdirSync(dir);

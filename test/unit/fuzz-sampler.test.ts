@@ -21,7 +21,29 @@ const MAX_MESSAGE = 300;
 const statusValue: fc.Arbitrary<string | null> = fc.oneof(
   { weight: 4, arbitrary: fc.bigInt({ min: 0n, max: MAX_COUNTER }).map(String) },
   fc.nat().map(String),
-  fc.constantFrom('', ' ', '-1', '0', '18446744073709551615', '18446744073709551616', '9007199254740993', '-9223372036854775808', '00000000000000000000000042', '1e3', '0x10', '+5', ' 12 ', '1.5', 'NaN', 'Infinity', '-0', '١٢', 'Synced', 'Primary', 'ON'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '-1',
+    '0',
+    '18446744073709551615',
+    '18446744073709551616',
+    '9007199254740993',
+    '-9223372036854775808',
+    '00000000000000000000000042',
+    '1e3',
+    '0x10',
+    '+5',
+    ' 12 ',
+    '1.5',
+    'NaN',
+    'Infinity',
+    '-0',
+    '١٢',
+    'Synced',
+    'Primary',
+    'ON',
+  ),
   fc.bigInt({ min: MAX_COUNTER + 1n, max: 2n ** 200n }).map(String),
   fc.bigInt({ min: -(2n ** 70n), max: -1n }).map(String),
   fc.string({ unit: 'binary', maxLength: 30 }),
@@ -33,7 +55,10 @@ const statusValue: fc.Arbitrary<string | null> = fc.oneof(
 /** Rows for every variable (some missing, some in other cases, some twice), plus unrelated rows. */
 const statusRows = fc
   .tuple(
-    fc.array(fc.tuple(fc.constantFrom(...STATUS_VARIABLES), statusValue, fc.constantFrom('same', 'upper', 'lower', 'missing', 'twice')), { minLength: STATUS_VARIABLES.length, maxLength: STATUS_VARIABLES.length }),
+    fc.array(fc.tuple(fc.constantFrom(...STATUS_VARIABLES), statusValue, fc.constantFrom('same', 'upper', 'lower', 'missing', 'twice')), {
+      minLength: STATUS_VARIABLES.length,
+      maxLength: STATUS_VARIABLES.length,
+    }),
     fc.array(fc.record({ Variable_name: fc.string({ maxLength: 40 }), Value: statusValue }), { maxLength: 5 }),
   )
   .map(([chosen, extra]) => {
@@ -51,7 +76,10 @@ const statusRows = fc
 /** Rows that always parse: valid counters, so that epoch checks get many statuses to compare. */
 const goodRows = fc
   .record({
-    counters: fc.tuple(...EXACT_COUNTERS.map(() => fc.oneof(fc.bigInt({ min: 0n, max: MAX_COUNTER }), fc.bigInt({ min: 0n, max: 1000n }))), fc.bigInt({ min: 0n, max: MAX_COUNTER })),
+    counters: fc.tuple(
+      ...EXACT_COUNTERS.map(() => fc.oneof(fc.bigInt({ min: 0n, max: MAX_COUNTER }), fc.bigInt({ min: 0n, max: 1000n }))),
+      fc.bigInt({ min: 0n, max: MAX_COUNTER }),
+    ),
     uptime: fc.oneof(fc.nat({ max: 10_000_000 }), fc.bigInt({ min: 0n, max: MAX_COUNTER })),
     uuid: fc.constantFrom('', 'a-b-c', 'd-e-f'),
     state: fc.constantFrom('Synced', 'Donor/Desynced', 'Joining', 'Initialized'),
@@ -92,7 +120,10 @@ test('SHOW GLOBAL STATUS: any values give a NodeStatus or a short StatusValueErr
         assert.ok(err instanceof StatusValueError, `expected a StatusValueError, got ${String(err)}`);
         assert.ok(err.message.length <= MAX_MESSAGE, `message of ${err.message.length} chars: ${err.message.slice(0, 120)}…`);
         assert.ok(!err.message.includes('\n'), `message on one line: ${JSON.stringify(err.message)}`);
-        assert.ok(names.some((n) => err.message.toLowerCase().includes(n)), `names no variable: ${err.message}`);
+        assert.ok(
+          names.some((n) => err.message.toLowerCase().includes(n)),
+          `names no variable: ${err.message}`,
+        );
         return true;
       }
       assertStatus(status);
@@ -105,12 +136,14 @@ test('SHOW GLOBAL STATUS: any values give a NodeStatus or a short StatusValueErr
 });
 
 test('epochs and deltas: any two parsed statuses at any times give a reason or null, and finite numbers', () => {
-  const point = fc.record({ rows: goodRows, takenAt: fc.oneof(fc.integer({ min: 0, max: 4_102_444_800_000 }), fc.constantFrom(0, 1_700_000_000_000)), reloaded: fc.boolean() }).map(({ rows, takenAt, reloaded }) => {
-    const status = parseStatusRows(rows);
-    // A sample reloaded from SQLite has only the numbers, not the exact counters.
-    if (reloaded) delete status.exact;
-    return { takenAt, status };
-  });
+  const point = fc
+    .record({ rows: goodRows, takenAt: fc.oneof(fc.integer({ min: 0, max: 4_102_444_800_000 }), fc.constantFrom(0, 1_700_000_000_000)), reloaded: fc.boolean() })
+    .map(({ rows, takenAt, reloaded }) => {
+      const status = parseStatusRows(rows);
+      // A sample reloaded from SQLite has only the numbers, not the exact counters.
+      if (reloaded) delete status.exact;
+      return { takenAt, status };
+    });
   fc.assert(
     fc.property(point, point, (prev, next) => {
       const reason = epochBreakReason(prev, next);
@@ -137,21 +170,31 @@ test('wsrep_provider_options: any text gives gcache settings or a short Provider
     fc.nat({ max: 100_000 }).map((n) => 'x'.repeat(n + 100)),
   );
   fc.assert(
-    fc.property(fc.oneof(fc.array(piece, { maxLength: 40 }).map((p) => p.join('')), fc.string({ unit: 'binary', maxLength: 200 })), (text) => {
-      let settings: GcacheSettings;
-      try {
-        settings = parseGcacheSettings(text);
-      } catch (err) {
-        assert.ok(err instanceof ProviderOptionsError, `expected a ProviderOptionsError, got ${String(err)}`);
-        assert.ok(OPTION_KEYS.some((k) => err.message.startsWith(`wsrep_provider_options ${k}: `)), `names no option: ${err.message.slice(0, 200)}`);
-        assert.ok(err.message.length <= MAX_MESSAGE, `message of ${err.message.length} chars: ${err.message.slice(0, 120)}…`);
+    fc.property(
+      fc.oneof(
+        fc.array(piece, { maxLength: 40 }).map((p) => p.join('')),
+        fc.string({ unit: 'binary', maxLength: 200 }),
+      ),
+      (text) => {
+        let settings: GcacheSettings;
+        try {
+          settings = parseGcacheSettings(text);
+        } catch (err) {
+          assert.ok(err instanceof ProviderOptionsError, `expected a ProviderOptionsError, got ${String(err)}`);
+          assert.ok(
+            OPTION_KEYS.some((k) => err.message.startsWith(`wsrep_provider_options ${k}: `)),
+            `names no option: ${err.message.slice(0, 200)}`,
+          );
+          assert.ok(err.message.length <= MAX_MESSAGE, `message of ${err.message.length} chars: ${err.message.slice(0, 120)}…`);
+          return true;
+        }
+        for (const key of ['sizeBytes', 'pageSizeBytes', 'keepPagesSizeBytes'] as const)
+          assert.ok(Number.isSafeInteger(settings[key]) && settings[key] >= 0, `${key} is ${settings[key]}`);
+        assert.equal(typeof settings.recover, 'boolean');
+        assert.ok(Number.isInteger(settings.segment) && settings.segment >= 0 && settings.segment <= 255, `segment is ${settings.segment}`);
         return true;
-      }
-      for (const key of ['sizeBytes', 'pageSizeBytes', 'keepPagesSizeBytes'] as const) assert.ok(Number.isSafeInteger(settings[key]) && settings[key] >= 0, `${key} is ${settings[key]}`);
-      assert.equal(typeof settings.recover, 'boolean');
-      assert.ok(Number.isInteger(settings.segment) && settings.segment >= 0 && settings.segment <= 255, `segment is ${settings.segment}`);
-      return true;
-    }),
+      },
+    ),
     runs(3000),
   );
 });

@@ -105,7 +105,10 @@ test('without the token, no spelling of an API path returns data', async () => {
   for (const p of VARIANTS) {
     const res = await request(p);
     assert.ok(res.status === 401 || res.status === 404 || res.status === 400, `${p}: status ${res.status} ${res.body.slice(0, 200)}`);
-    assert.ok(!res.body.includes('"clusters"') && !res.body.includes('"openapi"') && !res.body.includes('"rules"') && !res.body.includes('"events"'), `${p} leaks data: ${res.body.slice(0, 200)}`);
+    assert.ok(
+      !res.body.includes('"clusters"') && !res.body.includes('"openapi"') && !res.body.includes('"rules"') && !res.body.includes('"events"'),
+      `${p} leaks data: ${res.body.slice(0, 200)}`,
+    );
   }
 });
 

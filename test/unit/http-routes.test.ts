@@ -102,7 +102,17 @@ async function daemonAfter(cycles: number) {
   metrics.declareNodes(config);
   const engine = RuleEngine.fromConfig(config, store, log);
   const analyzer = new Analyzer(config, store, log, now);
-  const pipeline = new CyclePipeline({ config, store, analyzer, metrics, engine, outbox: new Outbox(store, new Map(), log, { expireAfterMs: 86400_000 }), log, skippedCycles: () => 0, now });
+  const pipeline = new CyclePipeline({
+    config,
+    store,
+    analyzer,
+    metrics,
+    engine,
+    outbox: new Outbox(store, new Map(), log, { expireAfterMs: 86400_000 }),
+    log,
+    skippedCycles: () => 0,
+    now,
+  });
   for (cycle = 0; cycle < cycles; cycle++) {
     clock = run.nodes.node1![cycle]!.takenAt + shift;
     await pipeline.run((await sampler.runCycle())!);
@@ -170,7 +180,10 @@ const latest = (cluster: string) => {
 
 test('the recorded run gives every route something to show', () => {
   const accuracy = latest('accuracy');
-  assert.ok(accuracy.nodes.every((n) => n.reachable && n.measured.ring === 'full' && n.measured.measuredSeconds! > 0), 'the ring wrapped in the recorded run');
+  assert.ok(
+    accuracy.nodes.every((n) => n.reachable && n.measured.ring === 'full' && n.measured.measuredSeconds! > 0),
+    'the ring wrapped in the recorded run',
+  );
   assert.ok(accuracy.recommendation.recommendedGcacheSizeBytes! > 0);
   const restarted = latest('restart').nodes[0]!;
   assert.ok(restarted.reachable && restarted.istBudget.current !== null, 'the restart cluster was sampled in the end');
@@ -227,9 +240,16 @@ test('/clusters/:cluster/nodes: each node with its state and latest figures', as
 });
 
 test('/clusters/:cluster/nodes/:node: the whole analysis, every field of it; the summary before the first', async () => {
-  for (const [cluster, node] of [['accuracy', 'node1'], ['accuracy', 'node3'], ['restart', 'node2']] as const) {
+  for (const [cluster, node] of [
+    ['accuracy', 'node1'],
+    ['accuracy', 'node3'],
+    ['restart', 'node2'],
+  ] as const) {
     const body = await ok(`${API}/clusters/${cluster}/nodes/${node}`);
-    sameJson(body, latest(cluster).nodes.find((n) => n.node === node));
+    sameJson(
+      body,
+      latest(cluster).nodes.find((n) => n.node === node),
+    );
   }
   sameJson(await ok(`${API}/clusters/accuracy/nodes/node1`, fresh.app), nodeSummary({ name: 'node1' }, null));
 });
@@ -279,9 +299,14 @@ test('/events: the restart recorded as a new counter epoch', async () => {
 test('/alerts and /alerts/history: the open alerts, and the one that fired and resolved', async () => {
   const open = await ok(`${API}/alerts`);
   sameJson(open, { alerts: seeded.deps.engine.openAlerts().map(alertView) });
-  const critical = open.alerts.filter((a: { alertname: string; labels: { cluster: string } }) => a.alertname === 'GaleraReplicationWindowCritical' && a.labels.cluster === 'accuracy');
+  const critical = open.alerts.filter(
+    (a: { alertname: string; labels: { cluster: string } }) => a.alertname === 'GaleraReplicationWindowCritical' && a.labels.cluster === 'accuracy',
+  );
   assert.equal(critical.length, 3, 'a window of a minute against a 1h target, on each node of the recorded run');
-  assert.ok(critical.every((a: { state: string; firedAt: string | null }) => a.state === 'pending' && a.firedAt === null), 'pending for its 5m');
+  assert.ok(
+    critical.every((a: { state: string; firedAt: string | null }) => a.state === 'pending' && a.firedAt === null),
+    'pending for its 5m',
+  );
 
   const history = await ok(`${API}/alerts/history`);
   sameJson(history, { alerts: seeded.deps.store.alertHistory(0, 100).map(alertView) });
@@ -339,7 +364,15 @@ test('Accept-Encoding: gzip is taken as HTTP says', () => {
 });
 
 test('unknown clusters and nodes are 404s that name them', async () => {
-  const unknownCluster = ['/clusters/nope', '/clusters/nope/nodes', '/clusters/nope/recommendation', '/clusters/nope/nodes/node1', '/clusters/nope/nodes/node1/window', '/clusters/nope/nodes/node1/history', '/events?cluster=nope'];
+  const unknownCluster = [
+    '/clusters/nope',
+    '/clusters/nope/nodes',
+    '/clusters/nope/recommendation',
+    '/clusters/nope/nodes/node1',
+    '/clusters/nope/nodes/node1/window',
+    '/clusters/nope/nodes/node1/history',
+    '/events?cluster=nope',
+  ];
   for (const url of unknownCluster) {
     const res = await get(seeded.app, API + url);
     assert.equal(res.statusCode, 404, url);
@@ -411,7 +444,12 @@ const DOCUMENTED = {
 
 test('the OpenAPI document gives every route its 200 shape and its error answers', async () => {
   const doc = await ok(`${API}/openapi.json`);
-  assert.deepEqual(Object.keys(doc.paths).sort(), Object.keys(DOCUMENTED).map((p) => API + p).sort());
+  assert.deepEqual(
+    Object.keys(doc.paths).sort(),
+    Object.keys(DOCUMENTED)
+      .map((p) => API + p)
+      .sort(),
+  );
   for (const [p, errors] of Object.entries(DOCUMENTED)) {
     assert.ok(seeded.app.hasRoute({ method: 'GET', url: API + p.replace(/\{(\w+)\}/g, ':$1') }), `${p} is a route`);
     const responses = doc.paths[API + p].get.responses;

@@ -75,7 +75,17 @@ function fromScratch(nodes: Record<string, Sample[]>, settings: Record<string, S
 }
 
 function cycleOf(nodes: Record<string, Sample[]>, i: number): CycleResult {
-  const outcomes = Object.entries(nodes).map(([node, samples]) => ({ cluster: 'c', node, ok: true as const, sample: { ...samples[i]!, cluster: 'c', node, durationMs: 1 }, newEpochReason: null, delta: null, settings: null, events: [], failures: [] }));
+  const outcomes = Object.entries(nodes).map(([node, samples]) => ({
+    cluster: 'c',
+    node,
+    ok: true as const,
+    sample: { ...samples[i]!, cluster: 'c', node, durationMs: 1 },
+    newEpochReason: null,
+    delta: null,
+    settings: null,
+    events: [],
+    failures: [],
+  }));
   return { startedAt: Math.min(...outcomes.map((o) => o.sample.takenAt)), durationMs: 1, outcomes };
 }
 
@@ -108,7 +118,10 @@ function compare(inc: NodeAnalysis, ref: NodeAnalysis, windowToleranceSeconds: n
 }
 
 test('a recorded real run: the incremental analysis gives the from-scratch figures at every cycle', () => {
-  const run = JSON.parse(fs.readFileSync(new URL('../fixtures/window-run.json', import.meta.url), 'utf8')) as { nodes: Record<string, Sample[]>; settings: Record<string, Settings> };
+  const run = JSON.parse(fs.readFileSync(new URL('../fixtures/window-run.json', import.meta.url), 'utf8')) as {
+    nodes: Record<string, Sample[]>;
+    settings: Record<string, Settings>;
+  };
   const clock = { now: 0 };
   const { analyzer } = setup(run.nodes, run.settings, clock);
   const cycles = Math.min(...Object.values(run.nodes).map((s) => s.length));
@@ -118,7 +131,13 @@ test('a recorded real run: the incremental analysis gives the from-scratch figur
     clock.now = Math.max(...result.outcomes.map((o) => (o.ok ? o.sample.takenAt : 0)));
     const inc = analyzer.onCycle(result).analyses[0]!;
     const ref = fromScratch(run.nodes, run.settings, clock.now);
-    for (const n of ref.nodes) compare(inc.nodes.find((x) => x.node === n.node)!, n, 0, `cycle ${i} ${n.node}`);
+    for (const n of ref.nodes)
+      compare(
+        inc.nodes.find((x) => x.node === n.node)!,
+        n,
+        0,
+        `cycle ${i} ${n.node}`,
+      );
     assert.equal(inc.recommendation.recommendedGcacheSizeBytes, ref.recommendation.recommendedGcacheSizeBytes, `cycle ${i} recommendation`);
     compared++;
   }
@@ -167,7 +186,9 @@ function syntheticRun(hours: number, intervalS: number, capacity: number): Recor
 test('seven synthetic hours: trimmed and thinned history agrees within a minute, and memory follows the window', () => {
   const capacity = 2000 * 300 * 1.5 * 5400; // about 1.5 h of writes at the mean rate
   const nodes = syntheticRun(7, 10, capacity);
-  const settings: Record<string, Settings> = Object.fromEntries(Object.keys(nodes).map((n) => [n, { sizeBytes: capacity, pageSizeBytes: 128 * 2 ** 20, recover: true, sstDonor: '', segment: 0, keepPagesSizeBytes: 0 }]));
+  const settings: Record<string, Settings> = Object.fromEntries(
+    Object.keys(nodes).map((n) => [n, { sizeBytes: capacity, pageSizeBytes: 128 * 2 ** 20, recover: true, sstDonor: '', segment: 0, keepPagesSizeBytes: 0 }]),
+  );
   const clock = { now: 0 };
   const { analyzer } = setup(nodes, settings, clock);
   const cycles = nodes.a!.length;
@@ -180,7 +201,13 @@ test('seven synthetic hours: trimmed and thinned history agrees within a minute,
     maxState = Math.max(maxState, analyzer.stateBytes());
     if (i % 60 !== 59) continue; // every 10 minutes
     const ref = fromScratch(nodes, settings, clock.now);
-    for (const n of ref.nodes) compare(inc.nodes.find((x) => x.node === n.node)!, n, 60, `cycle ${i} ${n.node}`);
+    for (const n of ref.nodes)
+      compare(
+        inc.nodes.find((x) => x.node === n.node)!,
+        n,
+        60,
+        `cycle ${i} ${n.node}`,
+      );
     compared++;
   }
   assert.ok(compared >= 40, `${compared} comparisons`);

@@ -43,7 +43,11 @@ function parseOne<T = Json>(file: string): T {
   assert.ok(Array.isArray(docs), `${file}: expected YAML documents`);
   assert.equal(docs.length, 1, `${file}: expected one YAML document, found ${docs.length}`);
   const doc = docs[0]!;
-  assert.deepEqual([...doc.errors, ...doc.warnings].map((e) => e.message), [], `${file} parses cleanly`);
+  assert.deepEqual(
+    [...doc.errors, ...doc.warnings].map((e) => e.message),
+    [],
+    `${file} parses cleanly`,
+  );
   return doc.toJS() as T;
 }
 
@@ -146,7 +150,9 @@ function mountPathOf(volume: string): string {
 test('the kustomization lists every file of deploy/kubernetes, and every file it lists exists', () => {
   const listed = [...kustomization.resources, ...kustomization.configMapGenerator.flatMap((g) => g.files)];
   for (const file of listed) assert.ok(fs.existsSync(path.join(deployDir, file)), `${file}, listed in kustomization.yaml, exists`);
-  const present = fs.readdirSync(deployDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+  const present = fs
+    .readdirSync(deployDir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
     .map((e) => path.relative(deployDir, path.join(e.parentPath, e.name)));
   const unlisted = present.filter((f) => !listed.includes(f) && !['kustomization.yaml', 'README.md', SECRET_EXAMPLE].includes(f));
   assert.deepEqual(unlisted, [], 'files in deploy/kubernetes that kustomization.yaml does not list');
@@ -206,7 +212,10 @@ function typeCheck(objects: Array<{ source: string; object: Json }>): string {
       const { typeModule, typeName } = BUILT_IN[String(object.kind) as keyof typeof BUILT_IN];
       const from = path.join(root, 'node_modules', 'kubernetes-models', `${typeModule}.js`);
       const file = `${source.replace(/[^A-Za-z0-9.-]+/g, '_')}.ts`;
-      fs.writeFileSync(path.join(dir, file), `import type { ${typeName} } from ${JSON.stringify(from)};\nexport const manifest: ${typeName} = ${JSON.stringify(object, null, 2)};\n`);
+      fs.writeFileSync(
+        path.join(dir, file),
+        `import type { ${typeName} } from ${JSON.stringify(from)};\nexport const manifest: ${typeName} = ${JSON.stringify(object, null, 2)};\n`,
+      );
     }
     const compilerOptions = { strict: true, noEmit: true, module: 'esnext', moduleResolution: 'bundler', target: 'es2022', skipLibCheck: true, types: [] };
     fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['*.ts'] }));
@@ -230,10 +239,31 @@ test('the ServiceMonitor has the structure the Prometheus Operator expects', () 
   assert.equal(serviceMonitor.apiVersion, 'monitoring.coreos.com/v1');
   validateMetadata('servicemonitor.yaml', serviceMonitor.metadata);
   // Field names from the operator's API types (pkg/apis/monitoring/v1: ServiceMonitorSpec, Endpoint).
-  assertKnownKeys('servicemonitor.yaml: spec', serviceMonitor.spec, ['jobLabel', 'targetLabels', 'podTargetLabels', 'endpoints', 'selector', 'namespaceSelector', 'sampleLimit', 'attachMetadata']);
+  assertKnownKeys('servicemonitor.yaml: spec', serviceMonitor.spec, [
+    'jobLabel',
+    'targetLabels',
+    'podTargetLabels',
+    'endpoints',
+    'selector',
+    'namespaceSelector',
+    'sampleLimit',
+    'attachMetadata',
+  ]);
   assert.ok(serviceMonitor.spec.endpoints.length >= 1, 'at least one endpoint');
   for (const endpoint of serviceMonitor.spec.endpoints) {
-    assertKnownKeys('servicemonitor.yaml: endpoint', endpoint, ['port', 'targetPort', 'path', 'scheme', 'params', 'interval', 'scrapeTimeout', 'honorLabels', 'honorTimestamps', 'metricRelabelings', 'relabelings']);
+    assertKnownKeys('servicemonitor.yaml: endpoint', endpoint, [
+      'port',
+      'targetPort',
+      'path',
+      'scheme',
+      'params',
+      'interval',
+      'scrapeTimeout',
+      'honorLabels',
+      'honorTimestamps',
+      'metricRelabelings',
+      'relabelings',
+    ]);
     for (const key of ['interval', 'scrapeTimeout'] as const) if (endpoint[key] !== undefined) assert.match(String(endpoint[key]), /^(\d+(ms|s|m|h))+$/, `endpoint ${key}`);
   }
   assertStringMap('servicemonitor.yaml: spec.selector.matchLabels', serviceMonitor.spec.selector.matchLabels);
@@ -348,22 +378,36 @@ test('the alert rules fire when they should and stay quiet otherwise (promtool t
           { series: `galera_replication_window_seconds{cluster="c",node="n3",method="estimated_short",${pod('b')}}`, values: '60x30' },
         ],
         alert_rule_test: [
-          { eval_time: '15m', alertname: 'GaleraReplicationWindowCritical', exp_alerts: [{ exp_labels: { severity: 'critical', cluster: 'c', node: 'n1', method: 'measured', namespace: 'ns', pod: 'a', job: 'gcache-advisor' } }] },
-          { eval_time: '15m', alertname: 'GaleraReplicationWindowBelowTarget', exp_alerts: [{ exp_labels: { severity: 'warning', cluster: 'c', node: 'n2', method: 'measured', namespace: 'ns', pod: 'b', job: 'gcache-advisor' } }] },
+          {
+            eval_time: '15m',
+            alertname: 'GaleraReplicationWindowCritical',
+            exp_alerts: [{ exp_labels: { severity: 'critical', cluster: 'c', node: 'n1', method: 'measured', namespace: 'ns', pod: 'a', job: 'gcache-advisor' } }],
+          },
+          {
+            eval_time: '15m',
+            alertname: 'GaleraReplicationWindowBelowTarget',
+            exp_alerts: [{ exp_labels: { severity: 'warning', cluster: 'c', node: 'n2', method: 'measured', namespace: 'ns', pod: 'b', job: 'gcache-advisor' } }],
+          },
           { eval_time: '5m', alertname: 'GaleraReplicationWindowBelowTarget', exp_alerts: [] },
         ],
       },
       {
         // A drop counter is born at 1 (its first increment), then grows once more.
         interval: '1m',
-        input_series: [
-          { series: `galera_gcache_history_drops_total{cluster="c",node="n1",kind="page_store_purge",${pod('a')}}`, values: '_x30 1x100 2x30' },
-        ],
+        input_series: [{ series: `galera_gcache_history_drops_total{cluster="c",node="n1",kind="page_store_purge",${pod('a')}}`, values: '_x30 1x100 2x30' }],
         alert_rule_test: [
           { eval_time: '20m', alertname: 'GaleraGcacheHistoryDropped', exp_alerts: [] },
-          { eval_time: '40m', alertname: 'GaleraGcacheHistoryDropped', exp_alerts: [{ exp_labels: { severity: 'warning', cluster: 'c', node: 'n1', kind: 'page_store_purge', namespace: 'ns', pod: 'a', job: 'gcache-advisor' } }] },
+          {
+            eval_time: '40m',
+            alertname: 'GaleraGcacheHistoryDropped',
+            exp_alerts: [{ exp_labels: { severity: 'warning', cluster: 'c', node: 'n1', kind: 'page_store_purge', namespace: 'ns', pod: 'a', job: 'gcache-advisor' } }],
+          },
           { eval_time: '120m', alertname: 'GaleraGcacheHistoryDropped', exp_alerts: [] },
-          { eval_time: '140m', alertname: 'GaleraGcacheHistoryDropped', exp_alerts: [{ exp_labels: { severity: 'warning', cluster: 'c', node: 'n1', kind: 'page_store_purge', namespace: 'ns', pod: 'a', job: 'gcache-advisor' } }] },
+          {
+            eval_time: '140m',
+            alertname: 'GaleraGcacheHistoryDropped',
+            exp_alerts: [{ exp_labels: { severity: 'warning', cluster: 'c', node: 'n1', kind: 'page_store_purge', namespace: 'ns', pod: 'a', job: 'gcache-advisor' } }],
+          },
         ],
       },
       {
@@ -379,9 +423,21 @@ test('the alert rules fire when they should and stay quiet otherwise (promtool t
           { series: `galera_ist_budget_seconds{cluster="c",node="n2",rate="pessimistic",${pod('a')}}`, values: '600x20' },
         ],
         alert_rule_test: [
-          { eval_time: '5m', alertname: 'GaleraNodeNotSynced', exp_alerts: [{ exp_labels: { severity: 'critical', cluster: 'c', node: 'n1', namespace: 'ns', pod: 'a', job: 'gcache-advisor' } }] },
-          { eval_time: '5m', alertname: 'GcacheAdvisorNodeNotSampled', exp_alerts: [{ exp_labels: { severity: 'critical', cluster: 'c', node: 'n2', namespace: 'ns', pod: 'a', job: 'gcache-advisor' } }] },
-          { eval_time: '15m', alertname: 'GaleraISTBudgetBelowMaintenanceAllowance', exp_alerts: [{ exp_labels: { severity: 'warning', cluster: 'c', node: 'n1', rate: 'current', namespace: 'ns', pod: 'a', job: 'gcache-advisor' } }] },
+          {
+            eval_time: '5m',
+            alertname: 'GaleraNodeNotSynced',
+            exp_alerts: [{ exp_labels: { severity: 'critical', cluster: 'c', node: 'n1', namespace: 'ns', pod: 'a', job: 'gcache-advisor' } }],
+          },
+          {
+            eval_time: '5m',
+            alertname: 'GcacheAdvisorNodeNotSampled',
+            exp_alerts: [{ exp_labels: { severity: 'critical', cluster: 'c', node: 'n2', namespace: 'ns', pod: 'a', job: 'gcache-advisor' } }],
+          },
+          {
+            eval_time: '15m',
+            alertname: 'GaleraISTBudgetBelowMaintenanceAllowance',
+            exp_alerts: [{ exp_labels: { severity: 'warning', cluster: 'c', node: 'n1', rate: 'current', namespace: 'ns', pod: 'a', job: 'gcache-advisor' } }],
+          },
         ],
       },
       {
@@ -473,7 +529,10 @@ test('the StatefulSet runs non-root on a read-only root filesystem, with probes,
   assert.equal(podSpec.automountServiceAccountToken, false);
 
   const port = container.ports!.find((p) => p.name === 'http-metrics')!;
-  for (const [probe, wanted] of [[container.livenessProbe, '/healthz'], [container.readinessProbe, '/readyz']] as const) {
+  for (const [probe, wanted] of [
+    [container.livenessProbe, '/healthz'],
+    [container.readinessProbe, '/readyz'],
+  ] as const) {
     assert.equal(probe?.httpGet?.path, wanted);
     assert.ok(probe!.httpGet!.port === port.name || probe!.httpGet!.port === port.containerPort, `${wanted} probes the container port`);
   }

@@ -21,7 +21,10 @@ test('log level filters lower levels', () => {
   const log = createLogger({ level: 'warn', write: (l) => lines.push(l) });
   log.info('hidden');
   log.warn('shown');
-  assert.deepEqual(lines.map((l) => JSON.parse(l).msg), ['shown']);
+  assert.deepEqual(
+    lines.map((l) => JSON.parse(l).msg),
+    ['shown'],
+  );
 });
 
 test('failures are sorted into stable reasons, secrets scrubbed', () => {

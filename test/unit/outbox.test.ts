@@ -108,7 +108,10 @@ test('a store locked by another connection neither crashes the outbox nor loses 
   try {
     await outbox.tick(); // must resolve, not reject
     await outbox.tick();
-    assert.ok(lines.some((l) => l.includes('outbox: store error') && l.includes('SQLITE_BUSY')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.includes('outbox: store error') && l.includes('SQLITE_BUSY')),
+      lines.join('\n'),
+    );
     assert.equal(store.writeHealth().ok, false);
     assert.equal(store.writeHealth().reason, 'SQLITE_BUSY');
   } finally {
@@ -118,7 +121,10 @@ test('a store locked by another connection neither crashes the outbox nor loses 
   outbox.start();
   closers.push(() => outbox.stop());
   await until('delivery after the lock is released', () => store.notifications().some((n) => n.deliveredAt !== null), 40_000);
-  assert.ok(rx.received.every((r) => r.key === 'k-locked'), 'every attempt carries the same idempotency key');
+  assert.ok(
+    rx.received.every((r) => r.key === 'k-locked'),
+    'every attempt carries the same idempotency key',
+  );
   assert.equal(store.writeHealth().ok, true);
   process.off('unhandledRejection', onRejection);
   assert.deepEqual(rejections, []);
@@ -160,7 +166,10 @@ test('a sink that accepts and never answers does not hold up the other sinks; it
   assert.equal(outbox.stats().get('am')!.circuit, 'open');
   const am = store.notifications(50).filter((n) => n.sink === 'am');
   assert.equal(am.filter((n) => n.deliveredAt === null && n.expiredAt === null).length, 10, 'nothing lost: every Alertmanager notification still waits');
-  assert.ok(am.filter((n) => n.attempts > 0).every((n) => /timeout/.test(n.lastError ?? '')), 'the failures are timeouts');
+  assert.ok(
+    am.filter((n) => n.attempts > 0).every((n) => /timeout/.test(n.lastError ?? '')),
+    'the failures are timeouts',
+  );
 });
 
 test('stop() returns promptly while a send hangs, and the notification stays queued', async () => {
@@ -224,8 +233,7 @@ ${sinks}
       longHorizonSeconds: 86400,
       nodes: [{ name: 'n1', points: [], reachable: false, localState: null, clusterStatus: null, segment: null, settings: null, minutes: [], purgesSeen: 0 }],
     });
-  const evaluate = (now: number, missed: number) =>
-    engine.evaluate([analysis(now)], () => ({ missedCycles: missed, purgesLastHour: 0, maintenanceAllowanceSeconds: 1800 }), now);
+  const evaluate = (now: number, missed: number) => engine.evaluate([analysis(now)], () => ({ missedCycles: missed, purgesLastHour: 0, maintenanceAllowanceSeconds: 1800 }), now);
   return { config, file, store, engine, evaluate };
 }
 
@@ -258,7 +266,9 @@ test('a resolution expires the firing notifications still waiting: the receiver 
 });
 
 test('a store that refuses writes: alerts go on from memory, and their rows and notifications are written in order once it takes writes again', () => {
-  const { file, store, engine, evaluate } = engineFixture('    - { name: wh, type: webhook, url: "http://127.0.0.1:9" }\n    - { name: am, type: alertmanager, url: "http://127.0.0.1:9" }');
+  const { file, store, engine, evaluate } = engineFixture(
+    '    - { name: wh, type: webhook, url: "http://127.0.0.1:9" }\n    - { name: am, type: alertmanager, url: "http://127.0.0.1:9" }',
+  );
   const other = new Database(file);
   closers.push(() => other.close());
   const t0 = Date.now();

@@ -16,7 +16,13 @@ const alert: AlertView = {
   alertname: 'GaleraReplicationWindowCritical',
   severity: 'critical',
   labels: { alertname: 'GaleraReplicationWindowCritical', cluster: 'prod', node: 'db2', severity: 'critical' },
-  annotations: { summary: 'prod/db2: replication window 12 min is below half the 60 min target', description: 'A node that leaves…', window: '12 min', recommended_size: '832 MiB', donor: 'db1' },
+  annotations: {
+    summary: 'prod/db2: replication window 12 min is below half the 60 min target',
+    description: 'A node that leaves…',
+    window: '12 min',
+    recommended_size: '832 MiB',
+    donor: 'db1',
+  },
   status: 'firing',
   startsAt: Date.UTC(2026, 10, 22, 10, 0, 0),
   endsAt: null,
@@ -101,7 +107,7 @@ test('Slack: node, label and annotation values are escaped, so "<!channel>" or a
   assert.equal(description, 'see &lt;https://evil.example|here&gt; &amp; &lt;!channel&gt;');
 });
 
-test('Slack: a 10,000-character value is cut to each block\'s limit, with an ellipsis', () => {
+test("Slack: a 10,000-character value is cut to each block's limit, with an ellipsis", () => {
   const long = 'x'.repeat(10_000);
   const p = slackPayload({ ...alert, labels: { ...alert.labels, cluster: long, node: long }, annotations: { summary: long, description: long, donor: long, window: long } });
   const limits: Record<string, number> = { header: 150, section: 3000, text: 3000 };

@@ -49,7 +49,11 @@ test('expressions: syntax errors say what and where', () => {
     ['process.exit(1)', /unexpected character "\."/],
   ];
   for (const [text, message] of bad) {
-    assert.throws(() => parseExpression(text), (e: Error) => e instanceof ExpressionError && message.test(e.message), text);
+    assert.throws(
+      () => parseExpression(text),
+      (e: Error) => e instanceof ExpressionError && message.test(e.message),
+      text,
+    );
   }
   try {
     parseExpression('window < < 5');
@@ -97,14 +101,28 @@ test('broken rule files are refused with the file, the line and the problem', ()
     [goodRule.replace('name: TestRule', 'name: Test Rule'), /^rules\/bad\.yaml:1: name: expected a name of letters/],
   ];
   for (const [text, expected] of cases) {
-    assert.throws(() => parseRuleFile(text, 'rules/bad.yaml'), (e: Error) => e instanceof RuleFileError && expected.test(e.message), `${expected} for:\n${text}`);
+    assert.throws(
+      () => parseRuleFile(text, 'rules/bad.yaml'),
+      (e: Error) => e instanceof RuleFileError && expected.test(e.message),
+      `${expected} for:\n${text}`,
+    );
   }
 });
 
 test('the shipped rules load, and a folder with one bad file is refused whole', () => {
   const rules = loadRules(path.join(import.meta.dirname, '..', '..', 'rules'));
   const names = rules.map((r) => r.name);
-  for (const n of ['GaleraReplicationWindowBelowTarget', 'GaleraReplicationWindowCritical', 'GaleraISTBudgetBelowMaintenanceAllowance', 'GaleraPageStorePurge', 'GaleraGcacheRecoverOff', 'GaleraGcacheSizeMismatch', 'GaleraNodeNotSynced', 'GcacheAdvisorNodeNotSampled', 'GaleraWindowTrendCrossesTarget']) {
+  for (const n of [
+    'GaleraReplicationWindowBelowTarget',
+    'GaleraReplicationWindowCritical',
+    'GaleraISTBudgetBelowMaintenanceAllowance',
+    'GaleraPageStorePurge',
+    'GaleraGcacheRecoverOff',
+    'GaleraGcacheSizeMismatch',
+    'GaleraNodeNotSynced',
+    'GcacheAdvisorNodeNotSampled',
+    'GaleraWindowTrendCrossesTarget',
+  ]) {
     assert.ok(names.includes(n), n);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ga-rules-'));
@@ -137,12 +155,30 @@ test('lifecycle: inactive → pending → firing → repeat → resolved, and a 
 });
 
 test('backoff doubles with jitter, is capped, and honours Retry-After', () => {
-  assert.equal(backoffMs(1, null, () => 0.5), 1000);
-  assert.equal(backoffMs(4, null, () => 0.5), 8000);
-  assert.equal(backoffMs(3, null, () => 0), 2000);
-  assert.equal(backoffMs(3, null, () => 1), 6000);
-  assert.equal(backoffMs(30, null, () => 0.5), 300_000);
-  assert.equal(backoffMs(1, 30_000, () => 0.5), 30_000);
+  assert.equal(
+    backoffMs(1, null, () => 0.5),
+    1000,
+  );
+  assert.equal(
+    backoffMs(4, null, () => 0.5),
+    8000,
+  );
+  assert.equal(
+    backoffMs(3, null, () => 0),
+    2000,
+  );
+  assert.equal(
+    backoffMs(3, null, () => 1),
+    6000,
+  );
+  assert.equal(
+    backoffMs(30, null, () => 0.5),
+    300_000,
+  );
+  assert.equal(
+    backoffMs(1, 30_000, () => 0.5),
+    30_000,
+  );
 });
 
 test('routing by severity and cluster; fingerprints ignore label order', () => {

@@ -12,10 +12,22 @@ test('the pause starts at one interval and doubles on every failed attempt, up t
 });
 
 test('the jitter stays within ±20% and does move the pause', () => {
-  assert.equal(backoffDelayMs(1, policy, () => 0), 8_000);
-  assert.equal(backoffDelayMs(1, policy, () => 0.999999), 12_000);
-  assert.equal(backoffDelayMs(20, policy, () => 0), 240_000);
-  assert.equal(backoffDelayMs(20, policy, () => 0.999999), 360_000);
+  assert.equal(
+    backoffDelayMs(1, policy, () => 0),
+    8_000,
+  );
+  assert.equal(
+    backoffDelayMs(1, policy, () => 0.999999),
+    12_000,
+  );
+  assert.equal(
+    backoffDelayMs(20, policy, () => 0),
+    240_000,
+  );
+  assert.equal(
+    backoffDelayMs(20, policy, () => 0.999999),
+    360_000,
+  );
   const spread = new Set(Array.from({ length: 200 }, () => backoffDelayMs(3, policy)));
   for (const p of spread) assert.ok(p >= 32_000 && p <= 48_000, `${p} within 40 s ± 20%`);
   assert.ok(spread.size > 50, 'nodes that failed together retry at different times');

@@ -83,7 +83,10 @@ test('200 nodes that never answer, concurrency 16: never more than 16 sockets op
   await sampler.stop();
 
   assert.equal(result.outcomes.length, 200);
-  assert.ok(result.outcomes.every((o) => !o.ok && o.failure.reason === 'timeout'), 'every node timed out');
+  assert.ok(
+    result.outcomes.every((o) => !o.ok && o.failure.reason === 'timeout'),
+    'every node timed out',
+  );
   assert.equal(clientSockets.length, 200, 'every node was dialled once');
   assert.equal(silent.accepted(), 200);
   assert.equal(peak, 16, `at most 16 open at once (peak ${peak})`);

@@ -17,8 +17,14 @@ test('never more than the limit in flight, every item done once, results in orde
     return item * 2;
   });
   assert.equal(peak, 7);
-  assert.deepEqual(results, items.map((i) => i * 2));
-  assert.deepEqual([...seen].sort((a, b) => a - b), items);
+  assert.deepEqual(
+    results,
+    items.map((i) => i * 2),
+  );
+  assert.deepEqual(
+    [...seen].sort((a, b) => a - b),
+    items,
+  );
 });
 
 test('fewer items than the limit, and no items at all', async () => {
@@ -28,6 +34,9 @@ test('fewer items than the limit, and no items at all', async () => {
 
 test('a limit that is not a whole number of at least 1 is refused', async () => {
   for (const bad of [0, -1, 1.5, Number.NaN]) {
-    await assert.rejects(mapWithConcurrency([1], bad, async (x) => x), /concurrency limit must be a whole number of at least 1/);
+    await assert.rejects(
+      mapWithConcurrency([1], bad, async (x) => x),
+      /concurrency limit must be a whole number of at least 1/,
+    );
   }
 });

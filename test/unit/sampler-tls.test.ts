@@ -33,8 +33,29 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ga-tls-'));
 function certificateFor(name: string, altName = `DNS:${name}`): { cert: string; key: string } {
   const cert = path.join(dir, `${name}.crt`);
   const key = path.join(dir, `${name}.key`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-    '-subj', `/CN=${name}`, '-addext', `subjectAltName=${altName}`, '-keyout', key, '-out', cert], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      `subjectAltName=${altName}`,
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'pipe' },
+  );
   return { cert, key };
 }
 
@@ -108,7 +129,10 @@ function target(host: string, port: number, tlsYaml: string): NodeTarget {
 async function readFailure(t: NodeTarget, resolver?: HostResolver) {
   const reader = new NodeReader(t, 3000, resolver);
   try {
-    const err = await reader.readStatus().then(() => null, (e: unknown) => e);
+    const err = await reader.readStatus().then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.ok(err, 'the stand-in never answers a query');
     return classifyFailure(err);
   } finally {

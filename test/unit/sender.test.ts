@@ -65,14 +65,16 @@ test('a redirect is a failure that is not retried, and its target is never reque
 test('an endless response body is not read to its end: the send completes promptly', async () => {
   const chunk = Buffer.alloc(16 * 1024, 'x');
   // Writes as fast as the client reads, until the client goes away.
-  const endless = (status: number): http.RequestListener => (_req, res) => {
-    res.writeHead(status, { 'content-type': 'text/plain' });
-    const pump = () => {
-      while (!res.destroyed && res.write(chunk));
-      if (!res.destroyed) res.once('drain', pump);
+  const endless =
+    (status: number): http.RequestListener =>
+    (_req, res) => {
+      res.writeHead(status, { 'content-type': 'text/plain' });
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
     };
-    pump();
-  };
   for (const [status, expected] of [
     [200, { ok: true }],
     [503, { ok: false, retry: true, error: 'HTTP 503', retryAfterMs: null }],
@@ -109,7 +111,7 @@ test('a 429 with a huge Retry-After is retried after at most the cap', async () 
   );
 });
 
-test('the request comes from the sink type: Alertmanager\'s API path and array, a webhook\'s signature', async () => {
+test("the request comes from the sink type: Alertmanager's API path and array, a webhook's signature", async () => {
   const bodies: Array<{ body: string; signature: string | undefined }> = [];
   await withServer(
     (req, res) => {

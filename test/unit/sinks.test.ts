@@ -57,7 +57,7 @@ function configProblem(yaml: string): string {
   assert.fail('the config was accepted');
 }
 
-test('the config accepts exactly the registry\'s types, and a refusal names them all', () => {
+test("the config accepts exactly the registry's types, and a refusal names them all", () => {
   for (const type of SINK_TYPES) assert.equal(parseConfig(withSink(`type: ${type}`), 'test.yaml', env).alerting.sinks[0]!.type, type);
   for (const type of ['pagerduty', 'Slack', 'WEBHOOK', '']) {
     const message = configProblem(withSink(`type: "${type}"`));
@@ -144,7 +144,10 @@ test('a definition built here, not registered, is all the sender needs to reach 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const payload = toy.payload({ alertname: 'Toy', severity: 'info', labels: {}, annotations: {}, status: 'firing', startsAt: 0, endsAt: null, fingerprint: 'f', idempotencyKey: 'k' }, 'play');
+    const payload = toy.payload(
+      { alertname: 'Toy', severity: 'info', labels: {}, annotations: {}, status: 'firing', startsAt: 0, endsAt: null, fingerprint: 'f', idempotencyKey: 'k' },
+      'play',
+    );
     const target = { name: 'play', url, hmacSecret: 'four', timeoutMs: 5000, firingHoldMs: 0 };
     const result = await sendAs(toy, target, 'resolved', payload, 'gcache-advisor/play/1/resolved', 1234);
     assert.deepEqual(result, { ok: true });

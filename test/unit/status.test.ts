@@ -35,7 +35,10 @@ test('all three spellings of an empty gcache read as null', () => {
 
 test('odd server values are refused with the variable named', () => {
   const rows = fixture.node2.afterWrites.rows as Row[];
-  assert.throws(() => parseStatusRows(withValue(rows, 'wsrep_received_bytes', 'lots')), (e: Error) => e instanceof StatusValueError && /wsrep_received_bytes/.test(e.message));
+  assert.throws(
+    () => parseStatusRows(withValue(rows, 'wsrep_received_bytes', 'lots')),
+    (e: Error) => e instanceof StatusValueError && /wsrep_received_bytes/.test(e.message),
+  );
   assert.throws(() => parseStatusRows(withValue(rows, 'wsrep_replicated_bytes', undefined)), /wsrep_replicated_bytes is missing/);
   assert.throws(() => parseStatusRows(withValue(rows, 'wsrep_last_committed', '99999999999999999999')), /wsrep_last_committed value 99999999999999999999 is beyond 2\^64-1/);
   assert.throws(() => parseStatusRows([{ Variable_name: 'Uptime', Value: '5' }]), /not a Galera node/);
@@ -79,13 +82,16 @@ test('64-bit counters beyond 2^53 are accepted, exactly, up to 2^64-1', () => {
 test('beyond 2^64-1, negative or non-numeric: bad_value naming the variable and the value, cut to 64 characters', () => {
   const rows = fixture.node2.afterWrites.rows as Row[];
   const bad = (value: string, pattern: RegExp) =>
-    assert.throws(() => parseStatusRows(withValue(rows, 'wsrep_replicated_bytes', value)), (e: Error) => {
-      assert.ok(e instanceof StatusValueError);
-      assert.equal(classifyFailure(e).reason, 'bad_value');
-      assert.match(e.message, pattern);
-      assert.ok(e.message.length < 140, `short enough: ${e.message}`);
-      return true;
-    });
+    assert.throws(
+      () => parseStatusRows(withValue(rows, 'wsrep_replicated_bytes', value)),
+      (e: Error) => {
+        assert.ok(e instanceof StatusValueError);
+        assert.equal(classifyFailure(e).reason, 'bad_value');
+        assert.match(e.message, pattern);
+        assert.ok(e.message.length < 140, `short enough: ${e.message}`);
+        return true;
+      },
+    );
   bad('18446744073709551616', /^wsrep_replicated_bytes value 18446744073709551616 is beyond 2\^64-1$/);
   bad('-42', /^wsrep_replicated_bytes has a negative value "-42"$/);
   bad('12abc', /^wsrep_replicated_bytes has a non-numeric value "12abc"$/);

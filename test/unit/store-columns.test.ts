@@ -121,19 +121,45 @@ test('a node analysis is stored figure by figure, rounded, and averaged under th
     istBudget: { current: { seconds: 1800.5, donor: 'n2' }, pessimistic: null },
     rates: { short: { bytesPerSecond: 1024.4, writeSetsPerSecond: 12.345 }, long: { bytesPerSecond: 900, writeSetsPerSecond: 10.001 } },
   } as unknown as NodeAnalysis;
-  store.recordAnalysis({ cluster: 'c', computedAt: 120_000, nodes: [node], recommendation: { targetWindowSeconds: 3600, recommendedGcacheSizeBytes: 1 << 20 } } as unknown as ClusterAnalysis);
+  store.recordAnalysis({
+    cluster: 'c',
+    computedAt: 120_000,
+    nodes: [node],
+    recommendation: { targetWindowSeconds: 3600, recommendedGcacheSizeBytes: 1 << 20 },
+  } as unknown as ClusterAnalysis);
   assert.deepEqual(store.nodeAnalysisHistory('c', 'n', 0, 200_000), [
     {
-      cluster: 'c', node: 'n', computed_at: 120_000, ring: 'full', measured_seconds: 3600, age_seconds: 3701,
-      estimated_short_seconds: 3500, estimated_long_seconds: 3400, classic_short_seconds: 4001, classic_long_seconds: null,
-      ist_current_seconds: 1801, ist_pessimistic_seconds: null, donor: 'n2', rate_short_bps: 1024, rate_long_bps: 900,
-      writesets_short_per_s: 12.35, writesets_long_per_s: 10,
+      cluster: 'c',
+      node: 'n',
+      computed_at: 120_000,
+      ring: 'full',
+      measured_seconds: 3600,
+      age_seconds: 3701,
+      estimated_short_seconds: 3500,
+      estimated_long_seconds: 3400,
+      classic_short_seconds: 4001,
+      classic_long_seconds: null,
+      ist_current_seconds: 1801,
+      ist_pessimistic_seconds: null,
+      donor: 'n2',
+      rate_short_bps: 1024,
+      rate_long_bps: 900,
+      writesets_short_per_s: 12.35,
+      writesets_long_per_s: 10,
     },
   ]);
   assert.deepEqual(store.nodeAnalysisSeries('c', 'n', 0, 200_000, 60_000, 10), [
     {
-      at: 120_000, measuredSeconds: 3600, estimatedShortSeconds: 3500, estimatedLongSeconds: 3400, istBudgetCurrentSeconds: 1801,
-      istBudgetPessimisticSeconds: null, writeRateShortBytesPerSecond: 1024, writeRateLongBytesPerSecond: 900, writeSetsShortPerSecond: 12.35, samples: 1,
+      at: 120_000,
+      measuredSeconds: 3600,
+      estimatedShortSeconds: 3500,
+      estimatedLongSeconds: 3400,
+      istBudgetCurrentSeconds: 1801,
+      istBudgetPessimisticSeconds: null,
+      writeRateShortBytesPerSecond: 1024,
+      writeRateLongBytesPerSecond: 900,
+      writeSetsShortPerSecond: 12.35,
+      samples: 1,
     },
   ]);
   store.close();

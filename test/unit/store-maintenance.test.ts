@@ -27,7 +27,10 @@ test('/history buckets per step in integers: 2-day steps over 10-second rows giv
   insertNodeAnalysis(store, 'c', 'n', times, () => 100);
   const rows = store.nodeAnalysisSeries('c', 'n', 0, start + 4 * 86400_000, 2 * 86400_000, 11_000);
   assert.ok(rows.length <= 3, `${rows.length} rows: every stored row became its own group`);
-  assert.equal(rows.reduce((n, r) => n + (r.samples as number), 0), times.length);
+  assert.equal(
+    rows.reduce((n, r) => n + (r.samples as number), 0),
+    times.length,
+  );
   assert.ok(rows.every((r) => r.measuredSeconds === 100));
   const minute = store.nodeAnalysisSeries('c', 'n', start, start + 599_999, 60_000, 11_000);
   assert.equal(minute.length, 10);
@@ -38,7 +41,12 @@ test('/history buckets per step in integers: 2-day steps over 10-second rows giv
 
 test('/history has a hard row limit', () => {
   const store = new Store(tmpDb());
-  insertNodeAnalysis(store, 'c', 'n', Array.from({ length: 500 }, (_, i) => 1_000_000 + i * 1000));
+  insertNodeAnalysis(
+    store,
+    'c',
+    'n',
+    Array.from({ length: 500 }, (_, i) => 1_000_000 + i * 1000),
+  );
   assert.equal(store.nodeAnalysisSeries('c', 'n', 0, 10_000_000, 1000, 100).length, 100);
   store.close();
 });
@@ -49,7 +57,18 @@ test('retention deletes settled notifications and old resolved alerts, keeps wha
   const old = now - NOTIFICATION_RETENTION_MS - 86400_000;
   const ancient = now - 100 * 86400_000;
   const alert = (state: 'firing' | 'resolved', at: number) =>
-    store.saveAlert({ fingerprint: `f${at}${state}`, rule: 'R', severity: 'warning', labels: {}, annotations: {}, state, activeAt: at, firedAt: at, resolvedAt: state === 'resolved' ? at : null, lastNotifiedAt: at });
+    store.saveAlert({
+      fingerprint: `f${at}${state}`,
+      rule: 'R',
+      severity: 'warning',
+      labels: {},
+      annotations: {},
+      state,
+      activeAt: at,
+      firedAt: at,
+      resolvedAt: state === 'resolved' ? at : null,
+      lastNotifiedAt: at,
+    });
   const resolvedOld = alert('resolved', ancient);
   const resolvedRecent = alert('resolved', now - 86400_000);
   const firingOld = alert('firing', ancient);
@@ -80,7 +99,32 @@ test('retention runs in slices: a backlog goes one small batch per step, spread 
     // Three nodes with four days of samples at 60 s: two days beyond the raw retention.
     for (const node of ['n1', 'n2', 'n3']) {
       for (let t = now - 4 * 86400_000; t < now; t += 60_000) {
-        store.recordSample({ cluster: 'c', node, takenAt: t, epoch: 1, durationMs: 1, status: { receivedBytes: 0, replicatedBytes: 0, received: 0, replicated: 0, lastCommitted: 1, cachedDownto: 1, localState: 'Synced', clusterStatus: 'Primary', clusterSize: 3, localStateUuid: 'u', clusterStateUuid: 'u', segment: 0, flowControlPaused: 0, uptimeSeconds: 1 } }, null);
+        store.recordSample(
+          {
+            cluster: 'c',
+            node,
+            takenAt: t,
+            epoch: 1,
+            durationMs: 1,
+            status: {
+              receivedBytes: 0,
+              replicatedBytes: 0,
+              received: 0,
+              replicated: 0,
+              lastCommitted: 1,
+              cachedDownto: 1,
+              localState: 'Synced',
+              clusterStatus: 'Primary',
+              clusterSize: 3,
+              localStateUuid: 'u',
+              clusterStateUuid: 'u',
+              segment: 0,
+              flowControlPaused: 0,
+              uptimeSeconds: 1,
+            },
+          },
+          null,
+        );
       }
     }
   });
@@ -93,7 +137,11 @@ test('retention runs in slices: a backlog goes one small batch per step, spread 
   do {
     runner.step(now);
     calls++;
-    const left = store.sampleCount('c', 'n1') + store.sampleCount('c', 'n2') + store.sampleCount('c', 'n3') + (store.db.prepare('SELECT COUNT(*) AS n FROM sample_failures').get() as { n: number }).n;
+    const left =
+      store.sampleCount('c', 'n1') +
+      store.sampleCount('c', 'n2') +
+      store.sampleCount('c', 'n3') +
+      (store.db.prepare('SELECT COUNT(*) AS n FROM sample_failures').get() as { n: number }).n;
     largest = Math.max(largest, remaining - left);
     remaining = left;
   } while (runner.busy);

@@ -48,7 +48,10 @@ test('samples round-trip, rollups sum deltas per minute and never cross an epoch
   store.recordSample(b, sampleDelta(a, b));
   store.recordSample(c, sampleDelta(b, c));
   store.recordSample(d, null);
-  assert.deepEqual(store.samples('c', 'n', t0, t0 + 60_000).map((s) => s.status.lastCommitted), [100, 110, 130, 5]);
+  assert.deepEqual(
+    store.samples('c', 'n', t0, t0 + 60_000).map((s) => s.status.lastCommitted),
+    [100, 110, 130, 5],
+  );
   const rollups = store.rollups('c', 'n', t0, t0 + 60_000);
   assert.equal(rollups.length, 1, 'the first-of-epoch sample adds no rollup row');
   assert.deepEqual({ ...rollups[0] }, { minute: t0, epoch: 1, seconds: 20, bytes: 6_000, writeSets: 30, samples: 2, lastAt: t0 + 25_000, lastCommitted: 130 });
@@ -75,9 +78,42 @@ test('retention deletes old rows in batches and keeps recent ones', () => {
 
 test('settings and events are kept per node', () => {
   const store = new Store(tmpDb());
-  store.recordSettings({ cluster: 'c', node: 'n', epoch: 1, readAt: 1, sizeBytes: 8 << 20, pageSizeBytes: 128 << 20, keepPagesSizeBytes: 0, recover: true, segment: 0, sstDonor: '' });
-  store.recordSettings({ cluster: 'c', node: 'n', epoch: 2, readAt: 2, sizeBytes: 16 << 20, pageSizeBytes: 128 << 20, keepPagesSizeBytes: 0, recover: false, segment: 1, sstDonor: 'node1' });
-  assert.deepEqual(store.latestSettings('c', 'n'), { cluster: 'c', node: 'n', epoch: 2, readAt: 2, sizeBytes: 16 << 20, pageSizeBytes: 128 << 20, keepPagesSizeBytes: 0, recover: false, segment: 1, sstDonor: 'node1' });
+  store.recordSettings({
+    cluster: 'c',
+    node: 'n',
+    epoch: 1,
+    readAt: 1,
+    sizeBytes: 8 << 20,
+    pageSizeBytes: 128 << 20,
+    keepPagesSizeBytes: 0,
+    recover: true,
+    segment: 0,
+    sstDonor: '',
+  });
+  store.recordSettings({
+    cluster: 'c',
+    node: 'n',
+    epoch: 2,
+    readAt: 2,
+    sizeBytes: 16 << 20,
+    pageSizeBytes: 128 << 20,
+    keepPagesSizeBytes: 0,
+    recover: false,
+    segment: 1,
+    sstDonor: 'node1',
+  });
+  assert.deepEqual(store.latestSettings('c', 'n'), {
+    cluster: 'c',
+    node: 'n',
+    epoch: 2,
+    readAt: 2,
+    sizeBytes: 16 << 20,
+    pageSizeBytes: 128 << 20,
+    keepPagesSizeBytes: 0,
+    recover: false,
+    segment: 1,
+    sstDonor: 'node1',
+  });
   assert.equal(store.latestSettings('c', 'other'), null);
   store.recordEvent({ cluster: 'c', node: 'n', at: 5, kind: 'epoch_start', detail: { epoch: 2 } });
   assert.deepEqual(store.events('c', 'n', 0, 10), [{ cluster: 'c', node: 'n', at: 5, kind: 'epoch_start', detail: { epoch: 2 } }]);
@@ -87,10 +123,14 @@ test('settings and events are kept per node', () => {
 test('a transaction that rolls back forgets the epoch row it wrote: the next sample of that epoch writes it again', () => {
   const store = new Store(tmpDb());
   const first = sampleAt(1_000, 1, 1);
-  assert.throws(() => store.transaction(() => {
-    store.recordSample(first, null);
-    throw new Error('abandoned');
-  }), /abandoned/);
+  assert.throws(
+    () =>
+      store.transaction(() => {
+        store.recordSample(first, null);
+        throw new Error('abandoned');
+      }),
+    /abandoned/,
+  );
   assert.equal(store.sampleCount('c', 'n'), 0);
   store.recordSample(sampleAt(2_000, 2, 2), null);
   assert.equal(store.latestSample('c', 'n')!.status.localStateUuid, first.status.localStateUuid, 'the uuids are stored, not read back empty');

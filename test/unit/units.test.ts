@@ -16,7 +16,11 @@ test('durations: single and compound units become seconds', () => {
 
 test('durations: bare numbers and junk are refused with what was expected', () => {
   for (const bad of ['60', '', 'abc', '10 minutes', '5m extra', '-5m', '1h-']) {
-    assert.throws(() => parseDuration(bad), (err: Error) => err instanceof UnitParseError && /expected a duration such as 90s/.test(err.message), bad);
+    assert.throws(
+      () => parseDuration(bad),
+      (err: Error) => err instanceof UnitParseError && /expected a duration such as 90s/.test(err.message),
+      bad,
+    );
   }
 });
 

@@ -73,18 +73,36 @@ function pct(share: number): string {
 
 export function formatTable(f: BenchFigures): string {
   const rows: Array<[string, string]> = [
-    ['machine', `${f.machine.cpu}, ${f.machine.cores} cores, node ${f.machine.node}; load average ${f.machine.loadAverage.start.toFixed(2)} → ${f.machine.loadAverage.end.toFixed(2)}`],
+    [
+      'machine',
+      `${f.machine.cpu}, ${f.machine.cores} cores, node ${f.machine.node}; load average ${f.machine.loadAverage.start.toFixed(2)} → ${f.machine.loadAverage.end.toFixed(2)}`,
+    ],
     ['nodes', `${f.nodes} (${f.clusters} clusters × ${f.nodesPerCluster}), sampled every ${formatDuration(f.intervalSeconds)}`],
-    ['history', `${formatDuration(f.historySeconds)} (seeded ${f.seeding.samples.toLocaleString('en')} samples + ${f.seeding.rollupOnlySamples.toLocaleString('en')} per-minute in ${f.seeding.seconds.toFixed(1)} s)`],
+    [
+      'history',
+      `${formatDuration(f.historySeconds)} (seeded ${f.seeding.samples.toLocaleString('en')} samples + ${f.seeding.rollupOnlySamples.toLocaleString('en')} per-minute in ${f.seeding.seconds.toFixed(1)} s)`,
+    ],
     ['measured', `${Math.round(f.measuredSeconds)} s after the warm-up (daemon start to warm: ${f.startupSeconds.toFixed(1)} s)`],
     ['daemon CPU', `${pct(f.daemonCpuShare)} of one core (simulator: ${pct(f.simulatorCpuShare)})`],
     ['RSS', `${mb(f.rssBytes)} now, ${mb(f.peakRssBytes)} peak`],
-    ['memory', `V8 heap ${mb(f.memory.heapUsedBytes)} used of ${mb(f.memory.heapTotalBytes)}; outside it ${mb(f.memory.externalBytes)}, of which analysis state ${mb(f.memory.analysisStateBytes)}`],
+    [
+      'memory',
+      `V8 heap ${mb(f.memory.heapUsedBytes)} used of ${mb(f.memory.heapTotalBytes)}; outside it ${mb(f.memory.externalBytes)}, of which analysis state ${mb(f.memory.analysisStateBytes)}`,
+    ],
     ['cycle duration', `p50 ${ms(f.cycles.p50Ms)}, p99 ${ms(f.cycles.p99Ms)} (${f.cycles.count} cycles completed in ${f.cycles.ticks} ticks)`],
-    ['cycles skipped', `${f.cycles.skipped} (${f.cycles.skippedByDaemon} by the daemon, ${f.cycles.missedTicks} ticks dropped by node-cron); ${f.cycles.skippedSinceStart} since start`],
+    [
+      'cycles skipped',
+      `${f.cycles.skipped} (${f.cycles.skippedByDaemon} by the daemon, ${f.cycles.missedTicks} ticks dropped by node-cron); ${f.cycles.skippedSinceStart} since start`,
+    ],
     ['event-loop delay', `p99 ${ms(f.eventLoopDelayP99Ms)}${f.eventLoopDelayP99Ms === null ? ' (the daemon does not report it)' : ' (worst cycle)'}`],
-    ['/metrics', `p50 ${ms(f.metrics.p50Ms)}, p99 ${ms(f.metrics.p99Ms)}, ${mb(f.metrics.bytes)} gzipped (${mb(f.metrics.textBytes)} of text; ${f.metrics.scrapes} scrapes, ${f.metrics.failures} failed${f.metrics.firstFailure ? `: ${f.metrics.firstFailure}` : ''})`],
-    ['REST window', `p99 ${ms(f.rest.p99Ms)} (p50 ${ms(f.rest.p50Ms)}, max ${ms(f.rest.maxMs)}) at ${f.rest.targetRate} req/s (made ${f.rest.achievedRate.toFixed(1)}/s, ${f.rest.non2xx} non-2xx, ${f.rest.errors} errors)`],
+    [
+      '/metrics',
+      `p50 ${ms(f.metrics.p50Ms)}, p99 ${ms(f.metrics.p99Ms)}, ${mb(f.metrics.bytes)} gzipped (${mb(f.metrics.textBytes)} of text; ${f.metrics.scrapes} scrapes, ${f.metrics.failures} failed${f.metrics.firstFailure ? `: ${f.metrics.firstFailure}` : ''})`,
+    ],
+    [
+      'REST window',
+      `p99 ${ms(f.rest.p99Ms)} (p50 ${ms(f.rest.p50Ms)}, max ${ms(f.rest.maxMs)}) at ${f.rest.targetRate} req/s (made ${f.rest.achievedRate.toFixed(1)}/s, ${f.rest.non2xx} non-2xx, ${f.rest.errors} errors)`,
+    ],
     ['database growth', `${mb(f.dbGrowthBytesPerNodeDay)} per node-day`],
     ['daemon errors', String(f.daemonErrors)],
   ];

@@ -41,5 +41,6 @@ export function ensureBuild(root: string, mode: BuildMode, say: (line: string) =
   }
   say(`building (${mode === 'always' ? 'requested' : `${stale} is newer than its build`}): npm run build`);
   const result = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', process.stderr, process.stderr] });
-  if (result.status !== 0) throw new Error(`npm run build failed in ${root} (exit ${result.status ?? result.signal}); fix the build or pass --build never to measure the existing dist/`);
+  if (result.status !== 0)
+    throw new Error(`npm run build failed in ${root} (exit ${result.status ?? result.signal}); fix the build or pass --build never to measure the existing dist/`);
 }

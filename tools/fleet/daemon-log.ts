@@ -42,7 +42,10 @@ export class DaemonLog {
   private readonly ended: Promise<void>;
   private closed = false;
 
-  constructor(stream: Readable, readonly file: string) {
+  constructor(
+    stream: Readable,
+    readonly file: string,
+  ) {
     this.out = fs.createWriteStream(file);
     const lines = readline.createInterface({ input: stream });
     lines.on('line', (line) => this.take(line));

@@ -28,7 +28,10 @@ export function descriptorLimit(): DescriptorLimit | null {
 export function checkDescriptorBudget(needed: number, what: string): void {
   const limit = descriptorLimit();
   if (!limit || limit.soft >= needed) return;
-  const remedy = limit.hard >= needed ? `run \`ulimit -n ${needed}\` first (the hard limit is ${limit.hard})` : `raise the hard limit to at least ${needed} (it is ${limit.hard}; see limits.conf or systemd's LimitNOFILE)`;
+  const remedy =
+    limit.hard >= needed
+      ? `run \`ulimit -n ${needed}\` first (the hard limit is ${limit.hard})`
+      : `raise the hard limit to at least ${needed} (it is ${limit.hard}; see limits.conf or systemd's LimitNOFILE)`;
   throw new Error(`${what} needs about ${needed} open files, but the limit is ${limit.soft}: ${remedy}`);
 }
 

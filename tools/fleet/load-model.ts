@@ -193,10 +193,7 @@ export class FleetModel {
     if (!(this.gcacheSize >= 4096)) throw new RangeError(`gcacheSize: expected at least 4096 bytes, got ${options.gcacheSize}`);
     if (!(baseRate > 0)) throw new RangeError(`baseRate: expected a rate above 0 write-sets/s, got ${options.baseRate}`);
     const width = String(options.clusters).length;
-    this.clusters = Array.from(
-      { length: options.clusters },
-      (_, i) => new ClusterLoad(`c${String(i + 1).padStart(width, '0')}`, i, this.seed, baseRate, this.origin),
-    );
+    this.clusters = Array.from({ length: options.clusters }, (_, i) => new ClusterLoad(`c${String(i + 1).padStart(width, '0')}`, i, this.seed, baseRate, this.origin));
     this.nodes = [];
     for (const load of this.clusters) {
       const members: ModelNode[] = [];

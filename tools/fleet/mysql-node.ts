@@ -153,7 +153,10 @@ export class SimulatedNode {
         if (this.authenticates(request)) {
           done(null);
         } else {
-          done(null, { message: `Access denied for user '${request.user}'@'localhost' (using password: ${request.authToken.length > 0 ? 'YES' : 'NO'})`, code: ER_ACCESS_DENIED_ERROR });
+          done(null, {
+            message: `Access denied for user '${request.user}'@'localhost' (using password: ${request.authToken.length > 0 ? 'YES' : 'NO'})`,
+            code: ER_ACCESS_DENIED_ERROR,
+          });
         }
         conn.sequenceId = 0;
       },
@@ -161,7 +164,9 @@ export class SimulatedNode {
     conn.on('query', (sql: string) => this.answer(conn, () => this.query(conn, sql)));
     // mysql2 routes statements starting with SET or PREPARE here rather than to 'query'.
     conn.on('stmt_prepare', (sql: string) =>
-      this.answer(conn, () => (/^\s*SET\s/i.test(sql) ? conn.writeOk() : conn.writeError({ code: ER_NOT_SUPPORTED_YET, message: 'prepared statements are not supported by the simulated node' }))),
+      this.answer(conn, () =>
+        /^\s*SET\s/i.test(sql) ? conn.writeOk() : conn.writeError({ code: ER_NOT_SUPPORTED_YET, message: 'prepared statements are not supported by the simulated node' }),
+      ),
     );
     conn.on('stmt_execute', () => this.answer(conn, () => conn.writeError({ code: ER_NOT_SUPPORTED_YET, message: 'prepared statements are not supported by the simulated node' })));
     conn.on('ping', () => this.answer(conn, () => conn.writeOk()));
@@ -217,7 +222,13 @@ export class SimulatedNode {
       const names = new Set([...inList[1]!.matchAll(/'([^']*)'/g)].map((m) => m[1]!.toLowerCase()));
       wanted = (name) => names.has(name.toLowerCase());
     } else if (like) {
-      const pattern = new RegExp(`^${like[1]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/%/g, '.*').replace(/_/g, '.')}$`, 'i');
+      const pattern = new RegExp(
+        `^${like[1]!
+          .replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+          .replace(/%/g, '.*')
+          .replace(/_/g, '.')}$`,
+        'i',
+      );
       wanted = (name) => pattern.test(name);
     } else {
       return conn.writeError({ code: ER_NOT_SUPPORTED_YET, message: 'the simulated node filters SHOW GLOBAL STATUS only by LIKE or WHERE Variable_name IN (...)' });
@@ -273,7 +284,19 @@ function writeRows(conn: ServerConnection, names: string[], rows: Array<Array<st
 }
 
 function column(name: string): ColumnDefinition {
-  return { catalog: 'def', schema: '', table: '', orgTable: '', name, orgName: '', characterSet: UTF8_GENERAL_CI, columnLength: 3072, columnType: VAR_STRING, flags: 0, decimals: 0 };
+  return {
+    catalog: 'def',
+    schema: '',
+    table: '',
+    orgTable: '',
+    name,
+    orgName: '',
+    characterSet: UTF8_GENERAL_CI,
+    columnLength: 3072,
+    columnType: VAR_STRING,
+    flags: 0,
+    decimals: 0,
+  };
 }
 
 function sha1(data: Buffer): Buffer {

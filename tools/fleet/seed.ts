@@ -55,16 +55,17 @@ export async function seedHistory(
   // places at once, which stays in the page cache, where node by node scatters inserts over the
   // whole time index (at a thousand nodes and a day that took 40% longer, and more with more history).
   const previous = new Map<ModelNode, StoredSample>();
-  const seedTimes = (batch: ReadonlyArray<number>) => store.transaction(() => {
-    for (const takenAt of batch) {
-      for (const node of nodes) {
-        const sample: StoredSample = { cluster: node.cluster, node: node.name, takenAt, epoch, durationMs: 1, status: node.statusAt(takenAt) };
-        const prev = previous.get(node);
-        store.recordSample(sample, prev ? sampleDelta(prev, sample) : null);
-        previous.set(node, sample);
+  const seedTimes = (batch: ReadonlyArray<number>) =>
+    store.transaction(() => {
+      for (const takenAt of batch) {
+        for (const node of nodes) {
+          const sample: StoredSample = { cluster: node.cluster, node: node.name, takenAt, epoch, durationMs: 1, status: node.statusAt(takenAt) };
+          const prev = previous.get(node);
+          store.recordSample(sample, prev ? sampleDelta(prev, sample) : null);
+          previous.set(node, sample);
+        }
       }
-    }
-  });
+    });
   const timesPerTransaction = Math.max(1, Math.floor(SAMPLES_PER_TRANSACTION / Math.max(1, nodes.length)));
   for (let i = 0; i < times.length; i += timesPerTransaction) {
     seedTimes(times.slice(i, i + timesPerTransaction));

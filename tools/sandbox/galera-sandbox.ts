@@ -238,11 +238,7 @@ export class GaleraSandbox {
   }
 
   async status(index: number, names: string[]): Promise<Record<string, string>> {
-    const rows = await this.query<{ Variable_name: string; Value: string }>(
-      index,
-      `SHOW GLOBAL STATUS WHERE Variable_name IN (${names.map(() => '?').join(',')})`,
-      names,
-    );
+    const rows = await this.query<{ Variable_name: string; Value: string }>(index, `SHOW GLOBAL STATUS WHERE Variable_name IN (${names.map(() => '?').join(',')})`, names);
     return Object.fromEntries(rows.map((r) => [r.Variable_name.toLowerCase(), r.Value]));
   }
 
@@ -311,7 +307,7 @@ export class GaleraSandbox {
     try {
       await execFileAsync('mariadb-install-db', installArgs, { maxBuffer: 16 * 1024 * 1024 });
     } catch (err) {
-      throw new Error(`mariadb-install-db failed (is mariadb-server installed?): ${(err as Error).message}`);
+      throw new Error(`mariadb-install-db failed (is mariadb-server installed?): ${(err as Error).message}`, { cause: err });
     }
     for (const node of this.state.nodes.slice(1)) fs.cpSync(first.datadir, node.datadir, { recursive: true });
     if (asRoot) await execFileAsync('chown', ['-R', 'mysql:mysql', this.state.root]);
@@ -442,7 +438,10 @@ function fileSize(file: string): number {
 function tailFrom(file: string, offset: number, lines: number): string {
   try {
     const text = fs.readFileSync(file, 'utf8').slice(offset);
-    return text.split('\n').slice(-lines - 1).join('\n');
+    return text
+      .split('\n')
+      .slice(-lines - 1)
+      .join('\n');
   } catch {
     return '(no log)';
   }

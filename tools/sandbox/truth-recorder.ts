@@ -43,9 +43,7 @@ export class TruthRecorder {
       try {
         conn ??= await mysql.createConnection(this.sandbox.adminConnectionOptions(index));
         const before = Date.now();
-        const [rows] = await conn.query(
-          "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_last_committed', 'wsrep_local_cached_downto', 'wsrep_local_state_comment')",
-        );
+        const [rows] = await conn.query("SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_last_committed', 'wsrep_local_cached_downto', 'wsrep_local_state_comment')");
         const t = Math.round((before + Date.now()) / 2);
         const v = Object.fromEntries((rows as Array<{ Variable_name: string; Value: string }>).map((r) => [r.Variable_name.toLowerCase(), r.Value]));
         if (v.wsrep_local_state_comment === 'Synced') {
@@ -113,7 +111,10 @@ export class TruthRecorder {
     const s = start.lastCommitted;
     const others = [...this.records.keys()].filter((i) => i !== joiner);
     // One of the other nodes' own record times is enough resolution (150-250 ms).
-    const times = this.records.get(others[0]!)!.filter((p) => p.t > t).map((p) => p.t);
+    const times = this.records
+      .get(others[0]!)!
+      .filter((p) => p.t > t)
+      .map((p) => p.t);
     for (const time of times) {
       const states = others.map((i) => this.at(i, time)).filter((p): p is TruthPoint => p !== null && p.downto !== null);
       if (states.length === 0) continue;

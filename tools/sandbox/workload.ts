@@ -33,7 +33,7 @@ export async function prepareSysbench(sandbox: GaleraSandbox, opts: SysbenchOpti
   try {
     await execFileAsync('sysbench', [...sysbenchArgs(sandbox, 1, opts), 'prepare'], { maxBuffer: 16 * 1024 * 1024 });
   } catch (err) {
-    throw new Error(`sysbench prepare failed (apt-get install sysbench): ${(err as Error).message}`);
+    throw new Error(`sysbench prepare failed (apt-get install sysbench): ${(err as Error).message}`, { cause: err });
   }
 }
 

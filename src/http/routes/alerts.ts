@@ -40,7 +40,26 @@ export function alertRoutes(app: Api, { engine, store }: ServerDeps): void {
     },
   );
 
-  app.get('/rules', { schema: { summary: 'The loaded rules', tags: ['rules'], response: { 200: Type.Object({ rules: Type.Array(RuleView) }, { description: 'The rules, as loaded from rules.dir' }), ...apiErrors() } } }, async () => ({
-    rules: engine.ruleList.map((r) => ({ name: r.name, file: r.file, scope: r.scope, condition: r.conditionText, forSeconds: r.forSeconds, severity: r.severity, labels: r.labels, summary: r.summary })),
-  }));
+  app.get(
+    '/rules',
+    {
+      schema: {
+        summary: 'The loaded rules',
+        tags: ['rules'],
+        response: { 200: Type.Object({ rules: Type.Array(RuleView) }, { description: 'The rules, as loaded from rules.dir' }), ...apiErrors() },
+      },
+    },
+    async () => ({
+      rules: engine.ruleList.map((r) => ({
+        name: r.name,
+        file: r.file,
+        scope: r.scope,
+        condition: r.conditionText,
+        forSeconds: r.forSeconds,
+        severity: r.severity,
+        labels: r.labels,
+        summary: r.summary,
+      })),
+    }),
+  );
 }

@@ -33,12 +33,15 @@ const ClusterListItem = Type.Object({
 });
 const ClusterList = Type.Object({ clusters: Type.Array(ClusterListItem) }, { description: 'Every configured cluster' });
 
-const ClusterDetail = Type.Object({
-  ...Common,
-  nodes: Type.Array(NodeSummary),
-  recommendation: Nullable(RecommendationView),
-  trend: Nullable(TrendView),
-}, { description: 'The cluster, its nodes, and its latest recommendation and trend (null before the first analysis)' });
+const ClusterDetail = Type.Object(
+  {
+    ...Common,
+    nodes: Type.Array(NodeSummary),
+    recommendation: Nullable(RecommendationView),
+    trend: Nullable(TrendView),
+  },
+  { description: 'The cluster, its nodes, and its latest recommendation and trend (null before the first analysis)' },
+);
 
 const RecommendationAnswer = Type.Object(
   { cluster: Type.String(), computedAt: Time(), ...RecommendationView.properties },

@@ -14,7 +14,7 @@ export function eventRoutes(app: Api, { store }: ServerDeps, lookup: Lookup): vo
         summary: 'Recorded events: counter epochs, page-store purges, gcache resets',
         tags: ['events'],
         querystring: Type.Object(
-          { cluster: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'only this cluster\'s events' })), since: TimeQuery('24 h ago'), limit: LimitQuery },
+          { cluster: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "only this cluster's events" })), since: TimeQuery('24 h ago'), limit: LimitQuery },
           { additionalProperties: false },
         ),
         response: { 200: Type.Object({ events: Type.Array(EventView) }, { description: 'Events, newest first' }), ...apiErrors(400, 404) },

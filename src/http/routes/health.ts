@@ -29,12 +29,16 @@ export function healthRoutes(app: Api, { store, metrics, health }: ServerDeps): 
   });
   // The text exposition format, as rendered after the last cycle: gzipped for a client that
   // accepts it, as Prometheus does. A Buffer payload with its own content type is sent as it is.
-  app.get('/metrics', { schema: { hide: true, response: { 200: Type.Unsafe<Buffer>(Type.String({ description: 'Prometheus text format 0.0.4, gzipped when asked for' })) } } }, async (req, reply) => {
-    const { text, gzip } = await metrics.rendered();
-    reply.type('text/plain; version=0.0.4; charset=utf-8').header('vary', 'accept-encoding');
-    if (acceptsGzip(req.headers['accept-encoding'])) return reply.header('content-encoding', 'gzip').send(gzip);
-    return reply.send(text);
-  });
+  app.get(
+    '/metrics',
+    { schema: { hide: true, response: { 200: Type.Unsafe<Buffer>(Type.String({ description: 'Prometheus text format 0.0.4, gzipped when asked for' })) } } },
+    async (req, reply) => {
+      const { text, gzip } = await metrics.rendered();
+      reply.type('text/plain; version=0.0.4; charset=utf-8').header('vary', 'accept-encoding');
+      if (acceptsGzip(req.headers['accept-encoding'])) return reply.header('content-encoding', 'gzip').send(gzip);
+      return reply.send(text);
+    },
+  );
 }
 
 /** True when an Accept-Encoding header lists gzip with a non-zero quality. */

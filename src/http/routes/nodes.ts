@@ -36,7 +36,9 @@ export function nodeRoutes(app: Api, { analyzer, store }: ServerDeps, lookup: Lo
 
   app.get(
     '/clusters/:cluster/nodes/:node/window',
-    { schema: { summary: "The node's replication window, IST budget and write rates", tags: ['nodes'], params: NodeParams, response: { 200: WindowView, ...apiErrors(400, 404) } } },
+    {
+      schema: { summary: "The node's replication window, IST budget and write rates", tags: ['nodes'], params: NodeParams, response: { 200: WindowView, ...apiErrors(400, 404) } },
+    },
     async (req) => windowView(req.params.cluster, req.params.node, lookup.node(req.params.cluster, req.params.node)),
   );
 

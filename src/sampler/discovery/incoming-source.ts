@@ -17,7 +17,7 @@ const MEMBERSHIP_SQL = "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_incomi
 
 export const AUTO_MESSAGE =
   'wsrep_incoming_addresses reads AUTO for some members: discovery by seeds needs wsrep_node_incoming_address ' +
-  'set to each node\'s client address (host:port) on every node, as Galera leaves it at AUTO by default; ' +
+  "set to each node's client address (host:port) on every node, as Galera leaves it at AUTO by default; " +
   'set it, or use dns discovery or a fixed nodes list';
 
 export class IncomingAddressesSource implements MemberSource {
@@ -33,7 +33,8 @@ export class IncomingAddressesSource implements MemberSource {
   async list(known: readonly NodeTarget[]): Promise<Listing> {
     const failures: string[] = [];
     for (const candidate of this.candidates(known)) {
-      const session = this.session && addressKey(this.session.address) === addressKey(candidate) ? this.session : new MemberSession(candidate, this.settings, this.timeoutMs, this.resolver);
+      const session =
+        this.session && addressKey(this.session.address) === addressKey(candidate) ? this.session : new MemberSession(candidate, this.settings, this.timeoutMs, this.resolver);
       if (session !== this.session) await this.dropSession();
       this.session = session;
       let rows: Array<{ Variable_name: string; Value: string }>;
@@ -66,11 +67,7 @@ export class IncomingAddressesSource implements MemberSource {
 
   /** The member that answered last, the other known members, then the seeds; each once. */
   private candidates(known: readonly NodeTarget[]): MemberAddress[] {
-    const all = [
-      ...(this.session ? [this.session.address] : []),
-      ...known.filter((n) => !n.departed && n.host).map((n) => ({ host: n.host!, port: n.port })),
-      ...this.seeds,
-    ];
+    const all = [...(this.session ? [this.session.address] : []), ...known.filter((n) => !n.departed && n.host).map((n) => ({ host: n.host!, port: n.port })), ...this.seeds];
     const seen = new Set<string>();
     return all.filter((a) => !seen.has(addressKey(a)) && seen.add(addressKey(a)));
   }

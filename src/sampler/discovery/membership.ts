@@ -105,7 +105,8 @@ export class Membership {
     }
     const present = this.place(listed, listing.distinctServers, problems);
     const changes = this.presence.observe(this.cluster.nodes, present, complete, this.now());
-    for (const n of changes.departed) this.log.warn('member departed: absent from the membership for longer than departAfter', { node: n.name, departAfterSeconds: this.discovery.departAfterSeconds });
+    for (const n of changes.departed)
+      this.log.warn('member departed: absent from the membership for longer than departAfter', { node: n.name, departAfterSeconds: this.discovery.departAfterSeconds });
     for (const n of changes.returned) this.log.info('departed member is back', { node: n.name, host: n.host, port: n.port });
     this.report(problems);
   }
@@ -121,7 +122,8 @@ export class Membership {
       if (name !== undefined) byName.set(name, [...(byName.get(name) ?? []), key]);
     }
     for (const [name, keys] of byName) {
-      if (keys.length > 1 && distinctServers) problems.push(`several members report wsrep_node_name ${JSON.stringify(name)} (${keys.join(', ')}): give each node a name of its own`);
+      if (keys.length > 1 && distinctServers)
+        problems.push(`several members report wsrep_node_name ${JSON.stringify(name)} (${keys.join(', ')}): give each node a name of its own`);
       const node = this.cluster.nodes.find((n) => n.name === name);
       if (!node) {
         this.cluster.nodes.push(this.newNode(name, listed.get(keys[0]!)!));

@@ -50,7 +50,13 @@ export class DaemonChild {
 
   /** The daemon's base URL, once it has said where it listens. */
   async url(timeoutMs = 30_000): Promise<string> {
-    const line = await waitFor('the daemon\'s listen address', () => this.records.find((r) => r.msg === 'http listening') ?? (this.exit ? Promise.reject(new Error(`the daemon exited (${JSON.stringify(this.exit)}): ${this.logText()}`)) : null), timeoutMs);
+    const line = await waitFor(
+      "the daemon's listen address",
+      () =>
+        this.records.find((r) => r.msg === 'http listening') ??
+        (this.exit ? Promise.reject(new Error(`the daemon exited (${JSON.stringify(this.exit)}): ${this.logText()}`)) : null),
+      timeoutMs,
+    );
     return String(line.url);
   }
 

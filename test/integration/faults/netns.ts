@@ -62,7 +62,9 @@ export class NetnsLab {
       }
     } catch (err) {
       lab.destroy();
-      throw new Error(`could not build the test network (needs root and iproute2): ${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message}`);
+      throw new Error(`could not build the test network (needs root and iproute2): ${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message}`, {
+        cause: err,
+      });
     }
     return lab;
   }
