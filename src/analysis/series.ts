@@ -221,6 +221,11 @@ export class ColumnSeries implements PointSeries {
     if (capacity > this.ts.length) this.makeRoom(Math.ceil(capacity));
   }
 
+  /** Gives back the room a trim left unused (as the next push would), when the live points fill less than a third of it. */
+  shrinkToFit(): void {
+    if (this.size * 3 < this.ts.length && this.ts.length > 128) this.makeRoom(Math.max(64, Math.ceil(this.size * 1.5)));
+  }
+
   /**
    * Moves the live points to the front, growing the columns by half when more than two thirds
    * full, or shrinking them when a trim left them a quarter full (a window that got shorter).

@@ -54,6 +54,8 @@ export class Analyzer {
       // frees, the next one's reuses, so the allocator is not left holding every node's
       // pre-trim history at once.
       this.compact(cluster.name, timeline, histories, this.now());
+      for (const h of histories) h.points.shrinkToFit();
+      timeline.shrinkToFit();
     }
     for (const analysis of store.latestAnalyses()) this.latestByCluster.set(analysis.cluster, analysis);
   }

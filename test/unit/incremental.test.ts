@@ -11,6 +11,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { Store, type StoredSample } from '../../src/store/store.ts';
 import { Analyzer } from '../../src/pipeline/analyzer.ts';
 import { toPoint } from '../../src/pipeline/node-history.ts';
+import { ColumnSeries, type SeriesPoint } from '../../src/analysis/series.ts';
 import { analyzeCluster, type ClusterAnalysis, type NodeAnalysis } from '../../src/analysis/cluster-analysis.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import type { CycleResult } from '../../src/sampler/sampler.ts';
@@ -218,4 +219,28 @@ test('seven synthetic hours: trimmed and thinned history agrees within a minute,
   // buckets of seven hours at 16 bytes (+ the sorted rates), and a short sliding maximum.
   const pointsPerSeries = 360 + measured / 60 + 10;
   assert.ok(maxState < 4 * pointsPerSeries * 41 * 1.6 + 3 * 1500 * 24 + 3 * 100 * 16, `state ${maxState} bytes`);
+});
+
+test('a series sized once at load, trimmed, then shrunk: the same points, in less room', () => {
+  const series = new ColumnSeries();
+  series.reserve(2000);
+  assert.equal(series.byteSize, 2000 * 37, 'one allocation of the size asked for');
+  const at = (i: number) => ({ t: i * 10_000, seqno: 100 + i, bytes: 1000 * i, epoch: 1, downto: i % 7 === 0 ? null : 50 + i, synced: i % 5 !== 0 });
+  for (let i = 0; i < 1800; i++) series.push(at(i));
+  assert.equal(series.byteSize, 2000 * 37, 'no growth while within the reserve');
+  series.dropFront(1500);
+  series.shrinkToFit();
+  assert.ok(series.byteSize < (2000 * 37) / 3, `shrunk to ${series.byteSize} bytes`);
+  assert.equal(series.length, 300);
+  const pointAt = (i: number): SeriesPoint => ({
+    t: series.t(i),
+    seqno: series.seqno(i),
+    bytes: series.bytes(i),
+    epoch: series.epoch(i),
+    downto: series.downto(i),
+    synced: series.synced(i),
+  });
+  for (let i = 0; i < 300; i++) assert.deepEqual(pointAt(i), at(1500 + i));
+  series.push(at(1800));
+  assert.deepEqual(pointAt(300), at(1800), 'and it grows again as usual');
 });
