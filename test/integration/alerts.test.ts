@@ -11,14 +11,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { GaleraSandbox, sleep } from '../../tools/sandbox/galera-sandbox.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { signBody } from '../../src/sinks/webhook.ts';
 import { waitFor } from '../support/wait.ts';
-import { tracked } from '../support/children.ts';
+import { startAlertmanager } from '../support/alertmanager.ts';
 import { startCluster, configYaml, spawnCli, queryDatabase, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ga-alerts-'));
@@ -87,22 +87,7 @@ let alertmanager: ChildProcess;
 let sandbox: GaleraSandbox;
 
 before(async () => {
-  const amDir = path.join(tmp, 'am');
-  fs.mkdirSync(amDir);
-  fs.writeFileSync(path.join(amDir, 'am.yml'), "route:\n  receiver: 'null'\n  group_wait: 1s\nreceivers:\n  - name: 'null'\n");
-  alertmanager = tracked(
-    spawn(
-      'prometheus-alertmanager',
-      [`--config.file=${path.join(amDir, 'am.yml')}`, `--storage.path=${amDir}`, `--web.listen-address=127.0.0.1:${AM_PORT}`, '--cluster.listen-address='],
-      { stdio: 'ignore' },
-    ),
-  );
-  await waitFor('Alertmanager', () =>
-    fetch(`http://127.0.0.1:${AM_PORT}/-/ready`).then(
-      (r) => r.ok,
-      () => false,
-    ),
-  );
+  alertmanager = await startAlertmanager(path.join(tmp, 'am'), AM_PORT);
   sandbox = await startCluster({ nodes: 1, basePort: 24600 });
 });
 

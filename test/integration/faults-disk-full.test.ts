@@ -17,11 +17,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import http from 'node:http';
 import Database from 'better-sqlite3';
 import { sleep, type GaleraSandbox } from '../../tools/sandbox/galera-sandbox.ts';
 import { startCluster, configYaml, queryDatabase, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';
-import { SHIPPED_RULES, SteadyWriter, get, metricValue, waitFor, waitForSecondOfMinute } from './faults/common.ts';
+import { SHIPPED_RULES, SteadyWriter, get, metricValue, waitFor, waitForSecondOfMinute, webhookReceiver } from './faults/common.ts';
 import { SmallTmpfs } from './faults/filesystems.ts';
 import { DaemonChild } from './faults/daemon-child.ts';
 
@@ -150,21 +149,6 @@ test('a full disk: sampling, API and metrics carry on, /readyz says why, the err
     `# disk full: filler ${filled} bytes; ${cycles} cycles in the fault; store errors ${errorsSecond}; error lines: ${[...perMessage].map(([m, n]) => `${m} ×${n}`).join('; ')}`,
   );
 });
-
-/** A webhook receiver on 127.0.0.1 that answers 200 and keeps every body. */
-async function webhookReceiver(port: number): Promise<{ got: Array<{ at: number; body: any }>; close: () => Promise<void> }> {
-  const got: Array<{ at: number; body: any }> = [];
-  const server = http.createServer((req, res) => {
-    let raw = '';
-    req.on('data', (d) => (raw += d));
-    req.on('end', () => {
-      got.push({ at: Date.now(), body: JSON.parse(raw || 'null') });
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { got, close: () => new Promise((r) => server.close(() => r())) };
-}
 
 test('while the disk is full, an alert that arises is shown from memory at once and notified once space returns', async () => {
   const db = path.join(disk!.dir, 'alerts.db');

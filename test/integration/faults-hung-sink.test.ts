@@ -18,14 +18,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import net from 'node:net';
-import http from 'node:http';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { sleep, type GaleraSandbox } from '../../tools/sandbox/galera-sandbox.ts';
 import { startFleet, type Fleet } from '../../tools/fleet/fleet.ts';
 import { startCluster, queryDatabase, ADVISOR_USER, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';
-import { SHIPPED_RULES, get, waitFor } from './faults/common.ts';
+import { SHIPPED_RULES, get, waitFor, webhookReceiver } from './faults/common.ts';
 import { DaemonChild } from './faults/daemon-child.ts';
-import { tracked } from '../support/children.ts';
+import { startAlertmanager } from '../support/alertmanager.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ga-faults-sink-'));
 const HUNG_PORT = 26491;
@@ -66,20 +65,6 @@ class HungReceiver {
   }
 }
 
-async function webhookReceiver(port: number): Promise<{ got: Array<{ at: number; body: any }>; close: () => Promise<void> }> {
-  const got: Array<{ at: number; body: any }> = [];
-  const server = http.createServer((req, res) => {
-    let raw = '';
-    req.on('data', (d) => (raw += d));
-    req.on('end', () => {
-      got.push({ at: Date.now(), body: JSON.parse(raw || 'null') });
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { got, close: () => new Promise((r) => server.close(() => r())) };
-}
-
 interface AmAlert {
   labels: Record<string, string>;
   status: { state: string };
@@ -97,22 +82,7 @@ let hook: Awaited<ReturnType<typeof webhookReceiver>>;
 let daemon: DaemonChild | undefined;
 
 before(async () => {
-  const amDir = path.join(tmp, 'am');
-  fs.mkdirSync(amDir);
-  fs.writeFileSync(path.join(amDir, 'am.yml'), "route:\n  receiver: 'null'\n  group_wait: 1s\nreceivers:\n  - name: 'null'\n");
-  alertmanager = tracked(
-    spawn(
-      'prometheus-alertmanager',
-      [`--config.file=${path.join(amDir, 'am.yml')}`, `--storage.path=${amDir}`, `--web.listen-address=127.0.0.1:${AM_PORT}`, '--cluster.listen-address='],
-      { stdio: 'ignore' },
-    ),
-  );
-  await waitFor('Alertmanager', () =>
-    fetch(`http://127.0.0.1:${AM_PORT}/-/ready`).then(
-      (r) => r.ok,
-      () => false,
-    ),
-  );
+  alertmanager = await startAlertmanager(path.join(tmp, 'am'), AM_PORT);
   hung = new HungReceiver();
   await hung.listen(HUNG_PORT);
   hook = await webhookReceiver(HOOK_PORT);

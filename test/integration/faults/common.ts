@@ -1,5 +1,6 @@
 /** What the fault tests share: waiting, reading the daemon's API and metrics, a steady write load. */
 import path from 'node:path';
+import http from 'node:http';
 import mysql from 'mysql2/promise';
 import { sleep, type GaleraSandbox } from '../../../tools/sandbox/galera-sandbox.ts';
 
@@ -130,4 +131,19 @@ export async function waitForSecondOfMinute(fromSecond: number, toSecond: number
     if (second >= fromSecond && second <= toSecond) return;
     await sleep(second < fromSecond ? (fromSecond - second) * 1000 : (60 - second + fromSecond) * 1000);
   }
+}
+
+/** A webhook receiver on 127.0.0.1 that answers 200 and keeps every body, with when it came. */
+export async function webhookReceiver(port: number): Promise<{ got: Array<{ at: number; body: any }>; close: () => Promise<void> }> {
+  const got: Array<{ at: number; body: any }> = [];
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (d) => (raw += d));
+    req.on('end', () => {
+      got.push({ at: Date.now(), body: JSON.parse(raw || 'null') });
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return { got, close: () => new Promise((r) => server.close(() => r())) };
 }
