@@ -40,3 +40,14 @@ test('every npm run command the README mentions exists', () => {
   const scripts = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).scripts as Record<string, string>;
   for (const m of readme.matchAll(/npm run ([a-z:]+)/g)) assert.ok(m[1]! in scripts, `npm run ${m[1]} exists`);
 });
+
+test('the layout table names every folder of src/ and tools/, and src/daemon.ts', () => {
+  const layout = section('Layout');
+  const folders = (dir: string) =>
+    fs
+      .readdirSync(new URL(`../../${dir}/`, import.meta.url), { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => `${dir}/${e.name}`);
+  for (const folder of [...folders('src'), ...folders('tools')]) assert.ok(layout.includes(`\`${folder}\``), `${folder} is in the layout table`);
+  assert.ok(layout.includes('`src/daemon.ts`'));
+});
