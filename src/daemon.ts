@@ -115,6 +115,7 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
       await sampler.stop();
       await outbox.stop();
       pipeline.flush();
+      engine.flush(Date.now());
       pipeline.close();
       store.close();
       lock.release();

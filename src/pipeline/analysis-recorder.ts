@@ -12,8 +12,8 @@ const MINUTE_MS = 60_000;
 
 export class AnalysisRecorder {
   private readonly lastMinute = new Map<string, number>();
-  /** Minutes written by the cycle's transaction, which may still roll back. */
-  private readonly staged = new Map<string, number>();
+  /** Minutes (and analyses) written by the cycle's transaction, which may still roll back. */
+  private readonly staged = new Map<string, { minute: number; analysis: ClusterAnalysis }>();
   private readonly unwritten = new Map<string, ClusterAnalysis>();
 
   constructor(private readonly store: Store) {}
@@ -22,23 +22,26 @@ export class AnalysisRecorder {
   record(analyses: readonly ClusterAnalysis[]): void {
     for (const a of analyses) {
       const minute = Math.floor(a.computedAt / MINUTE_MS);
-      if ((this.staged.get(a.cluster) ?? this.lastMinute.get(a.cluster)) === minute) {
+      if ((this.staged.get(a.cluster)?.minute ?? this.lastMinute.get(a.cluster)) === minute) {
         this.unwritten.set(a.cluster, a);
         continue;
       }
       this.store.recordAnalysis(a);
-      this.staged.set(a.cluster, minute);
-      this.unwritten.delete(a.cluster);
+      this.staged.set(a.cluster, { minute, analysis: a });
     }
   }
 
   committed(): void {
-    for (const [cluster, minute] of this.staged) this.lastMinute.set(cluster, minute);
+    for (const [cluster, { minute }] of this.staged) {
+      this.lastMinute.set(cluster, minute);
+      this.unwritten.delete(cluster); // what was written is newer than anything waiting
+    }
     this.staged.clear();
   }
 
-  /** The minute's rows were not kept: the next cycle of the minute writes them. */
+  /** The minute's rows were not kept: the next cycle of the minute writes them, and a stop before it the latest. */
   rolledBack(): void {
+    for (const [cluster, { analysis }] of this.staged) this.unwritten.set(cluster, analysis);
     this.staged.clear();
   }
 

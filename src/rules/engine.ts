@@ -105,7 +105,7 @@ export class RuleEngine {
     const rules = this.rules;
     for (const a of analyses) this.evaluateCluster(rules, a, contextOf, now, seen);
     this.resolveUnseen(rules, analyses, seen, now);
-    this.persist();
+    this.persist(now);
   }
 
   /**
@@ -124,7 +124,7 @@ export class RuleEngine {
       }
     }
     this.resolveUnseen(rules, analyses, seen, now);
-    this.persist();
+    this.persist(now);
   }
 
   /** Every rule over one cluster and its nodes; each node's values are computed once for all rules. */
@@ -241,8 +241,12 @@ export class RuleEngine {
    * the store refuses, everything stays queued for the next evaluation, and the error goes to the
    * caller (the cycle logs it once a minute).
    */
-  private persist(): void {
+  private persist(now: number): void {
     if (this.unsaved.size === 0) return;
+    // A notification older than alerting.expireAfter would be expired by the outbox at once:
+    // while the store refuses writes, such notices are dropped rather than kept in memory.
+    const oldest = now - this.config.alerting.expireAfterSeconds * 1000;
+    for (const change of this.unsaved.values()) if (change.notices.some((n) => n.at < oldest)) change.notices = change.notices.filter((n) => n.at >= oldest);
     const idsBefore = [...this.unsaved.keys()].map((identity) => [identity, identity.id] as const);
     try {
       this.store.transaction(() => {
@@ -253,6 +257,15 @@ export class RuleEngine {
       // The rolled-back inserts' ids were never committed: the next attempt inserts again.
       for (const [identity, id] of idsBefore) identity.id = id;
       throw err;
+    }
+  }
+
+  /** At shutdown: one more attempt to write what is queued; a failure is logged, not thrown. */
+  flush(now: number): void {
+    try {
+      this.persist(now);
+    } catch (err) {
+      this.log.error('alert changes not written at shutdown', { unsaved: this.unsaved.size, err });
     }
   }
 

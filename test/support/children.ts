@@ -10,6 +10,14 @@ const running = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
+// A run stopped from outside (CI's timeout, Ctrl-C) exits through the 'exit' hooks too: these,
+// and the sandbox's, which stop its detached servers.
+for (const [signal, code] of [
+  ['SIGTERM', 143],
+  ['SIGINT', 130],
+] as const) {
+  process.once(signal, () => process.exit(code));
+}
 
 /** Registers `child` to be killed at exit (unless it has exited by then) and returns it. */
 export function tracked<C extends ChildProcess>(child: C): C {

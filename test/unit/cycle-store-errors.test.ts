@@ -142,6 +142,8 @@ test("a minute's analysis row rolled back with its cycle is written by the next 
   store.rollbackCycle(); // the commit failed (a full disk): the row is gone
   recorder.rolledBack();
   assert.equal(rows(), 0);
+  recorder.flush(); // a stop now still writes the latest analysis
+  assert.equal(store.latestAnalyses()[0]?.computedAt, minuteStart + 1_000);
 
   store.beginCycle();
   recorder.record([analysis(minuteStart + 11_000)]);

@@ -360,6 +360,9 @@ test('Accept-Encoding: gzip is taken as HTTP says', () => {
   assert.equal(acceptsGzip('br, GZIP;q=0.5'), true);
   assert.equal(acceptsGzip('*'), true);
   assert.equal(acceptsGzip('gzip;q=0'), false);
+  assert.equal(acceptsGzip('gzip;q=0, *'), false, 'its own entry decides, not *');
+  assert.equal(acceptsGzip('*;q=0'), false);
+  assert.equal(acceptsGzip('identity, *;q=0.5'), true);
   assert.equal(acceptsGzip('deflate, identity'), false);
 });
 

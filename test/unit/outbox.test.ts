@@ -305,6 +305,23 @@ test('a store that refuses writes: alerts go on from memory, and their rows and 
   ]);
 });
 
+test('while the store refuses writes, notices older than expireAfter are dropped, and a stop writes what is queued', () => {
+  const { file, store, engine, evaluate } = engineFixture('    - { name: wh, type: webhook, url: "http://127.0.0.1:9" }');
+  const other = new Database(file);
+  closers.push(() => other.close());
+  const t0 = Date.now();
+  other.exec('BEGIN IMMEDIATE');
+  assert.throws(() => evaluate(t0, 1), /locked|busy/i); // fires
+  const later = t0 + 86400_000 + 120_000; // past alerting.expireAfter (1 day by default)
+  assert.throws(() => evaluate(later, 0), /locked|busy/i); // resolves
+  other.exec('ROLLBACK');
+  engine.flush(later); // the daemon's stop
+  assert.equal(engine.unsavedCount, 0);
+  assert.equal(store.alertHistory(0, 10)[0]?.state, 'resolved');
+  const kinds = store.notifications(10).map((n) => n.kind);
+  assert.deepEqual(kinds, ['resolved'], 'the day-old firing notice was dropped, not queued to expire');
+});
+
 test('a pending alert dropped before the store could take it leaves no row', () => {
   const { file, store, engine, evaluate } = engineFixture('    []', 'for: 5m\n');
   const other = new Database(file);

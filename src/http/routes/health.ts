@@ -41,13 +41,15 @@ export function healthRoutes(app: Api, { store, metrics, health }: ServerDeps): 
   );
 }
 
-/** True when an Accept-Encoding header lists gzip with a non-zero quality. */
+/** True when an Accept-Encoding header accepts gzip: by its own entry if listed (its quality not 0), else by `*`. */
 export function acceptsGzip(header: string | undefined): boolean {
   if (!header) return false;
-  return header.split(',').some((part) => {
+  const quality = new Map<string, number>();
+  for (const part of header.split(',')) {
     const [coding, ...params] = part.trim().toLowerCase().split(';');
-    if (coding !== 'gzip' && coding !== '*') return false;
     const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    return q === undefined || Number(q.slice(2)) > 0;
-  });
+    quality.set(coding!.trim(), q === undefined ? 1 : Number(q.slice(2)));
+  }
+  const q = quality.get('gzip') ?? quality.get('*') ?? 0;
+  return q > 0;
 }
