@@ -246,9 +246,14 @@ test(
 
     assert.ok(inThird(rss, 1).length >= 5 && inThird(cycles, 2).length >= 5, 'enough measurements in each third');
     assert.ok(rss3 <= rss2 * 1.05, `RSS grew from ${mib(rss2)} to ${mib(rss3)} MiB between the second and the last third`);
-    // The delay is measured at 10 ms resolution and is a few ms: 5% of it is below what the
-    // histogram can tell apart, so growth within one millisecond also counts as flat.
-    assert.ok(el3 <= el2 * 1.05 || el3 - el2 <= 1, `event-loop delay p99 grew from ${el2} to ${el3} ms`);
+    // The delay's p99 is 10-15 ms here and moves by a few ms with whatever else the machine runs
+    // (a CI run with other work beside it read 11.5 then 13.7 ms, with the cycle durations
+    // falling): 5% of it is noise, so growth within 5 ms also counts as flat. A leak in the
+    // cycle shows in the cycle durations, which must not grow either.
+    assert.ok(el3 <= el2 * 1.05 || el3 - el2 <= 5, `event-loop delay p99 grew from ${el2} to ${el3} ms`);
+    const dur2 = median(inThird(cycles, 1).map((c) => c.durationMs));
+    const dur3 = median(inThird(cycles, 2).map((c) => c.durationMs));
+    assert.ok(dur3 <= dur2 * 1.2 + 10, `cycle duration median grew from ${dur2} to ${dur3} ms`);
     assert.equal(fdsAfter.fleet, nodeCount, `one connection per node after the restarts: ${JSON.stringify(fdsAfter)}`);
     assert.ok(fdsAfter.other <= fdsBefore.other + 2, `other descriptors ${fdsBefore.other} → ${fdsAfter.other}`);
     assert.deepEqual(scrapeFailures, [], 'every read of /metrics and the API answered');
