@@ -1,10 +1,12 @@
 /**
- * The REST load of the fleet benchmark in a process of its own: options as JSON in argv[2], the
+ * The REST load of the fleet benchmark in a process of its own: options as JSON on stdin, the
  * figures as one JSON line on stdout. SIGTERM stops the load early.
  */
 import { runRestLoad, type RestLoadOptions } from './rest-load.js';
 
-const load = runRestLoad(JSON.parse(process.argv[2] ?? '{}') as RestLoadOptions);
+const chunks: Buffer[] = [];
+for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+const load = runRestLoad(JSON.parse(Buffer.concat(chunks).toString('utf8')) as RestLoadOptions);
 process.once('SIGTERM', () => load.stop());
 load.done.then(
   (figures) => process.stdout.write(`${JSON.stringify(figures)}\n`),

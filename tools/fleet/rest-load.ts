@@ -71,7 +71,9 @@ export function runRestLoad(options: RestLoadOptions): RestLoad {
 
 /** Runs the load in a child process; stop() ends it early (the figures so far are still reported). */
 export function startRestLoad(options: RestLoadOptions): RestLoad {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'rest-load-child.ts'), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The options go on stdin: a fleet's node list outgrows what one argument may hold (128 kB).
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'rest-load-child.ts')], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin!.end(JSON.stringify(options));
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
