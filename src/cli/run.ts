@@ -4,7 +4,7 @@ import { loadConfigFile, type Config } from '../config/load.js';
 import { sampleOnce } from './sample-once.js';
 import { renderReport } from './report.js';
 import { Store } from '../store/store.js';
-import { startDaemon } from '../daemon.js';
+import { startDaemon, type Daemon } from '../daemon.js';
 import { VERSION } from '../version.js';
 
 const MAIN_HELP = `gcache-advisor: measures the Galera replication window, each node's IST budget
@@ -130,32 +130,38 @@ function report(config: Config, json: boolean): number {
 }
 
 async function serve(config: Config): Promise<number> {
-  const daemon = await startDaemon(config);
+  // The signals are taken from the start: the daemon announces its address before its first
+  // cycle ends, and a SIGHUP or SIGTERM sent meanwhile must not meet Node's default action
+  // (exit, with nothing shut down). A stop asked while starting waits for the start to end.
+  let daemon: Daemon | null = null;
+  let reloadWhenStarted = false;
+  let requestStop: (signal: string) => void = () => undefined;
+  const stopRequested = new Promise<string>((resolve) => (requestStop = resolve));
+  process.on('SIGINT', () => requestStop('SIGINT'));
+  process.on('SIGTERM', () => requestStop('SIGTERM'));
+  // SIGHUP re-reads the rules folder; an invalid set is refused and the old one kept.
+  process.on('SIGHUP', () => {
+    if (daemon) daemon.engine.reload();
+    else reloadWhenStarted = true;
+  });
+  daemon = await startDaemon(config);
+  const started = daemon;
+  if (reloadWhenStarted) started.engine.reload();
   // Last-resort handlers: whatever escapes is logged through the secret scrubber, never printed
   // raw by Node. A rejection nobody awaited is logged and the daemon goes on; an uncaught
   // exception leaves the process in an unknown state, so it is logged and the daemon exits 1.
-  process.on('unhandledRejection', (reason) => daemon.log.error('unhandled rejection', { err: reason instanceof Error ? reason : String(reason) }));
+  process.on('unhandledRejection', (reason) => started.log.error('unhandled rejection', { err: reason instanceof Error ? reason : String(reason) }));
   process.on('uncaughtException', (err) => {
-    daemon.log.error('uncaught exception: exiting', { err, stack: err.stack });
+    started.log.error('uncaught exception: exiting', { err, stack: err.stack });
     process.exit(1);
   });
-  return new Promise((resolve) => {
-    let stopping = false;
-    const shutdown = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      daemon.log.info('shutting down', { signal });
-      daemon.stop().then(
-        () => resolve(0),
-        (err: Error) => {
-          daemon.log.error('shutdown failed', { err });
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGINT', () => shutdown('SIGINT'));
-    process.on('SIGTERM', () => shutdown('SIGTERM'));
-    // SIGHUP re-reads the rules folder; an invalid set is refused and the old one kept.
-    process.on('SIGHUP', () => daemon.engine.reload());
-  });
+  const signal = await stopRequested;
+  started.log.info('shutting down', { signal });
+  try {
+    await started.stop();
+    return 0;
+  } catch (err) {
+    started.log.error('shutdown failed', { err: err as Error });
+    return 1;
+  }
 }

@@ -19,6 +19,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { signBody } from '../../src/sinks/webhook.ts';
 import { waitFor } from '../support/wait.ts';
 import { startAlertmanager } from '../support/alertmanager.ts';
+import { exited } from '../support/children.ts';
 import { startCluster, configYaml, spawnCli, queryDatabase, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ga-alerts-'));
@@ -197,7 +198,7 @@ test('a daemon killed while a notification is pending delivers it exactly once a
   const first = spawnCli(['serve', '-c', file], env);
   await waitFor('a failed attempt', () => fs.existsSync(db) && countDeliveries(db).some((r) => r.attempts >= 1), 20_000);
   first.kill('SIGKILL');
-  await new Promise((r) => first.once('exit', r));
+  await exited(first);
   const pending = countDeliveries(db);
   assert.equal(pending.length, 1);
   assert.equal(pending[0]!.delivered, 0);
@@ -212,7 +213,7 @@ test('a daemon killed while a notification is pending delivers it exactly once a
     assert.equal(countDeliveries(db).length, 1, 'the restart re-used the open alert: no second notification');
   } finally {
     second.kill('SIGTERM');
-    await new Promise((r) => second.once('exit', r));
+    await exited(second);
     await hook.close();
   }
 });
@@ -240,7 +241,7 @@ test('SIGHUP reloads the rules, and keeps the old set when the new one is broken
     assert.deepEqual((await ruleNames()).sort(), ['Fixed', 'GcacheAdvisorNodeNotSampled']);
   } finally {
     daemon.kill('SIGTERM');
-    await new Promise((r) => daemon.once('exit', r));
+    await exited(daemon);
   }
 });
 

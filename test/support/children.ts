@@ -25,3 +25,9 @@ export function tracked<C extends ChildProcess>(child: C): C {
   child.once('exit', () => running.delete(child));
   return child;
 }
+
+/** Resolves when `child` has exited, also when it had before this was called (an 'exit' listener added late never fires). */
+export function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
