@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { GaleraSandbox, sleep } from '../../tools/sandbox/galera-sandbox.ts';
 import { startCluster, writeConfigFile, runCli, spawnCli, queryDatabase, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';
+import { exited } from '../support/children.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ga-cli-'));
 const env = { [PASSWORD_ENV]: ADVISOR_PASSWORD };
@@ -118,7 +119,7 @@ test('kill -9 of the daemon loses nothing committed, and a restart carries on', 
   await sleep(5000);
   // What the daemon logged as done is what must survive.
   first.kill('SIGKILL');
-  await new Promise((r) => first.once('exit', r));
+  await exited(first);
   const afterKill = countSamples(db);
   assert.equal(afterKill.length, 3, stderr);
   assert.ok(
