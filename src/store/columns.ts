@@ -41,30 +41,53 @@ export interface RowLayout {
   readonly nested?: Readonly<Record<string, FieldList>>;
 }
 
-/**
- * Compiles the writing side of a layout, `(o) => ({ column: o.field, ..., column: o.nested.field })`:
- * an object literal is built and bound many times faster than one filled key by key, and a
- * cycle writes a row per node. The names come from the column tables of this folder, not input.
- */
-export function compileToRow<T>(layout: RowLayout): (o: T) => Row {
-  const write = (from: string, fields: FieldList) =>
-    fields.map(([field, c]) => {
-      const value = `${from}.${identifier(field)}`;
-      return `${identifier(c.column)}: ${c.round ? `Math.round(${value})` : value}`;
-    });
-  const nested = Object.entries(layout.nested ?? {}).flatMap(([name, fields]) => write(`o.${identifier(name)}`, fields));
-  return new Function('o', `return { ${[...write('o', layout.fields), ...nested].join(', ')} };`) as (o: T) => Row;
+/** One stored field: where it sits in the object (`inside`: the nested object holding it) and its column. */
+interface FieldPlan {
+  readonly inside: string | null;
+  readonly field: string;
+  readonly column: FieldColumn;
 }
 
-/** Compiles the reading side of a layout: the object rebuilt from a row, NULLs read as `ifNull`. */
-export function compileFromRow<T>(layout: RowLayout): (row: Row) => T {
-  const read = (fields: FieldList) =>
-    fields.map(([field, c]) => {
-      const value = `r.${identifier(c.column)}`;
-      return `${identifier(field)}: ${c.ifNull === undefined ? value : `${value} ?? ${JSON.stringify(c.ifNull)}`}`;
+/** The layout flattened once, its names checked (they also stand in SQL). */
+function planOf(layout: RowLayout): FieldPlan[] {
+  const plan = (inside: string | null, fields: FieldList) =>
+    fields.map(([field, column]): FieldPlan => {
+      identifier(field);
+      identifier(column.column);
+      if (inside !== null) identifier(inside);
+      return { inside, field, column };
     });
-  const nested = Object.entries(layout.nested ?? {}).map(([name, fields]) => `${identifier(name)}: { ${read(fields).join(', ')} }`);
-  return new Function('r', `return { ${[...read(layout.fields), ...nested].join(', ')} };`) as (row: Row) => T;
+  return [...plan(null, layout.fields), ...Object.entries(layout.nested ?? {}).flatMap(([name, fields]) => plan(name, fields))];
+}
+
+/**
+ * The writing side of a layout: `(o) => ({ column: o.field, ..., column: o.nested.field })`, from
+ * the layout flattened once. Plain data access, no generated code.
+ */
+export function compileToRow<T>(layout: RowLayout): (o: T) => Row {
+  const plan = planOf(layout);
+  return (o) => {
+    const row: Row = {};
+    for (const { inside, field, column } of plan) {
+      const from = (inside === null ? o : (o as Record<string, unknown>)[inside]) as Record<string, SqlValue>;
+      const value = from[field]!;
+      row[column.column] = column.round && typeof value === 'number' ? Math.round(value) : value;
+    }
+    return row;
+  };
+}
+
+/** The reading side of a layout: the object rebuilt from a row, NULLs read as `ifNull`. */
+export function compileFromRow<T>(layout: RowLayout): (row: Row) => T {
+  const plan = planOf(layout);
+  return (row) => {
+    const o: Record<string, unknown> = {};
+    for (const { inside, field, column } of plan) {
+      const target = inside === null ? o : ((o[inside] ??= {}) as Record<string, unknown>);
+      target[field] = row[column.column] ?? column.ifNull ?? row[column.column];
+    }
+    return o as T;
+  };
 }
 
 /**
