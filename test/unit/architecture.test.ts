@@ -56,3 +56,15 @@ test('no import runs backwards in the pipeline', () => {
   }
   assert.deepEqual(backwards, []);
 });
+
+test('no code is generated at run time: no eval, no new Function (rule text and config are data, never code)', () => {
+  const found = sourceFiles(SRC).flatMap((file) =>
+    fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .map((line, i) => [line, i] as const)
+      .filter(([line]) => /\beval\s*\(|\bnew\s+Function\s*\(|\bFunction\s*\(\s*['"`]/.test(line))
+      .map(([, i]) => `${path.relative(SRC, file)}:${i + 1}`),
+  );
+  assert.deepEqual(found, []);
+});
