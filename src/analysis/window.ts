@@ -156,44 +156,25 @@ export function detectHistoryDrop(nodePoints: SeriesLike, clusterSeqnoPoints: Se
     return at && at.kind !== 'after' ? (p.t - at.t) / 1000 : null;
   };
 
+  /** A reset: the history before `prev` is gone; `toSeqno` null when the gcache is empty now. */
+  const reset = (toSeqno: number | null, reason: string): HistoryDrop => ({
+    kind: 'gcache_reset',
+    fromSeqno: prev.downto,
+    toSeqno,
+    droppedBytes: null,
+    windowBeforeSeconds: windowAt(prev),
+    windowAfterSeconds: toSeqno === null ? null : windowAt(cur),
+    reason,
+  });
+
   if (cur.epoch !== prev.epoch) {
-    if (cur.downto === null) {
-      return {
-        kind: 'gcache_reset',
-        fromSeqno: prev.downto,
-        toSeqno: null,
-        droppedBytes: null,
-        windowBeforeSeconds: windowAt(prev),
-        windowAfterSeconds: null,
-        reason: 'gcache is empty after the restart (gcache.recover off, or an SST)',
-      };
-    }
+    if (cur.downto === null) return reset(null, 'gcache is empty after the restart (gcache.recover off, or an SST)');
     // After a restart with gcache.recover the ring comes back as it was; a downto beyond the
     // last committed seqno before the restart means the history was not recovered.
-    if (cur.downto > prev.seqno + 1) {
-      return {
-        kind: 'gcache_reset',
-        fromSeqno: prev.downto,
-        toSeqno: cur.downto,
-        droppedBytes: null,
-        windowBeforeSeconds: windowAt(prev),
-        windowAfterSeconds: windowAt(cur),
-        reason: 'gcache history lost across the restart (not recovered, or replaced by an SST)',
-      };
-    }
+    if (cur.downto > prev.seqno + 1) return reset(cur.downto, 'gcache history lost across the restart (not recovered, or replaced by an SST)');
     return null;
   }
-  if (cur.downto === null) {
-    return {
-      kind: 'gcache_reset',
-      fromSeqno: prev.downto,
-      toSeqno: null,
-      droppedBytes: null,
-      windowBeforeSeconds: windowAt(prev),
-      windowAfterSeconds: null,
-      reason: 'gcache emptied',
-    };
-  }
+  if (cur.downto === null) return reset(null, 'gcache emptied');
   if (cur.downto <= prev.downto) return null;
 
   // Held bytes before and after: bytes counted since the oldest cached write-set was committed.
