@@ -6,7 +6,11 @@
  * - the true IST budget at t: how long until no other node could have served a node that left
  *   at t (its S+1 evicted everywhere, or inside Galera's safety gap).
  *
- *   npm run accuracy [-- --duration 10m --interval 10s --gcache-size 16M --record FILE]
+ *   npm run accuracy [-- --duration 10m --interval 10s --gcache-size 16M --load profile|stationary|bursty
+ *                        --seed 1 --writers 1,2,3 --record FILE]
+ *
+ * `--writers` chooses the nodes that take the load; the others are the nodes under test (a node
+ * that writes would stop writing when it leaves, which the forward truth cannot know).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +19,7 @@ import { quantile } from 'simple-statistics';
 import { GaleraSandbox, sleep } from '../tools/sandbox/galera-sandbox.js';
 import { prepareSysbench, SysbenchRun } from '../tools/sandbox/workload.js';
 import { TruthRecorder } from '../tools/sandbox/truth-recorder.js';
+import { LOAD_SHAPES, loadPhases, type LoadShape } from '../tools/sandbox/load-shapes.js';
 import { parseConfig } from '../src/config/load.js';
 import { Store } from '../src/store/store.js';
 import { Sampler } from '../src/sampler/sampler.js';
@@ -29,14 +34,22 @@ const { values } = parseArgs({
     'gcache-size': { type: 'string', default: '16M' },
     'base-port': { type: 'string', default: '26300' },
     phase: { type: 'string', default: '60s' },
+    load: { type: 'string', default: 'profile' },
+    seed: { type: 'string', default: '1' },
+    writers: { type: 'string' },
+    'truth-every': { type: 'string', default: '150' },
     record: { type: 'string' },
   },
 });
 const durationMs = parseDuration(values.duration!) * 1000;
 const intervalMs = parseDuration(values.interval!) * 1000;
 const phaseMs = parseDuration(values.phase!) * 1000;
-/** Per-writer sysbench rates (tx/s), one per phase, cycled: a load that varies by 8x. */
-const PHASE_RATES = [10, 50, 20, 80, 15, 40];
+if (!LOAD_SHAPES.includes(values.load as LoadShape)) throw new Error(`--load must be one of ${LOAD_SHAPES.join(', ')}, not ${values.load}`);
+const shape = values.load as LoadShape;
+// The truth is recorded a little past the run, so the last checkpoints' budgets can be checked.
+const tailMs = Math.min(180_000, durationMs / 3);
+const phases = loadPhases(shape, durationMs + tailMs, { seed: Number(values.seed), profilePhaseMs: phaseMs });
+const writers = (values.writers ?? (shape === 'profile' ? '1,2,3' : '2,3')).split(',').map(Number);
 
 type Figure = 'measured' | 'estimated_short_classic' | 'estimated_short' | 'estimated_long_classic' | 'estimated_long' | 'ist_budget' | 'ist_budget_pessimistic';
 interface Checkpoint {
@@ -69,23 +82,26 @@ horizons: { short: 5m, long: 24h }
   const store = new Store(config.storage.path);
   const sampler = new Sampler(config, store, log);
   const analyzer = new Analyzer(config, store, log);
-  const truth = new TruthRecorder(sandbox, 150);
+  const truth = new TruthRecorder(sandbox, Number(values['truth-every']));
   truth.start();
 
   const checkpoints: Checkpoint[] = [];
   const started = Date.now();
   let phase = -1;
-  console.log(
-    `varying sysbench load on all 3 nodes (${PHASE_RATES.join(', ')} tx/s per writer, ${values.phase} each), sampling every ${values.interval} for ${values.duration}...`,
-  );
+  const phaseStarts = phases.map((_, i) => phases.slice(0, i).reduce((sum, p) => sum + p.ms, 0));
+  const phaseAt = (elapsed: number) => phaseStarts.findLastIndex((s) => s <= elapsed);
+  const followLoad = () => {
+    const p = phaseAt(Date.now() - started);
+    if (p === phase) return;
+    phase = p;
+    const old = loads.splice(0);
+    void Promise.all(old.map((l) => l.stop()));
+    for (const w of writers) loads.push(new SysbenchRun(sandbox, w, { rate: phases[p]!.rate, threads: 2, tables: 4, tableSize: 2000 }));
+  };
+  console.log(`${shape} sysbench load on node(s) ${writers.join(', ')} (${phases.length} phases), sampling every ${values.interval} for ${values.duration}...`);
+  const tail = setInterval(followLoad, 250);
   while (Date.now() - started < durationMs) {
-    const p = Math.floor((Date.now() - started) / phaseMs) % PHASE_RATES.length;
-    if (p !== phase) {
-      phase = p;
-      const old = loads.splice(0);
-      void Promise.all(old.map((l) => l.stop()));
-      for (const n of sandbox.nodes) loads.push(new SysbenchRun(sandbox, n.index, { rate: PHASE_RATES[p], threads: 2, tables: 4, tableSize: 2000 }));
-    }
+    followLoad();
     const cycleStart = Date.now();
     const result = await sampler.runCycle();
     if (result) {
@@ -111,7 +127,8 @@ horizons: { short: 5m, long: 24h }
   // Keep the load and the truth going a little longer, so that budgets taken near the end can
   // still be checked against what happened after them.
   console.log('recording the truth a little longer for the last IST budgets...');
-  await sleep(Math.min(180_000, durationMs / 3));
+  await sleep(tailMs);
+  clearInterval(tail);
   await Promise.all(loads.splice(0).map((l) => l.stop()));
   await truth.stop();
   await sampler.stop();
@@ -150,7 +167,19 @@ horizons: { short: 5m, long: 24h }
     );
     const settings = Object.fromEntries(sandbox.nodes.map((n) => [n.name, store.latestSettings('accuracy', n.name)]));
     const truthAt = usable.map((c) => ({ t: c.t, node: c.node, window: truth.trueWindowSeconds(c.index, c.t), istBudget: truth.trueIstBudgetSeconds(c.index, c.t) }));
-    fs.writeFileSync(values.record, JSON.stringify({ recordedWith: `scripts/accuracy.ts ${process.argv.slice(2).join(' ')}`, intervalMs, settings, nodes, truth: truthAt }) + '\n');
+    // The raw high-frequency record too ([t, last_committed, cached_downto, bytes] per point),
+    // so that forecasts can be replayed offline against the forward truth.
+    const truthRecords = Object.fromEntries(sandbox.nodes.map((n) => [n.name, (truth.records.get(n.index) ?? []).map((p) => [p.t, p.lastCommitted, p.downto, p.bytes])]));
+    const recording = {
+      recordedWith: `scripts/accuracy.ts ${process.argv.slice(2).join(' ')}`,
+      intervalMs,
+      load: { shape, phases, writers },
+      settings,
+      nodes,
+      truth: truthAt,
+      truthRecords,
+    };
+    fs.writeFileSync(values.record, JSON.stringify(recording) + '\n');
     console.log(`recorded samples and truth to ${values.record}`);
   }
   store.close();

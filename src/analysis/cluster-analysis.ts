@@ -12,6 +12,9 @@ import { dailyRates, windowTrend, type Trend } from './trend.js';
 import type { TimelinePoint } from './timeline.js';
 import { asSeries, pointAt, type SeriesLike } from './series.js';
 import type { DailyRate } from './trend.js';
+import { forecastTime, UNCALIBRATED, type Calibration } from './forecast.js';
+import { rejoinCountdown, type Away, type RejoinCountdown, type RejoinVerdict } from './rejoin.js';
+import type { ByteSeries } from './write-history.js';
 
 export interface ClusterPoint extends NodePoint {
   synced: boolean;
@@ -32,6 +35,12 @@ export interface NodeInput {
   /** Per-minute rollups for the trend (days); may be the same as `minutes` when the horizon is long. */
   trendMinutes?: ReadonlyArray<{ minute: number; seconds: number; bytes: number }>;
   purgesSeen: number;
+  /** The calibration of its `safe` figure, from the last backtest (uncalibrated when absent). */
+  calibration?: Calibration;
+  /** Set while the node is away (not Synced, or not answering) after having been Synced. */
+  away?: Away | null;
+  /** How it came back the last time it was away (passed through to the analysis). */
+  lastRejoin?: RejoinRecord | null;
   /**
    * Figures the daemon keeps up to date incrementally, so that a cycle costs the same whatever
    * the length of the history; computed here from `minutes`/`trendMinutes`/`points` when absent.
@@ -53,6 +62,8 @@ export interface ClusterInput {
   nodes: readonly NodeInput[];
   /** The cluster's seqno timeline (see clusterSeqnoTimeline), when the caller keeps it up to date. */
   seqnoTimeline?: SeriesLike;
+  /** The cluster's cumulative counted bytes over the long horizon, for the time forecast. */
+  writes?: ByteSeries;
 }
 
 export interface NodeAnalysis {
@@ -69,10 +80,42 @@ export interface NodeAnalysis {
   overheadFactor: number;
   measured: MeasuredWindow;
   estimated: { short: WindowEstimate; long: WindowEstimate };
-  istBudget: { current: IstBudget | null; pessimistic: IstBudget | null; pessimisticBytesPerSecond: number | null };
+  istBudget: {
+    current: IstBudget | null;
+    pessimistic: IstBudget | null;
+    pessimisticBytesPerSecond: number | null;
+    /** The byte budget in time by the forecast's median: the figure to expect. */
+    likely: IstBudget | null;
+    /** By its calibrated 5th percentile: the figure to plan with. */
+    safe: IstBudget | null;
+    forecast: ForecastSummary | null;
+  };
+  /** The countdown while the node is away; null while it is Synced. */
+  rejoin: RejoinCountdown | null;
+  lastRejoin: RejoinRecord | null;
   historyDrop: HistoryDrop | null;
   /** The window the rules should judge: measured when the ring is full, else the best estimate. */
   effectiveWindowSeconds: number | null;
+}
+
+/** A node's return after being away: what the countdown expected, and how it rejoined. */
+export interface RejoinRecord {
+  at: number;
+  awaySeconds: number;
+  lastCommitted: number;
+  method: 'ist' | 'sst';
+  expected: RejoinVerdict;
+  remainingBytes: number | null;
+}
+
+export interface ForecastSummary {
+  likelySeconds: number;
+  safeSeconds: number;
+  /** The 5th percentile before calibration. */
+  rawSafeSeconds: number;
+  neighbours: number;
+  conditioningSeconds: number;
+  calibration: Calibration;
 }
 
 export interface ClusterAnalysis {
@@ -156,6 +199,24 @@ export function analyzeCluster(input: ClusterInput): ClusterAnalysis {
       sstDonor: p.n.settings?.sstDonor ?? '',
       synced: p.n.reachable && latest.synced,
     };
+    const current = joiner ? istBudget(joiner, members, seqnoTimeline, clusterShort) : null;
+    const calibration = p.n.calibration ?? UNCALIBRATED;
+    const forecast = current?.bytes != null && input.writes ? forecastTime(input.writes, now, current.bytes) : null;
+    const summary: ForecastSummary | null = forecast && {
+      likelySeconds: forecast.likelySeconds,
+      safeSeconds: forecast.rawSafeSeconds * calibration.shrink,
+      rawSafeSeconds: forecast.rawSafeSeconds,
+      neighbours: forecast.neighbours,
+      conditioningSeconds: forecast.conditioningSeconds,
+      calibration,
+    };
+    const inTime = (seconds: number | null): IstBudget | null =>
+      current && {
+        ...current,
+        seconds: current.bytes === null || current.bytes === 0 ? current.seconds : seconds,
+        reason: current.bytes !== null && current.bytes > 0 && seconds === null ? 'not enough write history for a forecast yet' : current.reason,
+      };
+    const away = p.n.away && !(p.n.reachable && latest?.synced) ? p.n.away : null;
     const estimated = {
       short: p.gcacheSize === null ? emptyEstimate() : estimateWindow(p.gcacheSize, p.short?.bytesPerSecond ?? null, p.averageWriteSetBytes, p.heldWhenFull),
       long: p.gcacheSize === null ? emptyEstimate() : estimateWindow(p.gcacheSize, p.long?.bytesPerSecond ?? null, p.averageWriteSetBytes, p.heldWhenFull),
@@ -175,10 +236,17 @@ export function analyzeCluster(input: ClusterInput): ClusterAnalysis {
       measured: p.measured,
       estimated,
       istBudget: {
-        current: joiner ? istBudget(joiner, members, seqnoTimeline, clusterShort) : null,
+        current,
         pessimistic: joiner ? istBudget(joiner, members, seqnoTimeline, pessimisticRate) : null,
         pessimisticBytesPerSecond: pessimisticRate,
+        likely: inTime(summary?.likelySeconds ?? null),
+        safe: inTime(summary?.safeSeconds ?? null),
+        forecast: summary,
       },
+      rejoin: away
+        ? rejoinCountdown({ name: p.n.name, segment: p.n.segment, sstDonor: p.n.settings?.sstDonor ?? '' }, away, members, seqnoTimeline, input.writes ?? null, calibration, now)
+        : null,
+      lastRejoin: p.n.lastRejoin ?? null,
       historyDrop: p.gcacheSize === null ? null : detectHistoryDrop(p.points, seqnoTimeline, p.gcacheSize),
       effectiveWindowSeconds: p.measured.measuredSeconds ?? estimated.short.bestSeconds ?? estimated.long.bestSeconds,
     };

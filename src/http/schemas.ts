@@ -131,6 +131,39 @@ const IstBudget = Type.Object({
   donor: NullableString(),
   reason: Type.String(),
 });
+export const Calibration = Type.Object({
+  shrink: Num('the factor the 5th percentile is multiplied by, from the backtest (at most 1)'),
+  coverage: NullableNumber('share of the backtest start points at which the published safe figure was not optimistic'),
+  resolved: Num('start points the backtest replayed'),
+  at: Num('when the backtest ran (Unix ms; 0 before the first one)'),
+});
+const ForecastSummary = Type.Object({
+  likelySeconds: Num(),
+  safeSeconds: Num(),
+  rawSafeSeconds: Num('the 5th percentile before calibration'),
+  neighbours: Num('past start points the distribution came from'),
+  conditioningSeconds: Num('the window over which the load now was compared with the past'),
+  calibration: Calibration,
+});
+export const RejoinCountdown = Type.Object({
+  awaySince: Num('when the node was last seen Synced (Unix ms)'),
+  awaySeconds: Num(),
+  lastCommitted: Num('S: its last committed seqno when last seen Synced'),
+  needsSeqno: Num('S+1'),
+  remainingBytes: NullableNumber('counted bytes the cluster can still write before IST is lost'),
+  remainingSeconds: Type.Object({ likely: NullableNumber(), safe: NullableNumber() }),
+  donor: NullableString(),
+  verdict: StringEnum(['ist-possible', 'sst-likely', 'ist-lost', 'unknown']),
+  reason: Type.String(),
+});
+const RejoinRecord = Type.Object({
+  at: Num('when the node was back Synced (Unix ms)'),
+  awaySeconds: Num(),
+  lastCommitted: Num('S: its last committed seqno when it left'),
+  method: StringEnum(['ist', 'sst'], { description: 'how it rejoined, from its gcache once back' }),
+  expected: StringEnum(['ist-possible', 'sst-likely', 'ist-lost', 'unknown'], { description: "the countdown's last verdict while it was away" }),
+  remainingBytes: NullableNumber("the countdown's last remaining bytes"),
+});
 const HistoryDrop = Type.Object({
   kind: StringEnum(['page_store_purge', 'gcache_reset']),
   fromSeqno: NullableNumber(),
@@ -165,7 +198,16 @@ export const NodeAnalysisView = Type.Object({
     summary: Type.String(),
   }),
   estimated: Type.Object({ short: WindowEstimate, long: WindowEstimate }),
-  istBudget: Type.Object({ current: Nullable(IstBudget), pessimistic: Nullable(IstBudget), pessimisticBytesPerSecond: NullableNumber() }),
+  istBudget: Type.Object({
+    current: Nullable(IstBudget),
+    pessimistic: Nullable(IstBudget),
+    pessimisticBytesPerSecond: NullableNumber(),
+    likely: Nullable(IstBudget),
+    safe: Nullable(IstBudget),
+    forecast: Nullable(ForecastSummary),
+  }),
+  rejoin: Nullable(RejoinCountdown),
+  lastRejoin: Nullable(RejoinRecord),
   historyDrop: Nullable(HistoryDrop),
   effectiveWindowSeconds: NullableNumber(),
 });

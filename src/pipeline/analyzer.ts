@@ -9,21 +9,34 @@ import type { ClusterConfig, Config } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import type { NodeSettings, Store, StoredEvent } from '../store/store.js';
 import type { CycleResult } from '../sampler/sampler.js';
-import { analyzeCluster, clusterSeqnoTimeline, type ClusterAnalysis } from '../analysis/cluster-analysis.js';
+import { analyzeCluster, clusterSeqnoTimeline, type ClusterAnalysis, type NodeAnalysis } from '../analysis/cluster-analysis.js';
 import { performance } from 'node:perf_hooks';
 import { ColumnSeries, type SeriesPoint } from '../analysis/series.js';
 import { timeAtSeqno } from '../analysis/timeline.js';
 import { FULL_RESOLUTION_MS, NodeHistory, TREND_DAYS, toPoint, type NodeSettingsView } from './node-history.js';
 import { nodeKey } from '../config/keys.js';
+import { WriteHistory } from '../analysis/write-history.js';
+import { calibrate } from '../analysis/forecast.js';
+import { rejoinMethod } from '../analysis/rejoin.js';
 
 export { toPoint };
 
 interface CycleState {
   sampled: Set<string>;
+  /** Per cluster: the time of its newest sample this cycle, and the highest byte rate of a Synced node. */
+  written: Map<string, { t: number; bytesPerSecond: number }>;
+  /** Time left this cycle for backtests (ms). */
+  calibrationBudgetMs: number;
   newSynced: Map<string, SeriesPoint[]>;
   now: number;
   out: CycleAnalysis;
 }
+
+/**
+ * Time per cycle for backtests, across all clusters: a fleet that starts at once calibrates over
+ * its first minutes instead of stalling one cycle.
+ */
+const CALIBRATION_MS_PER_CYCLE = 50;
 
 export interface CycleAnalysis {
   analyses: ClusterAnalysis[];
@@ -34,6 +47,9 @@ export interface CycleAnalysis {
 export class Analyzer {
   private readonly nodes = new Map<string, NodeHistory>();
   private readonly timelines = new Map<string, ColumnSeries>();
+  private readonly writes = new Map<string, WriteHistory>();
+  /** Per-minute bytes per cluster read at start (the largest of its nodes'), to seed its write history. */
+  private readonly seedMinutes = new Map<string, Map<number, number>>();
   private readonly latestByCluster = new Map<string, ClusterAnalysis>();
 
   private readonly lastThinned = new Map<string, number>();
@@ -45,11 +61,13 @@ export class Analyzer {
     private readonly now: () => number = Date.now,
   ) {
     for (const cluster of config.clusters) {
+      this.seedMinutes.set(cluster.name, new Map());
       const histories = cluster.nodes.map((node) => this.historyOf(cluster.name, node.name));
       const points = clusterSeqnoTimeline(histories);
       const timeline = new ColumnSeries(Math.max(64, points.length), true);
       for (const p of points) timeline.push({ ...p, downto: null, synced: true });
       this.timelines.set(cluster.name, timeline);
+      this.writes.set(cluster.name, this.seededWrites(cluster.name));
       // Trimmed now rather than at the first cycle, cluster by cluster: what one cluster's load
       // frees, the next one's reuses, so the allocator is not left holding every node's
       // pre-trim history at once.
@@ -76,13 +94,34 @@ export class Analyzer {
     for (const s of samples) h.append(s, false);
     const rollups = store.rollups(cluster, node, start - longMs - 60_000, start);
     h.minutes.reserve(rollups.length);
-    for (const m of rollups) h.minutes.seed(m);
+    const seed = this.seedMinutes.get(cluster);
+    for (const m of rollups) {
+      h.minutes.seed(m);
+      if (seed) seed.set(m.minute, Math.max(seed.get(m.minute) ?? 0, m.bytes));
+    }
     for (const d of store.dailyTotals(cluster, node, start - TREND_DAYS * 86400_000)) h.days.add(d.minute, d);
     for (const e of store.events(cluster, node, start - longMs, start)) if (e.kind === 'page_store_purge') h.purges.push(e.at);
     const settings = store.latestSettings(cluster, node);
     if (settings) h.settings = settingsView(settings);
     this.nodes.set(key, h);
     return h;
+  }
+
+  /** The write history of a cluster, seeded from the per-minute rollups its nodes had at start. */
+  private seededWrites(cluster: string): WriteHistory {
+    const w = new WriteHistory(Math.max(this.config.horizons.longSeconds * 1000, 3600_000), FULL_RESOLUTION_MS);
+    const seed = this.seedMinutes.get(cluster);
+    if (seed) {
+      w.reserve(seed.size + 64);
+      for (const [minute, bytes] of [...seed.entries()].sort((a, b) => a[0] - b[0])) w.add(minute + 60_000, bytes);
+      this.seedMinutes.delete(cluster);
+    }
+    return w;
+  }
+
+  /** The cluster's write history (for the maintenance check). */
+  writesOf(cluster: string): WriteHistory | undefined {
+    return this.writes.get(cluster);
   }
 
   latest(cluster: string): ClusterAnalysis | undefined {
@@ -103,6 +142,7 @@ export class Analyzer {
     let total = 0;
     for (const h of this.nodes.values()) total += h.byteSize;
     for (const t of this.timelines.values()) total += t.byteSize;
+    for (const w of this.writes.values()) total += w.byteSize;
     return total;
   }
 
@@ -133,23 +173,39 @@ export class Analyzer {
   private ingest(result: CycleResult): CycleState {
     const sampled = new Set<string>();
     const newSynced = new Map<string, SeriesPoint[]>();
+    const written = new Map<string, { t: number; bytesPerSecond: number }>();
     for (const outcome of result.outcomes) {
       if (!outcome.ok) continue;
       const key = nodeKey(outcome.cluster, outcome.node);
       const h = this.historyOf(outcome.cluster, outcome.node);
       h.append(outcome.sample);
       sampled.add(key);
+      // Every node's gcache takes in every write-set: the cluster wrote what its busiest Synced node took in.
+      if (outcome.sample.status.localState === 'Synced' && h.lastBytesPerSecond !== null) {
+        const w = written.get(outcome.cluster);
+        if (!w) written.set(outcome.cluster, { t: outcome.sample.takenAt, bytesPerSecond: h.lastBytesPerSecond });
+        else {
+          w.t = Math.max(w.t, outcome.sample.takenAt);
+          w.bytesPerSecond = Math.max(w.bytesPerSecond, h.lastBytesPerSecond);
+        }
+      }
       if (outcome.settings) h.settings = settingsView(outcome.settings);
       const p = toPoint(outcome.sample);
       if (p.synced) (newSynced.get(outcome.cluster) ?? newSynced.set(outcome.cluster, []).get(outcome.cluster)!).push(p);
     }
-    return { sampled, newSynced, now: this.now(), out: { analyses: [], events: [] } };
+    return { sampled, newSynced, written, calibrationBudgetMs: CALIBRATION_MS_PER_CYCLE, now: this.now(), out: { analyses: [], events: [] } };
   }
 
   private analyzeCluster(cluster: ClusterConfig, cycle: CycleState): void {
     const { sampled, now } = cycle;
     const timeline = this.timelines.get(cluster.name)!;
     appendToTimeline(timeline, cycle.newSynced.get(cluster.name) ?? []);
+    const writes = this.writes.get(cluster.name)!;
+    const written = cycle.written.get(cluster.name);
+    if (written) {
+      const since = writes.length ? writes.t(writes.length - 1) : written.t;
+      writes.add(written.t, (written.bytesPerSecond * Math.max(0, written.t - since)) / 1000);
+    }
     // Departed members (discovery) are no longer analysed; their history stays in the store.
     const members = cluster.nodes.filter((n) => !n.departed);
     const histories = members.map((n) => this.historyOf(cluster.name, n.name));
@@ -161,7 +217,9 @@ export class Analyzer {
       longHorizonSeconds: this.config.horizons.longSeconds,
       nodes: members.map((n, i) => histories[i]!.input(n.name, sampled.has(nodeKey(cluster.name, n.name)), now)),
       seqnoTimeline: timeline,
+      writes,
     });
+    for (const [i, n] of analysis.nodes.entries()) this.followNode(cluster.name, histories[i]!, n, writes, cycle);
     for (const [i, n] of analysis.nodes.entries()) {
       // A drop is judged on the newest two samples: only a node sampled in this cycle has a new pair.
       if (!n.historyDrop || !sampled.has(nodeKey(cluster.name, n.node))) continue;
@@ -176,6 +234,43 @@ export class Analyzer {
     this.compact(cluster.name, timeline, histories, now);
     this.latestByCluster.set(cluster.name, analysis);
     cycle.out.analyses.push(analysis);
+  }
+
+  /**
+   * After a node's analysis: notes what its countdown said while it is away, records how it came
+   * back, and runs its backtest when due (hourly, sooner for short horizons), within the cycle's
+   * time for backtests.
+   */
+  private followNode(cluster: string, h: NodeHistory, n: NodeAnalysis, writes: WriteHistory, cycle: CycleState): void {
+    const { now } = cycle;
+    if (n.rejoin) {
+      const seenNotSynced = (h.away?.seenNotSynced ?? false) || (n.reachable && n.localState !== 'Synced');
+      const left = { t: n.rejoin.awaySince, seqno: n.rejoin.lastCommitted };
+      h.away = { left, expected: n.rejoin.verdict, remainingBytes: n.rejoin.remainingBytes, cycles: (h.away?.cycles ?? 0) + 1, seenNotSynced };
+    } else if (h.away) {
+      // Back: a single missed sample is no absence worth an event.
+      if (h.away.seenNotSynced || h.away.cycles >= 3) {
+        const { left } = h.away;
+        h.lastRejoin = {
+          at: now,
+          awaySeconds: (now - left.t) / 1000,
+          lastCommitted: left.seqno,
+          method: rejoinMethod(left.seqno, h.latest?.status.cachedDownto ?? null),
+          expected: h.away.expected,
+          remainingBytes: h.away.remainingBytes,
+        };
+        cycle.out.events.push({ cluster, node: n.node, at: now, kind: 'rejoin', detail: { ...h.lastRejoin } });
+        this.log.info('node rejoined', { cluster, node: n.node, method: h.lastRejoin.method, expected: h.lastRejoin.expected, awaySeconds: Math.round(h.lastRejoin.awaySeconds) });
+      }
+      h.away = null;
+    }
+    const bytes = n.istBudget.current?.bytes;
+    if (bytes == null || bytes <= 0 || cycle.calibrationBudgetMs <= 0) return;
+    const every = Math.min(3600_000, Math.max(60_000, 2000 * (n.istBudget.forecast?.likelySeconds ?? 1800)));
+    if (now - h.calibration.at < every) return;
+    const started = performance.now();
+    h.calibration = calibrate(writes, now, bytes, h.calibration);
+    cycle.calibrationBudgetMs -= performance.now() - started;
   }
 
   /**

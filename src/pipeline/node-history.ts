@@ -7,7 +7,9 @@
  */
 import { ColumnSeries, type SeriesPoint } from '../analysis/series.js';
 import { DailyTotals, MinuteRates } from '../analysis/minute-rates.js';
-import { intervalAverageWriteSet, type NodeInput } from '../analysis/cluster-analysis.js';
+import { intervalAverageWriteSet, type NodeInput, type RejoinRecord } from '../analysis/cluster-analysis.js';
+import { UNCALIBRATED, type Calibration } from '../analysis/forecast.js';
+import type { RejoinVerdict } from '../analysis/rejoin.js';
 import type { StoredSample } from '../store/store.js';
 
 /** Points newer than this stay at full resolution; older ones are thinned to one a minute. */
@@ -41,6 +43,14 @@ export class NodeHistory {
   readonly days = new DailyTotals(TREND_DAYS);
   latest: StoredSample | null = null;
   settings: NodeSettingsView | null = null;
+  /** The bytes per second of its newest in-epoch interval (null after a counter reset). */
+  lastBytesPerSecond: number | null = null;
+  /** When it was last seen Synced, and its seqno then: where a countdown starts when it leaves. */
+  lastSynced: { t: number; seqno: number } | null = null;
+  /** Set while it is away: what the countdown said last, and whether it was seen in another state than Synced or missed several cycles. */
+  away: { left: { t: number; seqno: number }; expected: RejoinVerdict; remainingBytes: number | null; cycles: number; seenNotSynced: boolean } | null = null;
+  lastRejoin: RejoinRecord | null = null;
+  calibration: Calibration = UNCALIBRATED;
   /** Times of page-store purges seen, newest last, over the long horizon. */
   readonly purges: number[] = [];
   /**
@@ -64,8 +74,11 @@ export class NodeHistory {
   append(sample: StoredSample, countRates = true): void {
     const p = toPoint(sample);
     const n = this.points.length;
+    this.lastBytesPerSecond = null;
+    if (p.synced && sample.status.clusterStatus === 'Primary') this.lastSynced = { t: p.t, seqno: p.seqno };
     if (n > 0 && this.points.epoch(n - 1) === p.epoch && p.t > this.points.t(n - 1)) {
       const delta = { seconds: (p.t - this.points.t(n - 1)) / 1000, bytes: p.bytes - this.points.bytes(n - 1), writeSets: p.seqno - this.points.seqno(n - 1) };
+      if (delta.seconds > 0) this.lastBytesPerSecond = Math.max(0, delta.bytes) / delta.seconds;
       if (countRates) {
         this.minutes.add(p.t, p.epoch, delta);
         this.days.add(p.t, delta);
@@ -121,6 +134,9 @@ export class NodeHistory {
       settings: settings && { gcacheSizeBytes: settings.gcacheSizeBytes, pageSizeBytes: settings.pageSizeBytes, recover: settings.recover, sstDonor: settings.sstDonor },
       minutes: [],
       purgesSeen: this.purges.length,
+      calibration: this.calibration,
+      away: this.lastSynced && !(reachable && this.latest?.status.localState === 'Synced') ? { since: this.lastSynced.t, lastCommitted: this.lastSynced.seqno } : null,
+      lastRejoin: this.lastRejoin,
       incremental: {
         long: this.minutes.long(now),
         distribution: this.minutes.distribution(now),

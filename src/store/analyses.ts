@@ -77,7 +77,7 @@ export class AnalysisRepository extends Repository<ReturnType<typeof prepareStat
   }
 
   latestAnalyses(): ClusterAnalysis[] {
-    return (this.stmts.latestAnalyses.all() as Array<{ detail: string }>).map((r) => JSON.parse(r.detail) as ClusterAnalysis);
+    return (this.stmts.latestAnalyses.all() as Array<{ detail: string }>).map((r) => withNewFields(JSON.parse(r.detail) as ClusterAnalysis));
   }
 
   nodeAnalysisHistory(cluster: string, node: string, from: number, to: number): Array<Record<string, number | string | null>> {
@@ -107,4 +107,16 @@ function whole(x: number | null | undefined): number | null {
 
 function hundredths(x: number | null | undefined): number | null {
   return x === null || x === undefined || !Number.isFinite(x) ? null : Math.round(x * 100) / 100;
+}
+
+/** An analysis stored by an older version, given the fields added since (until the first cycle replaces it). */
+function withNewFields(a: ClusterAnalysis): ClusterAnalysis {
+  for (const n of a.nodes) {
+    n.istBudget.likely ??= null;
+    n.istBudget.safe ??= null;
+    n.istBudget.forecast ??= null;
+    n.rejoin ??= null;
+    n.lastRejoin ??= null;
+  }
+  return a;
 }

@@ -12,6 +12,8 @@ export interface TruthPoint {
   t: number;
   lastCommitted: number;
   downto: number | null;
+  /** wsrep_replicated_bytes + wsrep_received_bytes: what the node's gcache has taken in. */
+  bytes: number;
 }
 
 export class TruthRecorder {
@@ -43,11 +45,18 @@ export class TruthRecorder {
       try {
         conn ??= await mysql.createConnection(this.sandbox.adminConnectionOptions(index));
         const before = Date.now();
-        const [rows] = await conn.query("SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_last_committed', 'wsrep_local_cached_downto', 'wsrep_local_state_comment')");
+        const [rows] = await conn.query(
+          "SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_last_committed', 'wsrep_local_cached_downto', 'wsrep_local_state_comment', 'wsrep_replicated_bytes', 'wsrep_received_bytes')",
+        );
         const t = Math.round((before + Date.now()) / 2);
         const v = Object.fromEntries((rows as Array<{ Variable_name: string; Value: string }>).map((r) => [r.Variable_name.toLowerCase(), r.Value]));
         if (v.wsrep_local_state_comment === 'Synced') {
-          out.push({ t, lastCommitted: Number(v.wsrep_last_committed), downto: parseCachedDownto(v.wsrep_local_cached_downto ?? '-1') });
+          out.push({
+            t,
+            lastCommitted: Number(v.wsrep_last_committed),
+            downto: parseCachedDownto(v.wsrep_local_cached_downto ?? '-1'),
+            bytes: Number(v.wsrep_replicated_bytes ?? 0) + Number(v.wsrep_received_bytes ?? 0),
+          });
         }
       } catch {
         conn?.destroy();

@@ -1,0 +1,219 @@
+/**
+ * The time forecast: how long the cluster will take to write B bytes from now, read off its own
+ * write history rather than off one rate. Pure: no I/O; every function sees only the points at
+ * or before its `now`, so a replay of the past cannot peek at the future.
+ *
+ * From each past start point s, the time the cluster took to write B bytes is a binary search in
+ * the cumulative bytes. Past start points are not all alike: the load right before s says much
+ * about the next minutes. So the forecast takes only the start points whose recent byte rate (over
+ * a window a fifth of the horizon) was closest to the recent rate now, on a log scale, and, once
+ * the history spans days, whose time of day (and later day of week) is close to now's, because
+ * nightly batches and backups recur. Of their durations, the median is `likely` and the 5th
+ * percentile is the raw `safe`. A backtest of the node's own recent start points (`calibrate`)
+ * then says how often that raw figure was optimistic, and shrinks it where the load has changed
+ * its nature.
+ *
+ * Cost: at most `maxCandidates` start points, a few binary searches each, whatever the length of
+ * the history.
+ */
+import { quantileSorted } from 'simple-statistics';
+import { cumAt, lastAtOrBefore, timeAtCum, type ByteSeries } from './write-history.js';
+
+export interface ForecastOptions {
+  /** Start points looked at, spread evenly over the history. */
+  maxCandidates: number;
+  /** How many of the most similar start points the distribution is taken from. */
+  neighbours: number;
+  /** The conditioning window as a share of the horizon. */
+  conditioningShare: number;
+  /** The shortest conditioning window (a couple of sampling intervals). */
+  minConditioningMs: number;
+}
+
+export const DEFAULT_FORECAST: ForecastOptions = { maxCandidates: 400, neighbours: 40, conditioningShare: 0.2, minConditioningMs: 20_000 };
+
+export interface TimeForecast {
+  /** The median duration of the similar start points. */
+  likelySeconds: number;
+  /** Their 5th percentile, before calibration. */
+  rawSafeSeconds: number;
+  /** Start points the distribution came from. */
+  neighbours: number;
+  /** The window over which "the load now" was compared. */
+  conditioningSeconds: number;
+}
+
+const DAY_MS = 86400_000;
+const HOUR_MS = 3600_000;
+
+/**
+ * The forecast of how long writing `budgetBytes` takes from `now`; null when the history holds
+ * no start point from which that many bytes were written (too short, or no writes).
+ */
+export function forecastTime(s: ByteSeries, now: number, budgetBytes: number, opts: ForecastOptions = DEFAULT_FORECAST): TimeForecast | null {
+  const end = lastAtOrBefore(s, now);
+  if (end < 1) return null;
+  if (budgetBytes <= 0) return { likelySeconds: 0, rawSafeSeconds: 0, neighbours: 0, conditioningSeconds: 0 };
+  const endCum = s.cum(end);
+  // Start points from which B bytes were written by now: the resolved ones.
+  const lastResolved = lastWithCumAtMost(s, endCum - budgetBytes, end);
+  if (lastResolved < 0) return null;
+  const stride = Math.max(1, Math.ceil((lastResolved + 1) / opts.maxCandidates));
+  const starts: number[] = [];
+  const durations: number[] = [];
+  for (let i = lastResolved; i >= 0; i -= stride) {
+    const reached = timeAtCum(s, s.cum(i) + budgetBytes, i, end);
+    if (reached === null) continue;
+    starts.push(i);
+    durations.push(reached - s.t(i));
+  }
+  if (starts.length === 0) return null;
+  const reference = median(durations);
+  const windowMs = Math.max(opts.minConditioningMs, reference * opts.conditioningShare);
+  const first = s.t(0);
+  const tNow = s.t(end);
+  const rateNow = (endCum - cumAt(s, tNow - windowMs)) / windowMs;
+  const overall = (endCum - s.cum(0)) / Math.max(1, tNow - first);
+  // Keeps near-idle rates from dominating the log distance.
+  const floor = overall * 0.01 + 1e-9;
+  const spanMs = tNow - first;
+  const distances: number[] = [];
+  const kept: number[] = [];
+  for (let k = 0; k < starts.length; k++) {
+    const i = starts[k]!;
+    const t = s.t(i);
+    if (t - windowMs < first && starts.length > opts.neighbours) continue; // no full window before it
+    const rate = (s.cum(i) - cumAt(s, t - windowMs)) / windowMs;
+    let d = Math.abs(Math.log((rate + floor) / (rateNow + floor)));
+    if (spanMs >= 2 * DAY_MS) d += circularDistance(t % DAY_MS, tNow % DAY_MS, DAY_MS) / (4 * HOUR_MS);
+    if (spanMs >= 14 * DAY_MS && Math.floor(t / DAY_MS) % 7 !== Math.floor(tNow / DAY_MS) % 7) d += 0.5;
+    distances.push(d);
+    kept.push(durations[k]!);
+  }
+  const order = distances.map((_, k) => k).sort((a, b) => distances[a]! - distances[b]!);
+  const chosen = order
+    .slice(0, opts.neighbours)
+    .map((k) => kept[k]!)
+    .sort((a, b) => a - b);
+  return {
+    likelySeconds: quantileSorted(chosen, 0.5) / 1000,
+    rawSafeSeconds: quantileSorted(chosen, 0.05) / 1000,
+    neighbours: chosen.length,
+    conditioningSeconds: windowMs / 1000,
+  };
+}
+
+/** Index of the last point (up to `end`) whose cumulative bytes are at most `target`, or -1. */
+function lastWithCumAtMost(s: ByteSeries, target: number, end: number): number {
+  let lo = 0;
+  let hi = end;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (s.cum(mid) <= target) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
+}
+
+function circularDistance(a: number, b: number, period: number): number {
+  const d = Math.abs(a - b) % period;
+  return Math.min(d, period - d);
+}
+
+function median(values: readonly number[]): number {
+  return quantileSorted(
+    [...values].sort((a, b) => a - b),
+    0.5,
+  );
+}
+
+export interface Calibration {
+  /** The factor `safe` is multiplied by: the 5th percentile of realised/predicted, at most 1. */
+  shrink: number;
+  /** Share of the backtest's start points at which the published `safe` was not optimistic. */
+  coverage: number | null;
+  /** Start points replayed. */
+  resolved: number;
+  /** When the backtest ran. */
+  at: number;
+}
+
+export const UNCALIBRATED: Calibration = { shrink: 1, coverage: null, resolved: 0, at: 0 };
+
+/** Fewer replayed start points than this leave `safe` as it is. */
+const MIN_RESOLVED = 20;
+
+/**
+ * The backtest: replays the forecast at the newest `points` start points from which `budgetBytes`
+ * have been written by now, each with the history up to it only, and compares the raw `safe` it
+ * gave with what happened. `previous` is the calibration in force until now: the coverage is that
+ * of `safe` as it was published, not as the new shrink would make it.
+ */
+export function calibrate(s: ByteSeries, now: number, budgetBytes: number, previous: Calibration, points = 120, opts: ForecastOptions = DEFAULT_FORECAST): Calibration {
+  const end = lastAtOrBefore(s, now);
+  if (end < 1 || budgetBytes <= 0) return { ...previous, at: now };
+  const lastResolved = lastWithCumAtMost(s, s.cum(end) - budgetBytes, end);
+  const ratios: number[] = [];
+  for (let i = lastResolved; i >= 1 && ratios.length < points; i--) {
+    const reached = timeAtCum(s, s.cum(i) + budgetBytes, i, end);
+    if (reached === null) continue;
+    const f = forecastTime(s, s.t(i), budgetBytes, opts);
+    if (!f || f.rawSafeSeconds <= 0) continue;
+    ratios.push((reached - s.t(i)) / 1000 / f.rawSafeSeconds);
+  }
+  if (ratios.length < MIN_RESOLVED) return { shrink: previous.shrink, coverage: previous.coverage, resolved: ratios.length, at: now };
+  ratios.sort((a, b) => a - b);
+  const covered = ratios.filter((r) => r >= previous.shrink).length;
+  return { shrink: Math.min(1, quantileSorted(ratios, 0.05)), coverage: covered / ratios.length, resolved: ratios.length, at: now };
+}
+
+export interface WritesOver {
+  /** Start points compared. */
+  samples: number;
+  /** Share of them from which the writes over the duration fitted in the budget. */
+  fitShare: number;
+  p50Bytes: number;
+  p99Bytes: number;
+}
+
+/**
+ * How much the cluster wrote over `durationMs` from comparable past start points (those whose
+ * recent rate resembles now's, as in the forecast), against a byte budget. Null without a start
+ * point a whole duration old.
+ */
+export function writesOver(s: ByteSeries, now: number, durationMs: number, budgetBytes: number, opts: ForecastOptions = DEFAULT_FORECAST): WritesOver | null {
+  const end = lastAtOrBefore(s, now);
+  if (end < 1) return null;
+  const tNow = s.t(end);
+  const lastStart = lastAtOrBefore(s, tNow - durationMs);
+  if (lastStart < 0) return null;
+  const windowMs = Math.max(opts.minConditioningMs, durationMs * opts.conditioningShare);
+  const first = s.t(0);
+  const rateNow = (s.cum(end) - cumAt(s, tNow - windowMs)) / windowMs;
+  const floor = ((s.cum(end) - s.cum(0)) / Math.max(1, tNow - first)) * 0.01 + 1e-9;
+  const stride = Math.max(1, Math.ceil((lastStart + 1) / opts.maxCandidates));
+  const scored: Array<{ d: number; bytes: number }> = [];
+  for (let i = lastStart; i >= 0; i -= stride) {
+    const t = s.t(i);
+    const rate = (s.cum(i) - cumAt(s, t - windowMs)) / windowMs;
+    scored.push({ d: Math.abs(Math.log((rate + floor) / (rateNow + floor))), bytes: cumAt(s, t + durationMs) - s.cum(i) });
+  }
+  // Comparable: the most similar quarter, and at least the forecast's neighbours.
+  const take = Math.min(scored.length, Math.max(opts.neighbours, Math.ceil(scored.length / 4)));
+  const bytes = scored
+    .sort((a, b) => a.d - b.d)
+    .slice(0, take)
+    .map((x) => x.bytes)
+    .sort((a, b) => a - b);
+  return {
+    samples: bytes.length,
+    fitShare: bytes.filter((b) => b <= budgetBytes).length / bytes.length,
+    p50Bytes: quantileSorted(bytes, 0.5),
+    p99Bytes: quantileSorted(bytes, 0.99),
+  };
+}

@@ -1,0 +1,166 @@
+/**
+ * A cluster's cumulative counted bytes over time: how much its gcaches have taken in since the
+ * history began. "How long did the cluster take to write B bytes from start point s" is then two
+ * binary searches. Kept compact: 16 bytes a point, full resolution for the recent span, one point
+ * a minute before it, and one every ten minutes past a day, back to the forecast's reach. Pure.
+ */
+
+/** Cumulative bytes by time, oldest first; `cum` never decreases. */
+export interface ByteSeries {
+  readonly length: number;
+  t(i: number): number;
+  cum(i: number): number;
+}
+
+/** A plain array of [t, cum] pairs read as a series (tests, replays). */
+export function byteSeriesOf(points: ReadonlyArray<readonly [number, number]>): ByteSeries {
+  return { length: points.length, t: (i) => points[i]![0], cum: (i) => points[i]![1] };
+}
+
+/** Index of the last point with t <= time, or -1. */
+export function lastAtOrBefore(s: ByteSeries, time: number): number {
+  let lo = 0;
+  let hi = s.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (s.t(mid) <= time) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
+}
+
+/** Cumulative bytes at `time`, interpolated; clamped to the first and last points. */
+export function cumAt(s: ByteSeries, time: number): number {
+  const i = lastAtOrBefore(s, time);
+  if (i < 0) return s.cum(0);
+  if (i >= s.length - 1) return s.cum(s.length - 1);
+  const span = s.t(i + 1) - s.t(i);
+  return span <= 0 ? s.cum(i + 1) : s.cum(i) + ((time - s.t(i)) / span) * (s.cum(i + 1) - s.cum(i));
+}
+
+/**
+ * When the cumulative bytes first reached `target`, searching points `from`..`to` (inclusive),
+ * interpolated; null when they never did within them.
+ */
+export function timeAtCum(s: ByteSeries, target: number, from: number, to: number): number | null {
+  if (to < from || s.cum(to) < target) return null;
+  let lo = from;
+  let hi = to;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (s.cum(mid) >= target) hi = mid;
+    else lo = mid + 1;
+  }
+  if (lo === from) return s.t(from);
+  const a = lo - 1;
+  const rise = s.cum(lo) - s.cum(a);
+  return rise <= 0 ? s.t(lo) : s.t(a) + ((target - s.cum(a)) / rise) * (s.t(lo) - s.t(a));
+}
+
+const MINUTE_MS = 60_000;
+const DAY_MS = 86400_000;
+
+/**
+ * The daemon's write history of one cluster, in typed-array columns. Appends at the end, drops
+ * points older than its reach, and thins old points (once a minute): a day at 10 s sampling with
+ * an hour at full resolution is about 1,800 points, 29 kB.
+ */
+export class WriteHistory implements ByteSeries {
+  private ts: Float64Array = new Float64Array(64);
+  private cums: Float64Array = new Float64Array(64);
+  private head = 0;
+  private size = 0;
+  private lastThinned = 0;
+
+  constructor(
+    /** How far back the history reaches. */
+    private readonly reachMs: number,
+    /** Points newer than this stay at full resolution. */
+    private readonly fullResolutionMs: number,
+  ) {}
+
+  get length(): number {
+    return this.size;
+  }
+  t(i: number): number {
+    return this.ts[this.head + i]!;
+  }
+  cum(i: number): number {
+    return this.cums[this.head + i]!;
+  }
+  /** Bytes of memory the columns take. */
+  get byteSize(): number {
+    return this.ts.length * 16;
+  }
+
+  /** Adds `bytes` written up to `t` (points in time order; a point not after the last one is merged into it). */
+  add(t: number, bytes: number): void {
+    const last = this.size - 1;
+    const cum = (last >= 0 ? this.cum(last) : 0) + Math.max(0, bytes);
+    if (last >= 0 && t <= this.t(last)) {
+      this.cums[this.head + last] = cum;
+      return;
+    }
+    if (this.head + this.size === this.ts.length) this.makeRoom();
+    this.ts[this.head + this.size] = t;
+    this.cums[this.head + this.size] = cum;
+    this.size++;
+    this.trim(t);
+  }
+
+  /** Room for `capacity` points at once (a load that knows its size). */
+  reserve(capacity: number): void {
+    if (capacity > this.ts.length) this.makeRoom(Math.ceil(capacity));
+  }
+
+  private trim(now: number): void {
+    let drop = 0;
+    while (drop < this.size - 2 && this.t(drop + 1) <= now - this.reachMs) drop++;
+    if (drop > 0) {
+      this.head += drop;
+      this.size -= drop;
+    }
+    if (now - this.lastThinned < MINUTE_MS) return;
+    this.lastThinned = now;
+    this.thin(now - this.fullResolutionMs, MINUTE_MS);
+    this.thin(now - DAY_MS, 10 * MINUTE_MS);
+    if (this.ts.length > 128 && this.size * 3 < this.ts.length) this.makeRoom(Math.max(64, Math.ceil(this.size * 1.5)));
+  }
+
+  /** Keeps, of the points before `before`, the last of each `bucketMs`. */
+  private thin(before: number, bucketMs: number): void {
+    let write = this.head;
+    const end = this.head + this.size;
+    for (let read = this.head; read < end; read++) {
+      const t = this.ts[read]!;
+      const next = read + 1;
+      const keep = t >= before || next >= end || this.ts[next]! >= before || Math.floor(this.ts[next]! / bucketMs) !== Math.floor(t / bucketMs);
+      if (!keep) continue;
+      this.ts[write] = t;
+      this.cums[write] = this.cums[read]!;
+      write++;
+    }
+    this.size = write - this.head;
+  }
+
+  private makeRoom(reserve = 0): void {
+    const capacity = reserve > 0 ? reserve : this.size * 3 > this.ts.length * 2 ? Math.ceil(this.ts.length * 1.5) : this.ts.length;
+    const move = (col: Float64Array): Float64Array => {
+      if (capacity === col.length) {
+        col.copyWithin(0, this.head, this.head + this.size);
+        return col;
+      }
+      const next = new Float64Array(capacity);
+      next.set(col.subarray(this.head, this.head + this.size));
+      return next;
+    };
+    this.ts = move(this.ts);
+    this.cums = move(this.cums);
+    this.head = 0;
+  }
+}
