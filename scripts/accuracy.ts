@@ -20,6 +20,7 @@ import { GaleraSandbox, sleep } from '../tools/sandbox/galera-sandbox.js';
 import { prepareSysbench, SysbenchRun } from '../tools/sandbox/workload.js';
 import { TruthRecorder } from '../tools/sandbox/truth-recorder.js';
 import { LOAD_SHAPES, loadPhases, type LoadShape } from '../tools/sandbox/load-shapes.js';
+import { evaluateRecording, formatEvaluation, type Recording, type TruthRow } from '../tools/sandbox/forecast-evaluation.js';
 import { parseConfig } from '../src/config/load.js';
 import { Store } from '../src/store/store.js';
 import { Sampler } from '../src/sampler/sampler.js';
@@ -39,8 +40,16 @@ const { values } = parseArgs({
     writers: { type: 'string' },
     'truth-every': { type: 'string', default: '150' },
     record: { type: 'string' },
+    replay: { type: 'string' },
   },
 });
+if (values.replay) {
+  // Scores a recorded run again, offline: `npm run accuracy -- --replay FILE`.
+  const recording = JSON.parse(fs.readFileSync(values.replay, 'utf8')) as Recording;
+  console.log(`${values.replay}: ${recording.load?.shape ?? 'profile'} load, ${recording.intervalMs / 1000} s sampling`);
+  console.log(formatEvaluation(evaluateRecording(recording)));
+  process.exit(0);
+}
 const durationMs = parseDuration(values.duration!) * 1000;
 const intervalMs = parseDuration(values.interval!) * 1000;
 const phaseMs = parseDuration(values.phase!) * 1000;
@@ -161,7 +170,7 @@ horizons: { short: 5m, long: 24h }
   console.log(`${'figure'.padEnd(24)} ${'n'.padStart(6)} ${'median'.padStart(7)} ${'p90'.padStart(7)} ${'max'.padStart(7)} ${'>10% optimistic'.padStart(16)}`);
   for (const r of rows) console.log(r);
 
-  if (values.record) {
+  {
     const nodes = Object.fromEntries(
       sandbox.nodes.map((n) => [n.name, store.samples('accuracy', n.name, 0, Date.now()).map((s) => ({ takenAt: s.takenAt, epoch: s.epoch, status: s.status }))]),
     );
@@ -169,7 +178,7 @@ horizons: { short: 5m, long: 24h }
     const truthAt = usable.map((c) => ({ t: c.t, node: c.node, window: truth.trueWindowSeconds(c.index, c.t), istBudget: truth.trueIstBudgetSeconds(c.index, c.t) }));
     // The raw high-frequency record too ([t, last_committed, cached_downto, bytes] per point),
     // so that forecasts can be replayed offline against the forward truth.
-    const truthRecords = Object.fromEntries(sandbox.nodes.map((n) => [n.name, (truth.records.get(n.index) ?? []).map((p) => [p.t, p.lastCommitted, p.downto, p.bytes])]));
+    const truthRecords = Object.fromEntries(sandbox.nodes.map((n) => [n.name, (truth.records.get(n.index) ?? []).map((p): TruthRow => [p.t, p.lastCommitted, p.downto, p.bytes])]));
     const recording = {
       recordedWith: `scripts/accuracy.ts ${process.argv.slice(2).join(' ')}`,
       intervalMs,
@@ -179,8 +188,12 @@ horizons: { short: 5m, long: 24h }
       truth: truthAt,
       truthRecords,
     };
-    fs.writeFileSync(values.record, JSON.stringify(recording) + '\n');
-    console.log(`recorded samples and truth to ${values.record}`);
+    if (values.record) {
+      fs.writeFileSync(values.record, JSON.stringify(recording) + '\n');
+      console.log(`recorded samples and truth to ${values.record}`);
+    }
+    console.log('\nIST figures against the forward truth (replayed with past data only):');
+    console.log(formatEvaluation(evaluateRecording(recording)));
   }
   store.close();
 } finally {

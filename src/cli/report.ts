@@ -1,9 +1,10 @@
 /**
  * `gcache-advisor report`: the answer for the DBA who just wants it. A terminal table of every
- * node (window measured and estimated, IST budget, donor), then each cluster's recommendation
- * with its arithmetic and warnings. Reads the latest analysis the daemon stored.
+ * node (window measured and estimated, IST budget at the current rate, by the forecast and at a
+ * pessimistic rate, donor), the countdown of any node that is away, then each cluster's
+ * recommendation with its arithmetic and warnings. Reads the latest analysis the daemon stored.
  */
-import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
+import type { ClusterAnalysis, NodeAnalysis } from '../analysis/cluster-analysis.js';
 import { formatBytes, formatDuration } from '../units/format.js';
 
 const dash = '–';
@@ -23,6 +24,29 @@ function table(headers: string[], rows: string[][]): string {
   return [line(headers), line(widths.map((w) => '─'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
+/** "node2 away for 5 min: IST lost in ~7 min (safe 3 min), donor node1", for a node that is away; else null. */
+export function awayLine(n: NodeAnalysis): string | null {
+  const r = n.rejoin;
+  if (!r) return null;
+  const away = `${n.node} away for ${formatDuration(r.awaySeconds)}`;
+  switch (r.verdict) {
+    case 'ist-lost':
+      // The reason ends with the consequence ("…: the node will need an SST").
+      return `${away}: IST lost — ${r.reason}`;
+    case 'unknown':
+      return `${away}: IST outlook unknown (${r.reason})`;
+    default: {
+      const { likely, safe } = r.remainingSeconds;
+      const donor = r.donor ? `, donor ${r.donor}` : '';
+      const bytes = formatBytes(r.remainingBytes ?? 0);
+      // Both figures come from one forecast: both known or neither.
+      if (likely === null || safe === null) return `${away}: IST still possible for ${bytes} more writes${donor}; not enough write history for a time yet`;
+      const urgent = r.verdict === 'sst-likely' ? ': bring it back now' : '';
+      return `${away}: IST lost in ~${seconds(likely)} (safe ${seconds(safe)}), after ${bytes} more writes${donor}${urgent}`;
+    }
+  }
+}
+
 export function renderReport(analyses: readonly ClusterAnalysis[], now: number): string {
   const out: string[] = [];
   for (const a of analyses) {
@@ -30,7 +54,7 @@ export function renderReport(analyses: readonly ClusterAnalysis[], now: number):
     out.push('');
     out.push(
       table(
-        ['node', 'state', 'gcache', 'window (measured)', 'est. 5m rate', 'est. long rate', 'IST budget', 'pessimistic', 'donor'],
+        ['node', 'state', 'gcache', 'window (measured)', 'est. 5m rate', 'est. long rate', 'IST budget', 'likely', 'safe', 'pessimistic', 'donor'],
         a.nodes.map((n) => [
           n.node,
           n.reachable ? `${n.localState ?? '?'}${n.clusterStatus && n.clusterStatus !== 'Primary' ? `/${n.clusterStatus}` : ''}` : 'UNREACHABLE',
@@ -47,11 +71,17 @@ export function renderReport(analyses: readonly ClusterAnalysis[], now: number):
           seconds(n.estimated.short.bestSeconds),
           seconds(n.estimated.long.bestSeconds),
           seconds(n.istBudget.current?.seconds),
+          seconds(n.istBudget.likely?.seconds),
+          seconds(n.istBudget.safe?.seconds),
           seconds(n.istBudget.pessimistic?.seconds),
           n.istBudget.current?.donor ?? dash,
         ]),
       ),
     );
+    for (const n of a.nodes) {
+      const line = awayLine(n);
+      if (line) out.push(line);
+    }
     out.push('');
     const r = a.recommendation;
     if (r.recommendedGcacheSizeBytes !== null) {

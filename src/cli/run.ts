@@ -16,6 +16,7 @@ Commands:
   serve     run the daemon: sample on a schedule, store, analyse
   sample    read every node once and print one JSON line per node (--once)
   report    print every node's window, IST budget and donor, and the recommendation
+  can-leave ask a running daemon whether NODE can be down for DURATION (exit 0 safe, 1 risky)
 
 Run 'gcache-advisor <command> --help' for a command's options.
 The config file may also be given as GCACHE_ADVISOR_CONFIG.

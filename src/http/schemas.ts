@@ -289,3 +289,63 @@ export type SchemasMatchAnalysis = [
   Assert<Same<Static<typeof RecommendationView>, Recommendation>>,
   Assert<Same<Static<typeof TrendView>, Trend>>,
 ];
+
+// --- forecast: the window view with the forecast, the rejoin countdown, the maintenance check ---
+
+/**
+ * The window view (views.ts windowView) as served: WindowView with the IST budget also in time by
+ * the forecast (likely, safe), the calibration's coverage, and the rejoin countdown.
+ */
+export const WindowViewWithForecast = Type.Object(
+  {
+    ...WindowView.properties,
+    istBudgetSeconds: Type.Object({
+      current: NullableNumber('at the short-horizon rate'),
+      pessimistic: NullableNumber('at the larger of that and the p95 of the long horizon'),
+      likely: NullableNumber("by the forecast's median: the figure to expect"),
+      safe: NullableNumber("by the forecast's calibrated 5th percentile: the figure to plan with"),
+    }),
+    istForecastCoverage: NullableNumber('share of the backtest start points at which the published safe figure was not optimistic; null before a backtest'),
+    rejoin: Nullable(RejoinCountdown),
+  },
+  { description: WindowView.description },
+);
+export type WindowViewWithForecast = Static<typeof WindowViewWithForecast>;
+
+/** A node's rejoin countdown while it is away, and how it came back the last time (views.ts rejoinView). */
+export const RejoinView = Type.Object(
+  {
+    cluster: Type.String(),
+    node: Type.String(),
+    computedAt: NullableTime('when the analysis was computed; null before the first'),
+    status: StringEnum(['synced', 'away', 'unknown'], { description: 'synced: sampled and Synced now; away: not Synced or not answering; unknown: not analysed yet' }),
+    rejoin: NodeAnalysisView.properties.rejoin,
+    lastRejoin: NodeAnalysisView.properties.lastRejoin,
+  },
+  { description: 'The countdown to the loss of IST while the node is away (null while it is Synced), and its last return' },
+);
+export type RejoinView = Static<typeof RejoinView>;
+
+/** The maintenance check of analysis/maintenance.ts, as it is computed. */
+const MaintenanceCheckSchema = Type.Object({
+  durationSeconds: Num('how long the node would be away'),
+  budgetBytes: NullableNumber('counted bytes the cluster may write before the node loses IST'),
+  donor: NullableString('the donor that budget counts on'),
+  fitShare: NullableNumber('share of the comparable past start points from which that duration of writes fitted in the budget'),
+  comparedStartPoints: Num('past start points whose load resembled now'),
+  p50Bytes: NullableNumber('their median writes over the duration'),
+  p99Bytes: NullableNumber('their 99th percentile'),
+  verdict: StringEnum(['safe', 'risky'], { description: 'safe: a donor, the node Synced now, and at least 99% of those writes fitted' }),
+  reason: Type.String(),
+  gcacheSizeForP99Bytes: NullableNumber("the gcache.size at which the p99 would fit, rounded up to a MiB (the donor's ring scaled)"),
+});
+
+/** May the node be away for `duration` and come back by IST (views.ts maintenanceView). */
+export const MaintenanceView = Type.Object(
+  { cluster: Type.String(), node: Type.String(), computedAt: Time('when the analysis the check uses was computed'), ...MaintenanceCheckSchema.properties },
+  { description: "Whether the node can be taken down for the duration and rejoin by IST, from the cluster's past writes" },
+);
+export type MaintenanceView = Static<typeof MaintenanceView>;
+
+/** As SchemasMatchAnalysis: a field added to the check and not to its schema is a type error. */
+export type SchemasMatchMaintenance = Assert<Same<Static<typeof MaintenanceCheckSchema>, import('../analysis/maintenance.js').MaintenanceCheck>>;

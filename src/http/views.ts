@@ -5,7 +5,8 @@
  */
 import type { ClusterAnalysis, NodeAnalysis } from '../analysis/cluster-analysis.js';
 import type { StoredAlert, StoredEvent } from '../store/store.js';
-import type { AlertView, EventView, HistoryPoint, NodeSummary, WindowView } from './schemas.js';
+import { syncedNow, type MaintenanceCheck } from '../analysis/maintenance.js';
+import type { AlertView, EventView, HistoryPoint, MaintenanceView, NodeSummary, RejoinView, WindowViewWithForecast } from './schemas.js';
 
 function iso(t: number): string;
 function iso(t: number | null | undefined): string | null;
@@ -77,7 +78,7 @@ export function nodeSummaries(nodes: readonly NodeIdentity[], a: ClusterAnalysis
   return nodes.map((n) => nodeSummary(n, a?.nodes.find((x) => x.node === n.name) ?? null));
 }
 
-export function windowView(cluster: string, node: string, n: NodeAnalysis | null): WindowView {
+export function windowView(cluster: string, node: string, n: NodeAnalysis | null): WindowViewWithForecast {
   return {
     cluster,
     node,
@@ -94,7 +95,12 @@ export function windowView(cluster: string, node: string, n: NodeAnalysis | null
       classicShort: n?.estimated.short.classicSeconds ?? null,
       classicLong: n?.estimated.long.classicSeconds ?? null,
     },
-    istBudgetSeconds: { current: n?.istBudget.current?.seconds ?? null, pessimistic: n?.istBudget.pessimistic?.seconds ?? null },
+    istBudgetSeconds: {
+      current: n?.istBudget.current?.seconds ?? null,
+      pessimistic: n?.istBudget.pessimistic?.seconds ?? null,
+      likely: n?.istBudget.likely?.seconds ?? null,
+      safe: n?.istBudget.safe?.seconds ?? null,
+    },
     istBudgetBytes: n?.istBudget.current?.bytes ?? null,
     istBudgetReason: n?.istBudget.current?.reason ?? null,
     donor: n?.istBudget.current?.donor ?? null,
@@ -102,5 +108,23 @@ export function windowView(cluster: string, node: string, n: NodeAnalysis | null
     writeRateBytesPerSecond: { short: n?.rates.short?.bytesPerSecond ?? null, long: n?.rates.long?.bytesPerSecond ?? null },
     writeSetsPerSecond: { short: n?.rates.short?.writeSetsPerSecond ?? null, long: n?.rates.long?.writeSetsPerSecond ?? null },
     overheadFactor: n?.overheadFactor ?? null,
+    istForecastCoverage: n?.istBudget.forecast?.calibration.coverage ?? null,
+    rejoin: n?.rejoin ?? null,
   };
+}
+
+/** Synced when sampled and Synced now; away otherwise (the countdown runs once it was seen Synced). */
+export function rejoinView(cluster: string, node: string, n: NodeAnalysis | null): RejoinView {
+  return {
+    cluster,
+    node,
+    computedAt: iso(n?.computedAt),
+    status: n === null ? 'unknown' : syncedNow(n) ? 'synced' : 'away',
+    rejoin: n?.rejoin ?? null,
+    lastRejoin: n?.lastRejoin ?? null,
+  };
+}
+
+export function maintenanceView(cluster: string, node: string, computedAt: number, check: MaintenanceCheck): MaintenanceView {
+  return { cluster, node, computedAt: iso(computedAt), ...check };
 }

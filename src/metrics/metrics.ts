@@ -25,6 +25,9 @@ export class Metrics {
   private readonly gcacheSize;
   private readonly window;
   private readonly istBudget;
+  private readonly istCoverage;
+  private readonly istRemainingBytes;
+  private readonly istRemainingSeconds;
   private readonly recommended;
   private readonly target;
   private readonly historyDrops;
@@ -66,7 +69,25 @@ export class Metrics {
     });
     this.istBudget = new client.Gauge({
       name: 'galera_ist_budget_seconds',
-      help: 'How long the node could be away, starting now, and still rejoin by IST, at the current or a pessimistic (p95) write rate.',
+      help: 'How long the node could be away, starting now, and still rejoin by IST: at the current or a pessimistic (p95) write rate, or by the time forecast (likely: its median; safe: its calibrated 5th percentile).',
+      labelNames: ['cluster', 'node', 'rate'],
+      registers: r,
+    });
+    this.istCoverage = new client.Gauge({
+      name: 'galera_ist_budget_safe_coverage',
+      help: "Share (0..1) of the last backtest's start points at which the safe IST budget was not optimistic; absent before the first backtest.",
+      labelNames: ['cluster', 'node'],
+      registers: r,
+    });
+    this.istRemainingBytes = new client.Gauge({
+      name: 'galera_ist_remaining_bytes',
+      help: 'For a node away after having been Synced: bytes the cluster can still write before no donor holds what it needs for IST (0: IST is lost). Absent while the node is not away.',
+      labelNames: ['cluster', 'node'],
+      registers: r,
+    });
+    this.istRemainingSeconds = new client.Gauge({
+      name: 'galera_ist_remaining_seconds',
+      help: 'For a node away after having been Synced: time left before IST is lost, by the time forecast (likely or safe). Absent while the node is not away.',
       labelNames: ['cluster', 'node', 'rate'],
       registers: r,
     });
@@ -187,6 +208,9 @@ export class Metrics {
         this.gcacheSize,
         this.window,
         this.istBudget,
+        this.istCoverage,
+        this.istRemainingBytes,
+        this.istRemainingSeconds,
         this.historyDrops,
         this.sampleDuration,
         this.sampleErrors,
@@ -241,6 +265,13 @@ export class Metrics {
       setOrRemove(this.window, { ...labels, method: 'estimated_long' }, n.estimated.long.bestSeconds);
       setOrRemove(this.istBudget, { ...labels, rate: 'current' }, n.istBudget.current?.seconds);
       setOrRemove(this.istBudget, { ...labels, rate: 'pessimistic' }, n.istBudget.pessimistic?.seconds);
+      setOrRemove(this.istBudget, { ...labels, rate: 'likely' }, n.istBudget.likely?.seconds);
+      setOrRemove(this.istBudget, { ...labels, rate: 'safe' }, n.istBudget.safe?.seconds);
+      setOrRemove(this.istCoverage, labels, n.istBudget.forecast?.calibration.coverage);
+      // The countdown's series exist only while the node is away: back in the cluster, they go.
+      setOrRemove(this.istRemainingBytes, labels, n.rejoin?.remainingBytes);
+      setOrRemove(this.istRemainingSeconds, { ...labels, rate: 'likely' }, n.rejoin?.remainingSeconds.likely);
+      setOrRemove(this.istRemainingSeconds, { ...labels, rate: 'safe' }, n.rejoin?.remainingSeconds.safe);
       this.nodeSynced.set(labels, n.reachable && n.localState === 'Synced' && n.clusterStatus === 'Primary' ? 1 : 0);
       if (n.historyDrop && n.reachable) this.historyDrops.inc({ ...labels, kind: n.historyDrop.kind });
     }

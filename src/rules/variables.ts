@@ -15,7 +15,7 @@ export interface NodeContext {
 }
 
 export interface VariableDoc {
-  unit: 'seconds' | 'bytes' | 'bytes/s' | 'count' | 'days' | 'bool' | 'text';
+  unit: 'seconds' | 'bytes' | 'bytes/s' | 'count' | 'days' | 'bool' | 'text' | 'ratio';
   help: string;
 }
 
@@ -30,7 +30,16 @@ export const NODE_VARIABLES: Record<string, VariableDoc> = {
   maintenance_allowance: { unit: 'seconds', help: "the cluster's maintenanceAllowance" },
   ist_budget: { unit: 'seconds', help: 'how long the node could be away and still rejoin by IST, at the current rate' },
   ist_budget_pessimistic: { unit: 'seconds', help: 'the same at a pessimistic (p95) rate' },
-  donor: { unit: 'text', help: 'the donor the IST budget assumes' },
+  ist_budget_likely: { unit: 'seconds', help: "the same by the time forecast's median: the figure to expect" },
+  ist_budget_safe: { unit: 'seconds', help: "the same by the forecast's calibrated 5th percentile: the figure to plan with" },
+  ist_forecast_coverage: { unit: 'ratio', help: "share (0..1) of the last backtest's start points at which ist_budget_safe was not optimistic (null before the first backtest)" },
+  away: { unit: 'bool', help: 'the node is away (not Synced, or not answering) after having been Synced' },
+  away_for: { unit: 'seconds', help: 'while away: time since it was last seen Synced' },
+  ist_remaining_bytes: { unit: 'bytes', help: 'while away: bytes the cluster can still write before no donor holds what the node needs for IST (0 once lost)' },
+  ist_remaining_likely: { unit: 'seconds', help: "while away: time left before IST is lost, by the forecast's median" },
+  ist_remaining_safe: { unit: 'seconds', help: 'while away: the same by the calibrated 5th percentile (plan with this one)' },
+  ist_lost: { unit: 'bool', help: 'while away: no eligible donor holds what the node needs any more, so it will rejoin by SST (false while not away; null when unknown)' },
+  donor: { unit: 'text', help: 'the donor the IST budget assumes (while the node is away, the one its countdown assumes)' },
   gcache_size: { unit: 'bytes', help: 'gcache.size' },
   recommended_size: { unit: 'bytes', help: 'recommended gcache.size for the target window' },
   gcache_recover: { unit: 'bool', help: 'gcache.recover' },
@@ -83,7 +92,8 @@ export function nodeValues(a: ClusterAnalysis, n: NodeAnalysis, ctx: NodeContext
     maintenance_allowance: ctx.maintenanceAllowanceSeconds,
     ist_budget: n.istBudget.current?.seconds ?? null,
     ist_budget_pessimistic: n.istBudget.pessimistic?.seconds ?? null,
-    donor: n.istBudget.current?.donor ?? null,
+    donor: n.istBudget.current?.donor ?? n.rejoin?.donor ?? null,
+    ...forecastValues(n),
     gcache_size: n.gcacheSizeBytes,
     recommended_size: a.recommendation.recommendedGcacheSizeBytes,
     gcache_recover: n.gcacheRecover,
@@ -97,6 +107,23 @@ export function nodeValues(a: ClusterAnalysis, n: NodeAnalysis, ctx: NodeContext
     missed_cycles: ctx.missedCycles,
     purges_last_hour: ctx.purgesLastHour,
     trend_days_to_target: daysToTarget(a),
+  };
+}
+
+/** The time forecast of the IST budget, and the countdown of a node that is away (null figures while it is not). */
+function forecastValues(n: NodeAnalysis): Record<string, Value> {
+  const r = n.rejoin;
+  return {
+    ist_budget_likely: n.istBudget.likely?.seconds ?? null,
+    ist_budget_safe: n.istBudget.safe?.seconds ?? null,
+    ist_forecast_coverage: n.istBudget.forecast?.calibration.coverage ?? null,
+    away: r !== null,
+    away_for: r?.awaySeconds ?? null,
+    ist_remaining_bytes: r?.remainingBytes ?? null,
+    ist_remaining_likely: r?.remainingSeconds.likely ?? null,
+    ist_remaining_safe: r?.remainingSeconds.safe ?? null,
+    // Not away: nothing is lost. Away with no figure: unknown, so that no rule fires on a guess.
+    ist_lost: r === null ? false : r.verdict === 'unknown' ? null : r.verdict === 'ist-lost',
   };
 }
 

@@ -4,8 +4,10 @@
  *   sampling interval under a varying load;
  * - a page-store purge collapses the measured window and is recorded, which the byte-rate
  *   estimate does not see;
- * - the IST budget predicts the join method: ~60% of it written while a node is away → IST,
- *   ~140% → SST, told apart by the joiner's error log.
+ * - the IST budget predicts the join method: 90% of it written while a node is away → IST,
+ *   110% → SST, told apart by the joiner's error log; while it is away its countdown counts
+ *   down and says "IST lost" within a sampling interval of the moment the donors really evicted
+ *   S+1; once back, how it rejoined is recorded.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -123,10 +125,28 @@ test('the measured window matches the ground truth within one sampling interval 
   assert.ok(store.nodeAnalysisHistory('sandbox', 'node2', 0, Date.now()).length > 25, 'figures are stored every cycle');
 });
 
-/** Takes the IST budget of node3 under a steady load, stops node3, writes `share` of the budget, restarts it. */
-async function awayAndBack(share: number): Promise<{ method: 'IST' | 'SST' | null; budgetBytes: number; written: number }> {
+interface AwayCycle {
+  t: number;
+  verdict: string;
+  remainingBytes: number | null;
+}
+
+/**
+ * Takes the IST budget of node3 under a steady load, stops node3, writes `share` of the budget
+ * while the daemon's cycles keep running (its countdown recorded each cycle, the donors' real
+ * rings recorded every 150 ms), restarts it, and runs cycles until it is Synced again.
+ */
+async function awayAndBack(share: number): Promise<{
+  method: 'IST' | 'SST' | null;
+  budgetBytes: number;
+  written: number;
+  away: AwayCycle[];
+  trueLostAt: number | null;
+  rejoin: NodeAnalysis['lastRejoin'];
+}> {
   const load = [1, 2].map((i) => new SysbenchRun(sandbox, i, { rate: 20, threads: 1, tables: 4, tableSize: 1000 }));
   let budgetBytes: number;
+  let leftAtSeqno: number;
   try {
     // The budget is known once every donor's ring is full (evicting) and its history on record.
     const a = await sampleUntil((x) => {
@@ -140,25 +160,69 @@ async function awayAndBack(share: number): Promise<{ method: 'IST' | 'SST' | nul
   } finally {
     await Promise.all(load.map((l) => l.stop()));
   }
-  await sandbox.stopNode(3);
-  const written = await writeCountedBytes(sandbox, 1, share * budgetBytes, 2048);
+  const truth = new TruthRecorder(sandbox, 150);
+  truth.start();
+  const away: AwayCycle[] = [];
+  let written: number;
+  try {
+    // One more cycle so that the budget is taken at node3's very last seqno.
+    const last = nodeOf(await cycle(), 'node3');
+    leftAtSeqno = last.istBudget.current!.needsSeqno - 1;
+    budgetBytes = last.istBudget.current!.bytes ?? budgetBytes;
+    await sandbox.stopNode(3);
+    let writing = true;
+    const writer = writeCountedBytes(sandbox, 1, share * budgetBytes, 2048).finally(() => (writing = false));
+    // The daemon's cycles go on while the cluster writes, and one more after.
+    while (writing) {
+      const started = Date.now();
+      const n = nodeOf(await cycle(), 'node3');
+      if (n.rejoin) away.push({ t: n.computedAt, verdict: n.rejoin.verdict, remainingBytes: n.rejoin.remainingBytes });
+      await sleep(Math.max(0, INTERVAL_MS - (Date.now() - started)));
+    }
+    written = await writer;
+    const n = nodeOf(await cycle(), 'node3');
+    if (n.rejoin) away.push({ t: n.computedAt, verdict: n.rejoin.verdict, remainingBytes: n.rejoin.remainingBytes });
+  } finally {
+    await truth.stop();
+  }
+  const trueLostAt = truth.istLostAt(leftAtSeqno, [1, 2], away[0]?.t ?? Date.now());
   const logOffset = sandbox.errorLogSize(3);
   await sandbox.startNode(3, { timeoutMs: 180_000 });
-  return { method: sandbox.joinMethodSince(3, logOffset), budgetBytes, written };
+  const back = await sampleUntil((a) => nodeOf(a, 'node3').lastRejoin !== null, 60_000);
+  return { method: sandbox.joinMethodSince(3, logOffset), budgetBytes, written, away, trueLostAt, rejoin: nodeOf(back, 'node3').lastRejoin };
 }
 
-test('IST budget: a node away while 60% of it is written rejoins by IST', async (t) => {
-  const r = await awayAndBack(0.6);
-  t.diagnostic(`budget ${r.budgetBytes.toFixed(0)} B, written ${r.written} B, joined by ${r.method}`);
-  assert.ok(r.written < 0.7 * r.budgetBytes, `written ${r.written} B of a ${r.budgetBytes} B budget`);
+test('IST budget: a node away while 90% of it is written rejoins by IST, and its countdown never says IST lost', async (t) => {
+  const r = await awayAndBack(0.9);
+  t.diagnostic(`budget ${r.budgetBytes.toFixed(0)} B, written ${r.written} B, joined by ${r.method}, countdown ${r.away.map((c) => c.remainingBytes).join(' ')}`);
+  assert.ok(r.written < r.budgetBytes, `written ${r.written} B of a ${r.budgetBytes} B budget`);
   assert.equal(r.method, 'IST', `budget ${r.budgetBytes} B, written ${r.written} B`);
+  assert.ok(r.away.length >= 3, `${r.away.length} cycles while away`);
+  assert.ok(
+    r.away.every((c) => c.verdict !== 'ist-lost'),
+    `verdicts ${r.away.map((c) => c.verdict).join(' ')}`,
+  );
+  // The countdown counts down: what is left at the end is the budget less what was written, within 3% of the budget.
+  const end = r.away.at(-1)!.remainingBytes!;
+  assert.ok(Math.abs(end - (r.budgetBytes - r.written)) <= 0.03 * r.budgetBytes, `left ${end} B, budget ${r.budgetBytes} B less ${r.written} B written`);
+  assert.equal(r.trueLostAt, null, 'the donors really still hold S+1');
+  assert.equal(r.rejoin?.method, 'ist', `rejoin recorded as ${JSON.stringify(r.rejoin)}`);
 });
 
-test('IST budget: a node away while 140% of it is written needs an SST', async (t) => {
-  const r = await awayAndBack(1.4);
-  t.diagnostic(`budget ${r.budgetBytes.toFixed(0)} B, written ${r.written} B, joined by ${r.method}`);
-  assert.ok(r.written < 1.5 * r.budgetBytes, `written ${r.written} B of a ${r.budgetBytes} B budget`);
+test('IST budget: a node away while 110% of it is written needs an SST, and its countdown turns to IST lost within a sampling interval of the truth', async (t) => {
+  const r = await awayAndBack(1.1);
+  const lostAt = r.away.find((c) => c.verdict === 'ist-lost')?.t ?? null;
+  t.diagnostic(
+    `budget ${r.budgetBytes.toFixed(0)} B, written ${r.written} B, joined by ${r.method}; IST lost at +${lostAt === null || r.trueLostAt === null ? '?' : ((lostAt - r.trueLostAt) / 1000).toFixed(1)} s from the truth`,
+  );
+  assert.ok(r.written < 1.2 * r.budgetBytes, `written ${r.written} B of a ${r.budgetBytes} B budget`);
   assert.equal(r.method, 'SST', `budget ${r.budgetBytes} B, written ${r.written} B`);
+  assert.ok(r.trueLostAt !== null, 'the truth record saw the donors evict S+1');
+  assert.ok(lostAt !== null, `verdicts ${r.away.map((c) => c.verdict).join(' ')}`);
+  // Cycles take a moment of their own: one interval plus a second of slack on either side.
+  assert.ok(Math.abs(lostAt - r.trueLostAt) <= INTERVAL_MS + 1000, `countdown said IST lost ${(lostAt - r.trueLostAt) / 1000} s from the truth`);
+  assert.equal(r.rejoin?.method, 'sst', `rejoin recorded as ${JSON.stringify(r.rejoin)}`);
+  assert.equal(r.rejoin?.expected, 'ist-lost');
 });
 
 test('a page-store purge collapses the measured window, is recorded, and the byte-rate estimate misses it', async () => {

@@ -439,6 +439,8 @@ const DOCUMENTED = {
   '/clusters/{cluster}/nodes/{node}': ['400', '404'],
   '/clusters/{cluster}/nodes/{node}/window': ['400', '404'],
   '/clusters/{cluster}/nodes/{node}/history': ['400', '404'],
+  '/clusters/{cluster}/nodes/{node}/rejoin': ['400', '404'],
+  '/clusters/{cluster}/nodes/{node}/maintenance': ['400', '404', '503'],
   '/events': ['400', '404'],
   '/alerts': [],
   '/alerts/history': ['400'],

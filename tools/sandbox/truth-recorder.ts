@@ -117,20 +117,29 @@ export class TruthRecorder {
   trueIstBudgetSeconds(joiner: number, t: number): number | null {
     const start = this.at(joiner, t);
     if (!start) return null;
-    const s = start.lastCommitted;
-    const others = [...this.records.keys()].filter((i) => i !== joiner);
-    // One of the other nodes' own record times is enough resolution (150-250 ms).
-    const times = this.records
-      .get(others[0]!)!
-      .filter((p) => p.t > t)
-      .map((p) => p.t);
+    const lost = this.istLostAt(
+      start.lastCommitted,
+      [...this.records.keys()].filter((i) => i !== joiner),
+      t,
+    );
+    return lost === null ? null : (lost - t) / 1000;
+  }
+
+  /**
+   * The first moment after `from` at which a node that left at `seqno` could no longer rejoin
+   * by IST from the nodes `donors`: none of them still caches seqno+1, or the group's lowest cached
+   * seqno has come within Galera's safety gap of it. Null when that lies beyond the record.
+   */
+  istLostAt(seqno: number, donors: readonly number[], from: number): number | null {
+    // One of the donors' own record times is enough resolution (150-250 ms).
+    const times = (this.records.get(donors[0]!) ?? []).filter((p) => p.t > from).map((p) => p.t);
     for (const time of times) {
-      const states = others.map((i) => this.at(i, time)).filter((p): p is TruthPoint => p !== null && p.downto !== null);
+      const states = donors.map((i) => this.at(i, time)).filter((p): p is TruthPoint => p !== null && p.downto !== null);
       if (states.length === 0) continue;
       const lowest = Math.min(...states.map((p) => p.downto!));
       const last = Math.max(...states.map((p) => p.lastCommitted));
-      const someDonorHasIt = states.some((p) => p.downto! <= s + 1);
-      if (!someDonorHasIt || s < lowest + istSafetyGap(lowest, last)) return (time - t) / 1000;
+      const someDonorHasIt = states.some((p) => p.downto! <= seqno + 1);
+      if (!someDonorHasIt || seqno < lowest + istSafetyGap(lowest, last)) return time;
     }
     return null;
   }
