@@ -249,7 +249,7 @@ export class Analyzer {
       h.away = { left, expected: n.rejoin.verdict, remainingBytes: n.rejoin.remainingBytes, cycles: (h.away?.cycles ?? 0) + 1, seenNotSynced };
     } else if (h.away) {
       // Back: a single missed sample is no absence worth an event.
-      if (h.away.seenNotSynced || h.away.cycles >= 3) {
+      if (h.away.seenNotSynced || h.away.cycles >= 2 || now - h.away.left.t >= 30_000) {
         const { left } = h.away;
         h.lastRejoin = {
           at: now,

@@ -188,7 +188,8 @@ async function awayAndBack(share: number): Promise<{
   const trueLostAt = truth.istLostAt(leftAtSeqno, [1, 2], away[0]?.t ?? Date.now());
   const logOffset = sandbox.errorLogSize(3);
   await sandbox.startNode(3, { timeoutMs: 180_000 });
-  const back = await sampleUntil((a) => nodeOf(a, 'node3').lastRejoin !== null, 60_000);
+  const backFrom = Date.now();
+  const back = await sampleUntil((a) => (nodeOf(a, 'node3').lastRejoin?.at ?? 0) >= backFrom, 60_000);
   return { method: sandbox.joinMethodSince(3, logOffset), budgetBytes, written, away, trueLostAt, rejoin: nodeOf(back, 'node3').lastRejoin };
 }
 
@@ -197,7 +198,7 @@ test('IST budget: a node away while 90% of it is written rejoins by IST, and its
   t.diagnostic(`budget ${r.budgetBytes.toFixed(0)} B, written ${r.written} B, joined by ${r.method}, countdown ${r.away.map((c) => c.remainingBytes).join(' ')}`);
   assert.ok(r.written < r.budgetBytes, `written ${r.written} B of a ${r.budgetBytes} B budget`);
   assert.equal(r.method, 'IST', `budget ${r.budgetBytes} B, written ${r.written} B`);
-  assert.ok(r.away.length >= 3, `${r.away.length} cycles while away`);
+  assert.ok(r.away.length >= 2, `${r.away.length} cycles while away`);
   assert.ok(
     r.away.every((c) => c.verdict !== 'ist-lost'),
     `verdicts ${r.away.map((c) => c.verdict).join(' ')}`,
