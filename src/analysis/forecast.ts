@@ -59,16 +59,23 @@ export function forecastTime(s: ByteSeries, now: number, budgetBytes: number, op
   const lastResolved = lastWithCumAtMost(s, endCum - budgetBytes, end);
   if (lastResolved < 0) return null;
   const stride = Math.max(1, Math.ceil((lastResolved + 1) / opts.maxCandidates));
-  const starts: number[] = [];
-  const durations: number[] = [];
+  // Scratch columns reused from call to call: a forecast per node per cycle makes no garbage.
+  const room = Math.ceil((lastResolved + 1) / stride) + 1;
+  const starts = scratch.starts(room);
+  const durations = scratch.durations(room);
+  let count = 0;
   for (let i = lastResolved; i >= 0; i -= stride) {
     const reached = timeAtCum(s, s.cum(i) + budgetBytes, i, end);
     if (reached === null) continue;
-    starts.push(i);
-    durations.push(reached - s.t(i));
+    starts[count] = i;
+    durations[count] = reached - s.t(i);
+    count++;
   }
-  if (starts.length === 0) return null;
-  const reference = median(durations);
+  if (count === 0) return null;
+  const sorted = scratch.sorted(count);
+  sorted.set(durations.subarray(0, count));
+  sorted.subarray(0, count).sort();
+  const reference = quantileOfSorted(sorted, count, 0.5);
   const windowMs = Math.max(opts.minConditioningMs, reference * opts.conditioningShare);
   const first = s.t(0);
   const tNow = s.t(end);
@@ -77,31 +84,66 @@ export function forecastTime(s: ByteSeries, now: number, budgetBytes: number, op
   // Keeps near-idle rates from dominating the log distance.
   const floor = overall * 0.01 + 1e-9;
   const spanMs = tNow - first;
-  const distances: number[] = [];
-  const kept: number[] = [];
-  for (let k = 0; k < starts.length; k++) {
+  const distances = scratch.distances(count);
+  let kept = 0;
+  for (let k = 0; k < count; k++) {
     const i = starts[k]!;
     const t = s.t(i);
-    if (t - windowMs < first && starts.length > opts.neighbours) continue; // no full window before it
+    if (t - windowMs < first && count > opts.neighbours) continue; // no full window before it
     const rate = (s.cum(i) - cumAt(s, t - windowMs)) / windowMs;
     let d = Math.abs(Math.log((rate + floor) / (rateNow + floor)));
     if (spanMs >= 2 * DAY_MS) d += circularDistance(t % DAY_MS, tNow % DAY_MS, DAY_MS) / (4 * HOUR_MS);
     if (spanMs >= 14 * DAY_MS && Math.floor(t / DAY_MS) % 7 !== Math.floor(tNow / DAY_MS) % 7) d += 0.5;
-    distances.push(d);
-    kept.push(durations[k]!);
+    distances[kept] = d;
+    durations[kept] = durations[k]!;
+    kept++;
   }
-  const order = distances.map((_, k) => k).sort((a, b) => distances[a]! - distances[b]!);
-  const chosen = order
-    .slice(0, opts.neighbours)
-    .map((k) => kept[k]!)
-    .sort((a, b) => a - b);
+  // The `neighbours` nearest: those within the distance of the k-th nearest (ties in start order).
+  const k = Math.min(opts.neighbours, kept);
+  sorted.set(distances.subarray(0, kept));
+  const byDistance = sorted.subarray(0, kept).sort();
+  const cutoff = byDistance[k - 1]!;
+  let below = 0;
+  for (let j = 0; j < kept; j++) if (distances[j]! < cutoff) below++;
+  let tiesLeft = k - below;
+  const chosen = scratch.chosen(k);
+  let n = 0;
+  for (let j = 0; j < kept && n < k; j++) {
+    const d = distances[j]!;
+    if (d < cutoff || (d === cutoff && tiesLeft-- > 0)) chosen[n++] = durations[j]!;
+  }
+  const ordered = chosen.subarray(0, n).sort();
   return {
-    likelySeconds: quantileSorted(chosen, 0.5) / 1000,
-    rawSafeSeconds: quantileSorted(chosen, 0.05) / 1000,
-    neighbours: chosen.length,
+    likelySeconds: quantileOfSorted(ordered, n, 0.5) / 1000,
+    rawSafeSeconds: quantileOfSorted(ordered, n, 0.05) / 1000,
+    neighbours: n,
     conditioningSeconds: windowMs / 1000,
   };
 }
+
+/** The same quantile as simple-statistics' quantileSorted, over the first `n` values of a typed array. */
+function quantileOfSorted(values: Float64Array, n: number, p: number): number {
+  const idx = n * p;
+  if (idx % 1 !== 0) return values[Math.ceil(idx) - 1]!;
+  if (n % 2 === 0 && p === 0.5) return (values[idx - 1]! + values[idx]!) / 2;
+  return values[idx]!;
+}
+
+/** Growable scratch columns, one set for the process (the analysis runs on one thread, one forecast at a time). */
+const scratch = (() => {
+  const cols = { starts: new Int32Array(512), durations: new Float64Array(512), sorted: new Float64Array(512), distances: new Float64Array(512), chosen: new Float64Array(64) };
+  const grow = <K extends keyof typeof cols>(key: K, n: number): (typeof cols)[K] => {
+    if (cols[key].length < n) cols[key] = (key === 'starts' ? new Int32Array(n * 2) : new Float64Array(n * 2)) as (typeof cols)[K];
+    return cols[key];
+  };
+  return {
+    starts: (n: number) => grow('starts', n),
+    durations: (n: number) => grow('durations', n),
+    sorted: (n: number) => grow('sorted', n),
+    distances: (n: number) => grow('distances', n),
+    chosen: (n: number) => grow('chosen', n),
+  };
+})();
 
 /** Index of the last point (up to `end`) whose cumulative bytes are at most `target`, or -1. */
 function lastWithCumAtMost(s: ByteSeries, target: number, end: number): number {

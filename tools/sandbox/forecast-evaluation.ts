@@ -28,7 +28,7 @@ export interface Recording {
   truthRecords: Record<string, TruthRow[]>;
 }
 
-export const TIME_FIGURES = ['likely', 'safe', 'current', 'pessimistic', 'classic'] as const;
+export const TIME_FIGURES = ['likely', 'safe', 'raw safe', 'current', 'pessimistic', 'classic'] as const;
 export type TimeFigure = (typeof TIME_FIGURES)[number];
 
 export interface Score {
@@ -45,7 +45,16 @@ export interface Evaluation {
   bytes: Score | null;
   time: Record<TimeFigure, Score | null>;
   coverage: number | null;
-  countdown: Array<{ leftAt: number; budgetBytes: number | null; zeroAfterBytes: number | null; trueLostAfterBytes: number; byteError: number | null; lateSeconds: number | null }>;
+  countdown: Array<{
+    leftAt: number;
+    budgetBytes: number | null;
+    /** Where the countdown put the loss, in bytes written since the node left: written + remaining at its last cycle before zero. */
+    predictedLostAfterBytes: number | null;
+    trueLostAfterBytes: number;
+    byteError: number | null;
+    /** When it said "IST lost", against when it really was. */
+    lateSeconds: number | null;
+  }>;
 }
 
 const CLUSTER = 'replay';
@@ -193,6 +202,7 @@ export function evaluateRecording(rec: Recording, opts: { countdownStarts?: numb
       };
       put('likely', b.likely?.seconds);
       put('safe', b.safe?.seconds);
+      put('raw safe', b.forecast?.rawSafeSeconds);
       put('current', b.current?.seconds);
       put('pessimistic', b.pessimistic?.seconds);
       put('classic', n.estimated.short.classicSeconds);
@@ -209,7 +219,10 @@ export function evaluateRecording(rec: Recording, opts: { countdownStarts?: numb
     const leftSample = [...rec.nodes[joiner]!].reverse().find((s) => s.takenAt <= leftAt)!;
     const truth = trueIstLoss(rec, joiner, leftSample.takenAt, leftSample.status.lastCommitted);
     if (!truth) continue;
+    const others = Object.keys(rec.truthRecords).filter((n) => n !== joiner);
+    const writtenUntil = (t: number) => Math.max(...others.map((n) => (valueAt(rec.truthRecords[n]!, t, 3) ?? 0) - (valueAt(rec.truthRecords[n]!, leftSample.takenAt, 3) ?? 0)));
     let budgetBytes: number | null = null;
+    let predicted: number | null = null;
     let zeroAt: number | null = null;
     replay(
       rec,
@@ -218,17 +231,15 @@ export function evaluateRecording(rec: Recording, opts: { countdownStarts?: numb
         if (n.node !== joiner || !n.rejoin || zeroAt !== null) return;
         budgetBytes ??= n.rejoin.remainingBytes;
         if (n.rejoin.verdict === 'ist-lost') zeroAt = t;
+        else if (n.rejoin.remainingBytes !== null) predicted = writtenUntil(t) + n.rejoin.remainingBytes;
       },
     );
-    const others = Object.keys(rec.truthRecords).filter((n) => n !== joiner);
-    const writtenUntil = (t: number) => Math.max(...others.map((n) => (valueAt(rec.truthRecords[n]!, t, 3) ?? 0) - (valueAt(rec.truthRecords[n]!, leftSample.takenAt, 3) ?? 0)));
-    const zeroAfterBytes = zeroAt === null ? null : writtenUntil(zeroAt);
     countdown.push({
       leftAt: leftSample.takenAt,
       budgetBytes,
-      zeroAfterBytes,
+      predictedLostAfterBytes: predicted,
       trueLostAfterBytes: truth.bytes,
-      byteError: zeroAfterBytes === null ? null : (zeroAfterBytes - truth.bytes) / truth.bytes,
+      byteError: predicted === null ? null : (predicted - truth.bytes) / truth.bytes,
       lateSeconds: zeroAt === null ? null : (zeroAt - leftSample.takenAt) / 1000 - truth.seconds,
     });
   }
@@ -252,10 +263,10 @@ export function formatEvaluation(e: Evaluation): string {
     row('IST budget, bytes', e.bytes),
     ...TIME_FIGURES.map((f) => row(`IST budget, ${f}`, e.time[f])),
     `median published coverage of safe: ${e.coverage === null ? '–' : e.coverage.toFixed(2)}`,
-    'countdown (node made to vanish): bytes written when it said "IST lost" vs when the last donor evicted S+1',
+    'countdown (node made to vanish at each start): where it put the loss (bytes written + remaining, at its last cycle before zero) vs the bytes written when the last donor evicted S+1, and when it said "IST lost"',
     ...e.countdown.map(
       (c) =>
-        `  left at +${Math.round((c.leftAt - e.countdown[0]!.leftAt) / 1000)} s: budget ${c.budgetBytes ?? '–'} B, zero after ${c.zeroAfterBytes === null ? '–' : Math.round(c.zeroAfterBytes)} B, truth ${Math.round(c.trueLostAfterBytes)} B (${c.byteError === null ? '–' : pct(c.byteError).trim()}), ${c.lateSeconds === null ? '–' : c.lateSeconds.toFixed(1)} s late`,
+        `  left at +${Math.round((c.leftAt - e.countdown[0]!.leftAt) / 1000)} s: budget ${c.budgetBytes === null ? '–' : Math.round(c.budgetBytes)} B, loss put at ${c.predictedLostAfterBytes === null ? '–' : Math.round(c.predictedLostAfterBytes)} B, truth ${Math.round(c.trueLostAfterBytes)} B (${c.byteError === null ? '–' : pct(c.byteError).trim()}); said "IST lost" ${c.lateSeconds === null ? '–' : c.lateSeconds.toFixed(1)} s after the truth`,
     ),
   ];
   return lines.join('\n');

@@ -39,7 +39,7 @@ export function loadPhases(shape: LoadShape, totalMs: number, opts: { seed?: num
   for (let covered = 0, i = 0; covered < totalMs; i++) {
     let phase: LoadPhase;
     if (shape === 'profile') phase = { ms: opts.profilePhaseMs ?? 60_000, rate: PROFILE_RATES[i % PROFILE_RATES.length]! };
-    else if (shape === 'stationary') phase = { ms: Math.round(between(60, 150)) * 1000, rate: Math.round(logBetween(8, 120)) };
+    else if (shape === 'stationary') phase = { ms: Math.round(between(60, 150)) * 1000, rate: Math.round(logBetween(25, 150)) };
     else if (random() < 0.3) phase = { ms: Math.round(between(20, 60)) * 1000, rate: Math.round(between(150, 250)) };
     else phase = { ms: Math.round(between(40, 120)) * 1000, rate: Math.round(between(3, 15)) };
     phases.push(phase);
