@@ -167,13 +167,6 @@ function circularDistance(a: number, b: number, period: number): number {
   return Math.min(d, period - d);
 }
 
-function median(values: readonly number[]): number {
-  return quantileSorted(
-    [...values].sort((a, b) => a - b),
-    0.5,
-  );
-}
-
 export interface Calibration {
   /** The factor `safe` is multiplied by: the 5th percentile of realised/predicted, at most 1. */
   shrink: number;
