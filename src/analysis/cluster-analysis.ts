@@ -12,7 +12,7 @@ import { dailyRates, windowTrend, type Trend } from './trend.js';
 import type { TimelinePoint } from './timeline.js';
 import { asSeries, pointAt, type SeriesLike } from './series.js';
 import type { DailyRate } from './trend.js';
-import { forecastTime, UNCALIBRATED, type Calibration } from './forecast.js';
+import { forecastTime, UNCALIBRATED, type Calibration, type TimeForecast } from './forecast.js';
 import { rejoinCountdown, type Away, type RejoinCountdown, type RejoinVerdict } from './rejoin.js';
 import type { ByteSeries } from './write-history.js';
 
@@ -201,7 +201,7 @@ export function analyzeCluster(input: ClusterInput): ClusterAnalysis {
     };
     const current = joiner ? istBudget(joiner, members, seqnoTimeline, clusterShort) : null;
     const calibration = p.n.calibration ?? UNCALIBRATED;
-    const forecast = current?.bytes != null && input.writes ? forecastTime(input.writes, now, current.bytes) : null;
+    const forecast = current?.bytes != null && input.writes ? finiteForecast(forecastTime(input.writes, now, current.bytes), calibration.shrink) : null;
     const summary: ForecastSummary | null = forecast && {
       likelySeconds: forecast.likelySeconds,
       safeSeconds: forecast.rawSafeSeconds * calibration.shrink,
@@ -244,7 +244,22 @@ export function analyzeCluster(input: ClusterInput): ClusterAnalysis {
         forecast: summary,
       },
       rejoin: away
-        ? rejoinCountdown({ name: p.n.name, segment: p.n.segment, sstDonor: p.n.settings?.sstDonor ?? '' }, away, members, seqnoTimeline, input.writes ?? null, calibration, now)
+        ? finiteCountdown(
+            rejoinCountdown(
+              { name: p.n.name, segment: p.n.segment, sstDonor: p.n.settings?.sstDonor ?? '' },
+              away,
+              members,
+              seqnoTimeline,
+              {
+                writes: input.writes ?? null,
+                calibration,
+                currentBytesPerSecond: clusterShort,
+                pessimisticBytesPerSecond: pessimisticRate,
+                othersSampled: input.nodes.some((o) => o.name !== p.n.name && o.reachable),
+              },
+              now,
+            ),
+          )
         : null,
       lastRejoin: p.n.lastRejoin ?? null,
       historyDrop: p.gcacheSize === null ? null : detectHistoryDrop(p.points, seqnoTimeline, p.gcacheSize),
@@ -312,6 +327,16 @@ export function intervalAverageWriteSet(epochA: number, seqnoA: number, bytesA: 
   const ws = seqnoB - seqnoA;
   if (epochA !== epochB || ws <= 0) return null;
   return (bytesB - bytesA) / ws;
+}
+
+/** A forecast whose figures are all finite (a NaN would reach rules as "never" and break the JSON), else none. */
+function finiteForecast(f: TimeForecast | null, shrink: number): TimeForecast | null {
+  return f && Number.isFinite(f.likelySeconds) && Number.isFinite(f.rawSafeSeconds) && Number.isFinite(f.rawSafeSeconds * shrink) ? f : null;
+}
+
+function finiteCountdown(c: RejoinCountdown): RejoinCountdown {
+  const finite = (x: number | null) => (x !== null && Number.isFinite(x) ? x : null);
+  return { ...c, remainingBytes: finite(c.remainingBytes), remainingSeconds: { likely: finite(c.remainingSeconds.likely), safe: finite(c.remainingSeconds.safe) } };
 }
 
 function emptyEstimate(): WindowEstimate {

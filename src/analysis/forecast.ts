@@ -85,11 +85,15 @@ export function forecastTime(s: ByteSeries, now: number, budgetBytes: number, op
   const floor = overall * 0.01 + 1e-9;
   const spanMs = tNow - first;
   const distances = scratch.distances(count);
+  // Start points with a whole conditioning window before them, when there are enough of them.
+  let withWindow = 0;
+  for (let k = 0; k < count; k++) if (s.t(starts[k]!) - windowMs >= first) withWindow++;
+  const needWindow = withWindow >= opts.neighbours;
   let kept = 0;
   for (let k = 0; k < count; k++) {
     const i = starts[k]!;
     const t = s.t(i);
-    if (t - windowMs < first && count > opts.neighbours) continue; // no full window before it
+    if (needWindow && t - windowMs < first) continue;
     const rate = (s.cum(i) - cumAt(s, t - windowMs)) / windowMs;
     let d = Math.abs(Math.log((rate + floor) / (rateNow + floor)));
     if (spanMs >= 2 * DAY_MS) d += circularDistance(t % DAY_MS, tNow % DAY_MS, DAY_MS) / (4 * HOUR_MS);
@@ -112,6 +116,7 @@ export function forecastTime(s: ByteSeries, now: number, budgetBytes: number, op
     const d = distances[j]!;
     if (d < cutoff || (d === cutoff && tiesLeft-- > 0)) chosen[n++] = durations[j]!;
   }
+  if (n === 0) return null;
   const ordered = chosen.subarray(0, n).sort();
   return {
     likelySeconds: quantileOfSorted(ordered, n, 0.5) / 1000,
@@ -125,7 +130,7 @@ export function forecastTime(s: ByteSeries, now: number, budgetBytes: number, op
 function quantileOfSorted(values: Float64Array, n: number, p: number): number {
   const idx = n * p;
   if (idx % 1 !== 0) return values[Math.ceil(idx) - 1]!;
-  if (n % 2 === 0 && p === 0.5) return (values[idx - 1]! + values[idx]!) / 2;
+  if (n % 2 === 0) return (values[idx - 1]! + values[idx]!) / 2;
   return values[idx]!;
 }
 
@@ -170,7 +175,7 @@ function circularDistance(a: number, b: number, period: number): number {
 export interface Calibration {
   /** The factor `safe` is multiplied by: the 5th percentile of realised/predicted, at most 1. */
   shrink: number;
-  /** Share of the backtest's start points at which the published `safe` was not optimistic. */
+  /** Share of the backtest's start points at which the published `safe` was not optimistic by more than 10%. */
   coverage: number | null;
   /** Start points replayed. */
   resolved: number;
@@ -184,8 +189,8 @@ export const UNCALIBRATED: Calibration = { shrink: 1, coverage: null, resolved: 
 const MIN_RESOLVED = 20;
 
 /**
- * The backtest: replays the forecast at the newest `points` start points from which `budgetBytes`
- * have been written by now, each with the history up to it only, and compares the raw `safe` it
+ * The backtest: replays the forecast at `points` start points from which `budgetBytes` have been
+ * written by now (the newest, spread over four horizons), each with the history up to it only, and compares the raw `safe` it
  * gave with what happened. `previous` is the calibration in force until now: the coverage is that
  * of `safe` as it was published, not as the new shrink would make it.
  */
@@ -193,18 +198,26 @@ export function calibrate(s: ByteSeries, now: number, budgetBytes: number, previ
   const end = lastAtOrBefore(s, now);
   if (end < 1 || budgetBytes <= 0) return { ...previous, at: now };
   const lastResolved = lastWithCumAtMost(s, s.cum(end) - budgetBytes, end);
+  if (lastResolved < 1) return { ...previous, resolved: 0, at: now };
+  // Consecutive start points share most of their future: spread the replayed ones over at least
+  // four horizons (the newest resolved start point's), so that they are not one sample 120 times.
+  const newest = timeAtCum(s, s.cum(lastResolved) + budgetBytes, lastResolved, end);
+  const horizonMs = newest === null ? 0 : newest - s.t(lastResolved);
+  const intervalMs = (s.t(end) - s.t(0)) / end;
+  const step = Math.max(1, Math.round((4 * horizonMs) / (points * Math.max(1, intervalMs))));
   const ratios: number[] = [];
-  for (let i = lastResolved; i >= 1 && ratios.length < points; i--) {
+  for (let i = lastResolved; i >= 1 && ratios.length < points; i -= step) {
     const reached = timeAtCum(s, s.cum(i) + budgetBytes, i, end);
     if (reached === null) continue;
     const f = forecastTime(s, s.t(i), budgetBytes, opts);
-    if (!f || f.rawSafeSeconds <= 0) continue;
+    if (!f || !(f.rawSafeSeconds > 0) || !Number.isFinite(f.rawSafeSeconds)) continue;
     ratios.push((reached - s.t(i)) / 1000 / f.rawSafeSeconds);
   }
   if (ratios.length < MIN_RESOLVED) return { shrink: previous.shrink, coverage: previous.coverage, resolved: ratios.length, at: now };
   ratios.sort((a, b) => a - b);
-  const covered = ratios.filter((r) => r >= previous.shrink).length;
-  return { shrink: Math.min(1, quantileSorted(ratios, 0.05)), coverage: covered / ratios.length, resolved: ratios.length, at: now };
+  // Held: not optimistic by more than 10%, the tolerance the accuracy figures use.
+  const held = ratios.filter((r) => r * 1.1 >= previous.shrink).length;
+  return { shrink: Math.min(1, quantileSorted(ratios, 0.05)), coverage: held / ratios.length, resolved: ratios.length, at: now };
 }
 
 export interface WritesOver {

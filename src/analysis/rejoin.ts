@@ -35,13 +35,23 @@ export interface RejoinCountdown {
 /** Under this much time left at the `safe` figure, the verdict is "SST likely". */
 export const SST_LIKELY_WITHIN_SECONDS = 600;
 
+/** What the countdown reads besides the donors: the forecast's inputs, and one-rate fallbacks while the write history is short. */
+export interface CountdownContext {
+  writes: ByteSeries | null;
+  calibration: Calibration;
+  /** The cluster's current and pessimistic write rates (bytes/s), for a time while the forecast has too little history. */
+  currentBytesPerSecond: number | null;
+  pessimisticBytesPerSecond: number | null;
+  /** Whether any other node was sampled this cycle: without one, the donors' state is unknown, not gone. */
+  othersSampled: boolean;
+}
+
 export function rejoinCountdown(
   joiner: { name: string; segment: number | null; sstDonor: string },
   away: Away,
   members: readonly Member[],
   clusterSeqnoPoints: SeriesLike,
-  writes: ByteSeries | null,
-  calibration: Calibration,
+  ctx: CountdownContext,
   now: number,
 ): RejoinCountdown {
   // The budget of a node that is Synced at S: the donors' rings, as they are now.
@@ -55,17 +65,22 @@ export function rejoinCountdown(
     donor: budget.bytes === 0 ? null : budget.donor,
   };
   if (budget.bytes === null) return { ...base, remainingSeconds: { likely: null, safe: null }, verdict: 'unknown', reason: budget.reason };
+  if (!ctx.othersSampled) {
+    return { ...base, remainingBytes: null, donor: null, remainingSeconds: { likely: null, safe: null }, verdict: 'unknown', reason: 'no other node was sampled this cycle' };
+  }
   if (budget.bytes === 0) {
     return {
       ...base,
       remainingSeconds: { likely: 0, safe: 0 },
       verdict: 'ist-lost',
-      reason: budget.donor === null ? budget.reason : `no eligible donor still holds seqno ${budget.needsSeqno}: the node will need an SST`,
+      reason:
+        budget.donor === null ? budget.reason : `no eligible donor still holds seqno ${budget.needsSeqno}, or Galera's safety gap refuses IST from it: the node will need an SST`,
     };
   }
-  const f = writes ? forecastTime(writes, now, budget.bytes) : null;
-  const likely = f?.likelySeconds ?? null;
-  const safe = f ? f.rawSafeSeconds * calibration.shrink : null;
+  const f = ctx.writes ? forecastTime(ctx.writes, now, budget.bytes) : null;
+  const atRate = (rate: number | null) => (rate !== null && rate > 0 ? budget.bytes! / rate : null);
+  const likely = f ? f.likelySeconds : atRate(ctx.currentBytesPerSecond);
+  const safe = f ? f.rawSafeSeconds * ctx.calibration.shrink : atRate(ctx.pessimisticBytesPerSecond);
   const soon = safe !== null && safe <= SST_LIKELY_WITHIN_SECONDS;
   return {
     ...base,
@@ -75,7 +90,7 @@ export function rejoinCountdown(
       ? `IST is likely lost within ${Math.round(likely ?? safe!)} s (${Math.round(safe!)} s at the safe figure), when ${budget.donor} evicts seqno ${budget.needsSeqno}`
       : f
         ? `IST still possible from ${budget.donor}`
-        : `IST still possible from ${budget.donor}; not enough write history to forecast when it is lost`,
+        : `IST still possible from ${budget.donor}; times at the current and pessimistic rates until the write history allows a forecast`,
   };
 }
 

@@ -100,17 +100,29 @@ export class WriteHistory implements ByteSeries {
 
   /** Adds `bytes` written up to `t` (points in time order; a point not after the last one is merged into it). */
   add(t: number, bytes: number): void {
+    if (this.append(t, bytes)) this.trim(t, false);
+  }
+
+  /** Appends without trimming; false when the point merged into the last one. */
+  private append(t: number, bytes: number): boolean {
     const last = this.size - 1;
     const cum = (last >= 0 ? this.cum(last) : 0) + Math.max(0, bytes);
     if (last >= 0 && t <= this.t(last)) {
       this.cums[this.head + last] = cum;
-      return;
+      return false;
     }
     if (this.head + this.size === this.ts.length) this.makeRoom();
     this.ts[this.head + this.size] = t;
     this.cums[this.head + this.size] = cum;
     this.size++;
-    this.trim(t);
+    return true;
+  }
+
+  /** Loads points (time, bytes written up to it) in time order at once, thinned once at the end: a start-up seed. */
+  load(points: ReadonlyArray<readonly [number, number]>): void {
+    this.reserve(this.size + points.length + 64);
+    for (const [t, bytes] of points) this.append(t, bytes);
+    if (this.size > 0) this.trim(this.t(this.size - 1), true);
   }
 
   /** Room for `capacity` points at once (a load that knows its size). */
@@ -118,14 +130,14 @@ export class WriteHistory implements ByteSeries {
     if (capacity > this.ts.length) this.makeRoom(Math.ceil(capacity));
   }
 
-  private trim(now: number): void {
+  private trim(now: number, thinNow: boolean): void {
     let drop = 0;
     while (drop < this.size - 2 && this.t(drop + 1) <= now - this.reachMs) drop++;
     if (drop > 0) {
       this.head += drop;
       this.size -= drop;
     }
-    if (now - this.lastThinned < MINUTE_MS) return;
+    if (!thinNow && now - this.lastThinned < MINUTE_MS) return;
     this.lastThinned = now;
     this.thin(now - this.fullResolutionMs, MINUTE_MS);
     this.thin(now - DAY_MS, 10 * MINUTE_MS);

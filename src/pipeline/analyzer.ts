@@ -9,7 +9,7 @@ import type { ClusterConfig, Config } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import type { NodeSettings, Store, StoredEvent } from '../store/store.js';
 import type { CycleResult } from '../sampler/sampler.js';
-import { analyzeCluster, clusterSeqnoTimeline, type ClusterAnalysis, type NodeAnalysis } from '../analysis/cluster-analysis.js';
+import { analyzeCluster, clusterSeqnoTimeline, type ClusterAnalysis, type NodeAnalysis, type RejoinRecord } from '../analysis/cluster-analysis.js';
 import { performance } from 'node:perf_hooks';
 import { ColumnSeries, type SeriesPoint } from '../analysis/series.js';
 import { timeAtSeqno } from '../analysis/timeline.js';
@@ -97,8 +97,10 @@ export class Analyzer {
     const seed = this.seedMinutes.get(cluster);
     for (const m of rollups) {
       h.minutes.seed(m);
-      if (seed) seed.set(m.minute, Math.max(seed.get(m.minute) ?? 0, m.bytes));
+      // A bucket can hold a gap of several minutes: its rate over one minute, not its whole delta.
+      if (seed && m.seconds > 0) seed.set(m.minute, Math.max(seed.get(m.minute) ?? 0, (m.bytes / m.seconds) * Math.min(60, m.seconds)));
     }
+    for (const e of store.events(cluster, node, start - longMs, start)) if (e.kind === 'rejoin') h.lastRejoin = e.detail as unknown as RejoinRecord;
     for (const d of store.dailyTotals(cluster, node, start - TREND_DAYS * 86400_000)) h.days.add(d.minute, d);
     for (const e of store.events(cluster, node, start - longMs, start)) if (e.kind === 'page_store_purge') h.purges.push(e.at);
     const settings = store.latestSettings(cluster, node);
@@ -112,8 +114,9 @@ export class Analyzer {
     const w = new WriteHistory(Math.max(this.config.horizons.longSeconds * 1000, 3600_000), FULL_RESOLUTION_MS);
     const seed = this.seedMinutes.get(cluster);
     if (seed) {
-      w.reserve(seed.size + 64);
-      for (const [minute, bytes] of [...seed.entries()].sort((a, b) => a[0] - b[0])) w.add(minute + 60_000, bytes);
+      // The newest bucket is a minute in progress: its point goes at now, not in the future.
+      const now = this.now();
+      w.load([...seed.entries()].sort((a, b) => a[0] - b[0]).map(([minute, bytes]) => [Math.min(minute + 60_000, now), bytes] as const));
       this.seedMinutes.delete(cluster);
     }
     return w;
@@ -209,13 +212,21 @@ export class Analyzer {
     // Departed members (discovery) are no longer analysed; their history stays in the store.
     const members = cluster.nodes.filter((n) => !n.departed);
     const histories = members.map((n) => this.historyOf(cluster.name, n.name));
+    // How many members the sampled nodes of the Primary component count: fewer than the cluster
+    // has means some node really left; a node only the advisor cannot reach is still counted.
+    let reportedSize: number | null = null;
+    for (const [i, n] of members.entries()) {
+      const status = histories[i]!.latest?.status;
+      if (sampled.has(nodeKey(cluster.name, n.name)) && status?.clusterStatus === 'Primary') reportedSize = Math.max(reportedSize ?? 0, status.clusterSize);
+    }
+    const membershipShrank = reportedSize !== null && reportedSize < members.length;
     const analysis = analyzeCluster({
       cluster: cluster.name,
       now,
       targetWindowSeconds: cluster.targetWindowSeconds,
       shortHorizonSeconds: this.config.horizons.shortSeconds,
       longHorizonSeconds: this.config.horizons.longSeconds,
-      nodes: members.map((n, i) => histories[i]!.input(n.name, sampled.has(nodeKey(cluster.name, n.name)), now)),
+      nodes: members.map((n, i) => histories[i]!.input(n.name, sampled.has(nodeKey(cluster.name, n.name)), now, membershipShrank)),
       seqnoTimeline: timeline,
       writes,
     });
@@ -244,12 +255,12 @@ export class Analyzer {
   private followNode(cluster: string, h: NodeHistory, n: NodeAnalysis, writes: WriteHistory, cycle: CycleState): void {
     const { now } = cycle;
     if (n.rejoin) {
-      const seenNotSynced = (h.away?.seenNotSynced ?? false) || (n.reachable && n.localState !== 'Synced');
+      const seenNotSynced = (h.away?.seenNotSynced ?? false) || n.reachable;
       const left = { t: n.rejoin.awaySince, seqno: n.rejoin.lastCommitted };
       h.away = { left, expected: n.rejoin.verdict, remainingBytes: n.rejoin.remainingBytes, cycles: (h.away?.cycles ?? 0) + 1, seenNotSynced };
     } else if (h.away) {
       // Back: a single missed sample is no absence worth an event.
-      if (h.away.seenNotSynced || h.away.cycles >= 2 || now - h.away.left.t >= 30_000) {
+      if (h.away.seenNotSynced || h.away.cycles >= 2) {
         const { left } = h.away;
         h.lastRejoin = {
           at: now,

@@ -16,6 +16,8 @@ import type { StoredSample } from '../store/store.js';
 export const FULL_RESOLUTION_MS = 3600_000;
 const MINUTE_MS = 60_000;
 export const TREND_DAYS = 30;
+/** States of a node that is in the group and needs no IST: a donor stays a member. */
+const IN_GROUP_STATES = new Set(['Synced', 'Donor/Desynced']);
 
 export interface NodeSettingsView {
   gcacheSizeBytes: number;
@@ -47,7 +49,7 @@ export class NodeHistory {
   lastBytesPerSecond: number | null = null;
   /** When it was last seen Synced, and its seqno then: where a countdown starts when it leaves. */
   lastSynced: { t: number; seqno: number } | null = null;
-  /** Set while it is away: what the countdown said last, and whether it was seen in another state than Synced or missed several cycles. */
+  /** Set while it is away: what the countdown said last, for how many cycles, and whether it was seen out of the group. */
   away: { left: { t: number; seqno: number }; expected: RejoinVerdict; remainingBytes: number | null; cycles: number; seenNotSynced: boolean } | null = null;
   lastRejoin: RejoinRecord | null = null;
   calibration: Calibration = UNCALIBRATED;
@@ -121,7 +123,19 @@ export class NodeHistory {
   }
 
   /** The analysis input for this node at `now`. */
-  input(name: string, reachable: boolean, now: number): NodeInput {
+  /**
+   * Away: answering but out of the group (another state than Synced or Donor/Desynced, or not in
+   * the Primary component), or not answering while the others count fewer members than the
+   * cluster has. A node that only the advisor cannot reach is still in the group: not away.
+   */
+  private isAway(reachable: boolean, membershipShrank: boolean): boolean {
+    if (!reachable) return membershipShrank;
+    const status = this.latest?.status;
+    return !status || status.clusterStatus !== 'Primary' || !IN_GROUP_STATES.has(status.localState ?? '');
+  }
+
+  /** The analysis input for this node at `now`; `membershipShrank` when the sampled nodes count fewer members than the cluster has. */
+  input(name: string, reachable: boolean, now: number, membershipShrank = false): NodeInput {
     const status = this.latest?.status;
     const settings = this.settings;
     return {
@@ -135,7 +149,7 @@ export class NodeHistory {
       minutes: [],
       purgesSeen: this.purges.length,
       calibration: this.calibration,
-      away: this.lastSynced && !(reachable && this.latest?.status.localState === 'Synced') ? { since: this.lastSynced.t, lastCommitted: this.lastSynced.seqno } : null,
+      away: this.lastSynced && this.isAway(reachable, membershipShrank) ? { since: this.lastSynced.t, lastCommitted: this.lastSynced.seqno } : null,
       lastRejoin: this.lastRejoin,
       incremental: {
         long: this.minutes.long(now),

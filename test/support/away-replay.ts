@@ -65,7 +65,8 @@ export function replayWithAbsence(node: string, from: number, until = Number.POS
         cluster: 'c',
         node: name,
         ok: true,
-        sample: { ...s, cluster: 'c', node: name, durationMs: 1 },
+        // The absent node has left the group: the others count it no more.
+        sample: { ...s, status: { ...s.status, clusterSize: s.status.clusterSize - (i >= from && i < until ? 1 : 0) }, cluster: 'c', node: name, durationMs: 1 },
         newEpochReason: null,
         delta: null,
         settings: null,

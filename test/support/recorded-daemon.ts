@@ -77,7 +77,10 @@ export async function recordedDaemon(opts: RecordedDaemonOptions = {}): Promise<
   const readers: ReaderFactory = (target) => ({
     readStatus: async () => {
       if (down(target.name, cycle)) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:3306'), { code: 'ECONNREFUSED' });
-      return run.nodes[target.name]![cycle]!.status;
+      // A node that is down has left the group: the others count it no more.
+      const status = run.nodes[target.name]![cycle]!.status;
+      const gone = RECORDED_NODES.filter((n) => down(n, cycle)).length;
+      return { ...status, clusterSize: status.clusterSize - gone };
     },
     readSettings: async () => {
       const { sstDonor, ...gcache } = run.settings[target.name]!;

@@ -40,16 +40,21 @@ test('a node away: its countdown under the table, then "IST lost" once no donor 
   assert.ok(lost, 'IST is lost within the recorded run');
   assert.match(
     awayLine(lost.analysis.nodes.find((n) => n.node === 'node3')!)!,
-    /^node3 away for \d+ s: IST lost — no eligible donor still holds seqno \d+: the node will need an SST$/,
+    /^node3 away for \d+ s: IST lost — no eligible donor still holds seqno \d+, or Galera's safety gap refuses IST from it: the node will need an SST$/,
   );
   for (const n of lost.analysis.nodes.filter((x) => x.node !== 'node3')) assert.equal(awayLine(n), null, `${n.node} is Synced`);
 });
 
-test('a node away before the write history allows a forecast: the bytes left, and why there is no time yet', () => {
+test('a node away before the write history allows a forecast: its time left at the pessimistic rate', () => {
   const early = replayWithAbsence('node3', 6, 9);
-  const lines = early.slice(6, 9).map((c) => awayLine(c.analysis.nodes.find((n) => n.node === 'node3')!));
+  const nodes = early.slice(6, 9).map((c) => c.analysis.nodes.find((n) => n.node === 'node3')!);
+  const lines = nodes.map((n) => awayLine(n));
   assert.ok(
-    lines.some((l) => l !== null && /^node3 away for \d+ s: IST still possible for [\d.]+ MiB more writes, donor node[12]; not enough write history for a time yet$/.test(l)),
+    lines.some((l) => l !== null && /^node3 away for \d+ s: IST lost in ~.+ \(safe .+\), after [\d.]+ MiB more writes, donor node[12]/.test(l)),
     lines.join('\n'),
   );
+  for (const n of nodes) {
+    if (!n.rejoin?.remainingBytes || n.istBudget.pessimisticBytesPerSecond === null) continue;
+    assert.ok(Math.abs(n.rejoin.remainingSeconds.safe! - n.rejoin.remainingBytes / n.istBudget.pessimisticBytesPerSecond) < 1e-6, JSON.stringify(n.rejoin));
+  }
 });

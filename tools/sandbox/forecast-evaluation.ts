@@ -137,7 +137,14 @@ function cycleOf(rec: Recording, i: number, gone: (node: string, t: number) => b
       cluster: CLUSTER,
       node,
       ok: true as const,
-      sample: { ...s, cluster: CLUSTER, node, durationMs: 1 },
+      // The vanished node has left the group: the others count it no more.
+      sample: {
+        ...s,
+        status: { ...s.status, clusterSize: s.status.clusterSize - Object.keys(rec.nodes).filter((n) => n !== node && gone(n, s.takenAt)).length },
+        cluster: CLUSTER,
+        node,
+        durationMs: 1,
+      },
       newEpochReason: null,
       delta: null,
       settings: null,
