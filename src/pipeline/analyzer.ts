@@ -258,7 +258,8 @@ export class Analyzer {
       const seenNotSynced = (h.away?.seenNotSynced ?? false) || n.reachable;
       const left = { t: n.rejoin.awaySince, seqno: n.rejoin.lastCommitted };
       h.away = { left, expected: n.rejoin.verdict, remainingBytes: n.rejoin.remainingBytes, cycles: (h.away?.cycles ?? 0) + 1, seenNotSynced };
-    } else if (h.away) {
+    } else if (h.away && n.reachable) {
+      // Back in the group (a node the advisor merely cannot read keeps its absence open).
       // Back: a single missed sample is no absence worth an event.
       if (h.away.seenNotSynced || h.away.cycles >= 2) {
         const { left } = h.away;

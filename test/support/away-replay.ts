@@ -7,7 +7,8 @@
  */
 import fs from 'node:fs';
 import { parseConfig, type Config } from '../../src/config/load.ts';
-import { Store, type StoredSample } from '../../src/store/store.ts';
+import { Store, type StoredEvent, type StoredSample } from '../../src/store/store.ts';
+import type { NodeStatus } from '../../src/sampler/status.ts';
 import { Analyzer } from '../../src/pipeline/analyzer.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { analyzeCluster, type ClusterAnalysis } from '../../src/analysis/cluster-analysis.ts';
@@ -30,6 +31,8 @@ export interface ReplayedCycle {
   index: number;
   now: number;
   analysis: ClusterAnalysis;
+  /** Events of the cycle (rejoins among them). */
+  events: StoredEvent[];
   /** Consecutive failed reads of each node so far. */
   missedCycles: Record<string, number>;
 }
@@ -43,10 +46,19 @@ export function replayConfig(): Config {
   );
 }
 
-/** Every cycle of the run, `node` unreadable from cycle `from` until before cycle `until` (to the end when absent). */
+/** Every cycle of the run, `node` unreadable from cycle `from` until before cycle `until` (to the end when absent), and gone from the group meanwhile. */
 export function replayWithAbsence(node: string, from: number, until = Number.POSITIVE_INFINITY): ReplayedCycle[] {
+  if (!Object.keys(recordedRun.nodes).includes(node)) throw new Error(`no node ${node} in the recorded run (${Object.keys(recordedRun.nodes).join(', ')})`);
+  const away = (i: number) => i >= from && i < until;
+  return replayCycles((name, i, status) => (name === node && away(i) ? 'down' : { ...status, clusterSize: status.clusterSize - (away(i) ? 1 : 0) }));
+}
+
+/**
+ * Every cycle of the run through the daemon's Analyzer, each node's read as `change` says: 'down'
+ * (its read fails), or the status it returns (the recorded one, or an altered copy).
+ */
+export function replayCycles(change: (node: string, cycle: number, status: NodeStatus) => 'down' | NodeStatus): ReplayedCycle[] {
   const names = Object.keys(recordedRun.nodes);
-  if (!names.includes(node)) throw new Error(`no node ${node} in the recorded run (${names.join(', ')})`);
   const store = new Store(':memory:');
   for (const n of names) store.recordSettings({ ...recordedRun.settings[n]!, cluster: 'c', node: n, epoch: 1, readAt: 0 });
   const clock = { now: 0 };
@@ -56,7 +68,8 @@ export function replayWithAbsence(node: string, from: number, until = Number.POS
   for (let i = 0; i < RECORDED_CYCLES; i++) {
     const outcomes: NodeOutcome[] = names.map((name) => {
       const s = recordedRun.nodes[name]![i]!;
-      if (name === node && i >= from && i < until) {
+      const status = change(name, i, s.status);
+      if (status === 'down') {
         missed[name]!++;
         return { cluster: 'c', node: name, ok: false, takenAt: s.takenAt, failure: { reason: 'unreachable', message: 'connect ECONNREFUSED' }, consecutiveFailures: missed[name]! };
       }
@@ -65,8 +78,7 @@ export function replayWithAbsence(node: string, from: number, until = Number.POS
         cluster: 'c',
         node: name,
         ok: true,
-        // The absent node has left the group: the others count it no more.
-        sample: { ...s, status: { ...s.status, clusterSize: s.status.clusterSize - (i >= from && i < until ? 1 : 0) }, cluster: 'c', node: name, durationMs: 1 },
+        sample: { ...s, status, cluster: 'c', node: name, durationMs: 1 },
         newEpochReason: null,
         delta: null,
         settings: null,
@@ -76,8 +88,8 @@ export function replayWithAbsence(node: string, from: number, until = Number.POS
     });
     clock.now = Math.max(...names.map((n) => recordedRun.nodes[n]![i]!.takenAt));
     const cycle: CycleResult = { startedAt: clock.now, durationMs: 1, outcomes };
-    const analysis = analyzer.onCycle(cycle).analyses[0]!;
-    out.push({ index: i, now: clock.now, analysis, missedCycles: { ...missed } });
+    const { analyses, events } = analyzer.onCycle(cycle);
+    out.push({ index: i, now: clock.now, analysis: analyses[0]!, events, missedCycles: { ...missed } });
   }
   store.close();
   return out;

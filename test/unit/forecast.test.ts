@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { byteSeriesOf, WriteHistory, type ByteSeries } from '../../src/analysis/write-history.ts';
+import { quantileSorted } from 'simple-statistics';
 import { calibrate, forecastTime, UNCALIBRATED, writesOver } from '../../src/analysis/forecast.ts';
 
 const T0 = Date.UTC(2026, 5, 1);
@@ -118,4 +119,47 @@ test('the write history keeps recent points at full resolution, older ones a min
   assert.equal(w.cum(w.length - 1), 30 * 3600 * 100);
   const f = forecastTime(w, now, 360_000)!;
   assert.ok(Math.abs(f.likelySeconds - 3600) < 30, `likely ${f.likelySeconds}`);
+});
+
+test('a history barely longer than the budget takes: a finite forecast or none, never NaN, and a backtest that stays finite', () => {
+  // A steady load for 3,400-3,590 s and a budget of 3,000 s: few start points have a whole window before them.
+  for (let seconds = 3400; seconds <= 3590; seconds += 10) {
+    const s = byteSeriesOf(seriesOf(seconds, 10, () => 1000));
+    const now = T0 + seconds * 1000;
+    const f = forecastTime(s, now, 3_000_000);
+    assert.ok(f === null || (Number.isFinite(f.likelySeconds) && Number.isFinite(f.rawSafeSeconds)), `${seconds} s: ${JSON.stringify(f)}`);
+    const cal = calibrate(s, now, 3_000_000, UNCALIBRATED);
+    assert.ok(Number.isFinite(cal.shrink), `${seconds} s: ${JSON.stringify(cal)}`);
+  }
+  // A fresh daemon's write history and a 4 h budget: no forecast until one start point has resolved.
+  const w = new WriteHistory(24 * 3600_000, 3600_000);
+  for (let s = 10; s <= 5 * 3600; s += 10) {
+    w.add(T0 + s * 1000, 10_000);
+    const f = forecastTime(w, T0 + s * 1000, 4 * 3600 * 1000);
+    assert.ok(f === null || (Number.isFinite(f.likelySeconds) && Number.isFinite(f.rawSafeSeconds)), `${s} s: ${JSON.stringify(f)}`);
+  }
+});
+
+test('with every start point a neighbour, likely and safe are the median and the 5th percentile of all durations (as simple-statistics computes them)', () => {
+  // An irregular load, so that the durations differ.
+  const points = seriesOf(3 * 3600, 10, (s) => 800 + 400 * Math.sin(s / 700) + 300 * Math.sin(s / 131));
+  const s = byteSeriesOf(points);
+  const now = T0 + 3 * 3600_000;
+  const budget = 900_000;
+  const durations: number[] = [];
+  for (let i = 0; i < points.length; i++) {
+    const target = points[i]![1] + budget;
+    const j = points.findIndex(([, c]) => c >= target);
+    if (j < 0) break;
+    const [ta, ca] = points[j - 1]!;
+    const [tb, cb] = points[j]!;
+    durations.push(ta + ((target - ca) / (cb - ca)) * (tb - ta) - points[i]![0]);
+  }
+  durations.sort((a, b) => a - b);
+  const f = forecastTime(s, now, budget, { maxCandidates: 100_000, neighbours: durations.length, conditioningShare: 0.2, minConditioningMs: 20_000 })!;
+  assert.equal(f.neighbours, durations.length);
+  // Within a rank's worth: the same quantile definition over the same durations.
+  const close = (a: number, b: number) => Math.abs(a - b) <= 0.005 * b;
+  assert.ok(close(f.likelySeconds, quantileSorted(durations, 0.5) / 1000), `likely ${f.likelySeconds}`);
+  assert.ok(close(f.rawSafeSeconds, quantileSorted(durations, 0.05) / 1000), `safe ${f.rawSafeSeconds}, reference ${quantileSorted(durations, 0.05) / 1000}`);
 });
