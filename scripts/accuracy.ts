@@ -7,7 +7,8 @@
  *   at t (its S+1 evicted everywhere, or inside Galera's safety gap).
  *
  *   npm run accuracy [-- --duration 10m --interval 10s --gcache-size 16M --load profile|stationary|bursty
- *                        --seed 1 --writers 1,2,3 --record FILE]
+ *                        --seed 1 --rates 25-150 --writers 1,2,3 --record FILE]
+ *   npm run accuracy -- --replay FILE     (scores a recorded run again, offline)
  *
  * `--writers` chooses the nodes that take the load; the others are the nodes under test (a node
  * that writes would stop writing when it leaves, which the forward truth cannot know).
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     phase: { type: 'string', default: '60s' },
     load: { type: 'string', default: 'profile' },
     seed: { type: 'string', default: '1' },
+    rates: { type: 'string', default: '25-150' },
     writers: { type: 'string' },
     'truth-every': { type: 'string', default: '150' },
     record: { type: 'string' },
@@ -57,7 +59,9 @@ if (!LOAD_SHAPES.includes(values.load as LoadShape)) throw new Error(`--load mus
 const shape = values.load as LoadShape;
 // The truth is recorded a little past the run, so the last checkpoints' budgets can be checked.
 const tailMs = Math.min(180_000, durationMs / 3);
-const phases = loadPhases(shape, durationMs + tailMs, { seed: Number(values.seed), profilePhaseMs: phaseMs });
+const rates = /^(\d+)-(\d+)$/.exec(values.rates!);
+if (!rates || Number(rates[1]) <= 0 || Number(rates[2]) < Number(rates[1])) throw new Error(`--rates must be LOW-HIGH tx/s per writer (e.g. 25-150), not ${values.rates}`);
+const phases = loadPhases(shape, durationMs + tailMs, { seed: Number(values.seed), profilePhaseMs: phaseMs, stationaryRates: [Number(rates[1]), Number(rates[2])] });
 const writers = (values.writers ?? (shape === 'profile' ? '1,2,3' : '2,3')).split(',').map(Number);
 
 type Figure = 'measured' | 'estimated_short_classic' | 'estimated_short' | 'estimated_long_classic' | 'estimated_long' | 'ist_budget' | 'ist_budget_pessimistic';

@@ -3,7 +3,8 @@
  * per writer). Random shapes come from a seeded generator, so that a run can be repeated.
  * - `profile`: the fixed cycle of six rates that `npm run accuracy` has always used;
  * - `stationary`: random but stationary: phases of 60-150 s whose rates are drawn from one fixed
- *   (log-uniform) distribution, so the past is a fair sample of the future;
+ *   log-uniform distribution (25-150 tx/s per writer unless told), so the past is a fair sample
+ *   of the future;
  * - `bursty`: mostly quiet, with short bursts several times heavier, at random moments.
  */
 export type LoadShape = 'profile' | 'stationary' | 'bursty';
@@ -31,7 +32,8 @@ export function seededRandom(seed: number): () => number {
 }
 
 /** The phases of a shape, enough to cover `totalMs`. */
-export function loadPhases(shape: LoadShape, totalMs: number, opts: { seed?: number; profilePhaseMs?: number } = {}): LoadPhase[] {
+export function loadPhases(shape: LoadShape, totalMs: number, opts: { seed?: number; profilePhaseMs?: number; stationaryRates?: readonly [number, number] } = {}): LoadPhase[] {
+  const [low, high] = opts.stationaryRates ?? [25, 150];
   const random = seededRandom(opts.seed ?? 1);
   const between = (lo: number, hi: number) => lo + (hi - lo) * random();
   const logBetween = (lo: number, hi: number) => Math.exp(between(Math.log(lo), Math.log(hi)));
@@ -39,7 +41,7 @@ export function loadPhases(shape: LoadShape, totalMs: number, opts: { seed?: num
   for (let covered = 0, i = 0; covered < totalMs; i++) {
     let phase: LoadPhase;
     if (shape === 'profile') phase = { ms: opts.profilePhaseMs ?? 60_000, rate: PROFILE_RATES[i % PROFILE_RATES.length]! };
-    else if (shape === 'stationary') phase = { ms: Math.round(between(60, 150)) * 1000, rate: Math.round(logBetween(25, 150)) };
+    else if (shape === 'stationary') phase = { ms: Math.round(between(60, 150)) * 1000, rate: Math.round(logBetween(low, high)) };
     else if (random() < 0.3) phase = { ms: Math.round(between(20, 60)) * 1000, rate: Math.round(between(150, 250)) };
     else phase = { ms: Math.round(between(40, 120)) * 1000, rate: Math.round(between(3, 15)) };
     phases.push(phase);
