@@ -11,7 +11,7 @@ import { Store, type StoredEvent, type StoredSample } from '../../src/store/stor
 import type { NodeStatus } from '../../src/sampler/status.ts';
 import { Analyzer } from '../../src/pipeline/analyzer.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import { analyzeCluster, type ClusterAnalysis } from '../../src/analysis/cluster-analysis.ts';
+import { analyzeCluster, type ClusterAnalysis, type NodeInput } from '../../src/analysis/cluster-analysis.ts';
 import { toPoint } from '../../src/pipeline/node-history.ts';
 import { byteSeriesOf, type ByteSeries } from '../../src/analysis/write-history.ts';
 import type { Calibration } from '../../src/analysis/forecast.ts';
@@ -111,20 +111,25 @@ export function recordedAnalysisAt(t: number, calibration?: Calibration): Cluste
     shortHorizonSeconds: 300,
     longHorizonSeconds: 86400,
     writes: recordedWrites(t),
-    nodes: Object.entries(recordedRun.nodes).map(([name, samples]) => {
-      const s = recordedRun.settings[name]!;
-      return {
-        name,
-        points: samples.filter((x) => x.takenAt <= t).map(toPoint),
-        reachable: true,
-        localState: 'Synced',
-        clusterStatus: 'Primary',
-        segment: 0,
-        settings: { gcacheSizeBytes: s.sizeBytes, pageSizeBytes: s.pageSizeBytes, recover: s.recover, sstDonor: s.sstDonor },
-        minutes: [],
-        purgesSeen: 0,
-        calibration,
-      };
-    }),
+    nodes: recordedInputs(t, calibration),
+  });
+}
+
+/** Every node's analysis input at `t`, from its samples up to then (every node was Synced throughout). */
+export function recordedInputs(t: number, calibration?: Calibration): NodeInput[] {
+  return Object.entries(recordedRun.nodes).map(([name, samples]) => {
+    const s = recordedRun.settings[name]!;
+    return {
+      name,
+      points: samples.filter((x) => x.takenAt <= t).map(toPoint),
+      reachable: true,
+      localState: 'Synced',
+      clusterStatus: 'Primary',
+      segment: 0,
+      settings: { gcacheSizeBytes: s.sizeBytes, pageSizeBytes: s.pageSizeBytes, recover: s.recover, sstDonor: s.sstDonor },
+      minutes: [],
+      purgesSeen: 0,
+      ...(calibration ? { calibration } : {}),
+    };
   });
 }

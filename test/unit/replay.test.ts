@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { analyzeCluster, type NodeInput } from '../../src/analysis/cluster-analysis.ts';
-import { toPoint } from '../../src/pipeline/analyzer.ts';
+import { analyzeCluster } from '../../src/analysis/cluster-analysis.ts';
+import { recordedInputs } from '../support/away-replay.ts';
 import type { StoredSample } from '../../src/store/store.ts';
 
 const run = JSON.parse(fs.readFileSync(new URL('../fixtures/window-run.json', import.meta.url), 'utf8')) as {
@@ -17,23 +17,7 @@ const run = JSON.parse(fs.readFileSync(new URL('../fixtures/window-run.json', im
   truth: Array<{ t: number; node: string; window: number | null; istBudget: number | null }>;
 };
 
-function inputAt(t: number): NodeInput[] {
-  return Object.entries(run.nodes).map(([name, samples]) => {
-    const known = samples.filter((s) => s.takenAt <= t).map((s) => toPoint(s));
-    const s = run.settings[name]!;
-    return {
-      name,
-      points: known,
-      reachable: true,
-      localState: 'Synced',
-      clusterStatus: 'Primary',
-      segment: 0,
-      settings: { gcacheSizeBytes: s.sizeBytes, pageSizeBytes: s.pageSizeBytes, recover: s.recover, sstDonor: s.sstDonor },
-      minutes: [],
-      purgesSeen: 0,
-    };
-  });
-}
+const inputAt = (t: number) => recordedInputs(t);
 
 test('replayed real samples: the measured window is within one sampling interval of the truth', () => {
   const checked: number[] = [];

@@ -9,7 +9,12 @@ export type Random = () => number;
 /** A generator of floats in [0, 1) for the given seed and stream (e.g. a cluster index). */
 export function seededRandom(seed: number, stream = 0): Random {
   // Mix the stream into the seed so that neighbouring streams do not start correlated.
-  let state = (Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul((stream + 1) >>> 0, 0x85ebca6b)) >>> 0;
+  return mulberry32((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul((stream + 1) >>> 0, 0x85ebca6b)) >>> 0);
+}
+
+/** Mulberry32 from a 32-bit starting state. */
+export function mulberry32(start: number): Random {
+  let state = start >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;

@@ -7,6 +7,8 @@
  *   of the future;
  * - `bursty`: mostly quiet, with short bursts several times heavier, at random moments.
  */
+import { logUniform, mulberry32, uniform } from '../fleet/random.js';
+
 export type LoadShape = 'profile' | 'stationary' | 'bursty';
 export const LOAD_SHAPES: readonly LoadShape[] = ['profile', 'stationary', 'bursty'];
 
@@ -19,24 +21,12 @@ export interface LoadPhase {
 /** Per-writer rates of the `profile` shape: a load that varies by 8x. */
 const PROFILE_RATES = [10, 50, 20, 80, 15, 40];
 
-/** mulberry32: a small, well-mixed 32-bit generator, enough for load shapes. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The phases of a shape, enough to cover `totalMs`. */
 export function loadPhases(shape: LoadShape, totalMs: number, opts: { seed?: number; profilePhaseMs?: number; stationaryRates?: readonly [number, number] } = {}): LoadPhase[] {
   const [low, high] = opts.stationaryRates ?? [25, 150];
-  const random = seededRandom(opts.seed ?? 1);
-  const between = (lo: number, hi: number) => lo + (hi - lo) * random();
-  const logBetween = (lo: number, hi: number) => Math.exp(between(Math.log(lo), Math.log(hi)));
+  const random = mulberry32(opts.seed ?? 1);
+  const between = (lo: number, hi: number) => uniform(random, lo, hi);
+  const logBetween = (lo: number, hi: number) => logUniform(random, lo, hi);
   const phases: LoadPhase[] = [];
   for (let covered = 0, i = 0; covered < totalMs; i++) {
     let phase: LoadPhase;
