@@ -102,9 +102,11 @@ export class Analyzer {
       // A bucket can hold a gap of several minutes: its rate over one minute, not its whole delta.
       if (seed && m.seconds > 0) seed.set(m.minute, Math.max(seed.get(m.minute) ?? 0, (m.bytes / m.seconds) * Math.min(60, m.seconds)));
     }
-    for (const e of store.events(cluster, node, start - longMs, start)) if (e.kind === 'rejoin') h.lastRejoin = e.detail as unknown as RejoinRecord;
     for (const d of store.dailyTotals(cluster, node, start - TREND_DAYS * 86400_000)) h.days.add(d.minute, d);
-    for (const e of store.events(cluster, node, start - longMs, start)) if (e.kind === 'page_store_purge') h.purges.push(e.at);
+    for (const e of store.events(cluster, node, start - longMs, start)) {
+      if (e.kind === 'page_store_purge') h.purges.push(e.at);
+      else if (e.kind === 'rejoin') h.lastRejoin = e.detail as unknown as RejoinRecord;
+    }
     const settings = store.latestSettings(cluster, node);
     if (settings) h.settings = settingsView(settings);
     this.nodes.set(key, h);
@@ -261,8 +263,8 @@ export class Analyzer {
       const left = { t: n.rejoin.awaySince, seqno: n.rejoin.lastCommitted };
       h.away = { left, expected: n.rejoin.verdict, remainingBytes: n.rejoin.remainingBytes, cycles: (h.away?.cycles ?? 0) + 1, seenNotSynced };
     } else if (h.away && n.reachable) {
-      // Back in the group (a node the advisor merely cannot read keeps its absence open).
-      // Back: a single missed sample is no absence worth an event.
+      // Back in the group (a node the advisor merely cannot read keeps its absence open); a
+      // single missed sample is no absence worth an event.
       if (h.away.seenNotSynced || h.away.cycles >= 2) {
         const { left } = h.away;
         h.lastRejoin = {

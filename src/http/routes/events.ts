@@ -1,4 +1,4 @@
-/** /events: counter epochs, page-store purges and gcache resets. */
+/** /events: counter epochs, page-store purges, gcache resets and rejoins. */
 import { Type } from '@sinclair/typebox';
 import type { Api, ServerDeps } from '../app.js';
 import type { Lookup } from '../lookup.js';
@@ -11,7 +11,7 @@ export function eventRoutes(app: Api, { store }: ServerDeps, lookup: Lookup): vo
     '/events',
     {
       schema: {
-        summary: 'Recorded events: counter epochs, page-store purges, gcache resets',
+        summary: 'Recorded events: counter epochs, page-store purges, gcache resets, rejoins',
         tags: ['events'],
         querystring: Type.Object(
           { cluster: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "only this cluster's events" })), since: TimeQuery('24 h ago'), limit: LimitQuery },
