@@ -26,11 +26,11 @@ export interface ForecastOptions {
   neighbours: number;
   /** The conditioning window as a share of the horizon. */
   conditioningShare: number;
-  /** The shortest conditioning window (a couple of sampling intervals). */
+  /** The shortest conditioning window; it is also never shorter than two sampling intervals. */
   minConditioningMs: number;
 }
 
-export const DEFAULT_FORECAST: ForecastOptions = { maxCandidates: 400, neighbours: 40, conditioningShare: 0.2, minConditioningMs: 20_000 };
+export const DEFAULT_FORECAST: ForecastOptions = { maxCandidates: 400, neighbours: 40, conditioningShare: 0.2, minConditioningMs: 4000 };
 
 export interface TimeForecast {
   /** The median duration of the similar start points. */
@@ -76,7 +76,7 @@ export function forecastTime(s: ByteSeries, now: number, budgetBytes: number, op
   sorted.set(durations.subarray(0, count));
   sorted.subarray(0, count).sort();
   const reference = quantileOfSorted(sorted, count, 0.5);
-  const windowMs = Math.max(opts.minConditioningMs, reference * opts.conditioningShare);
+  const windowMs = Math.max(opts.minConditioningMs, 2 * (s.t(end) - s.t(end - 1)), reference * opts.conditioningShare);
   const first = s.t(0);
   const tNow = s.t(end);
   const rateNow = (endCum - cumAt(s, tNow - windowMs)) / windowMs;
