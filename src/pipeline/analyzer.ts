@@ -25,18 +25,19 @@ interface CycleState {
   sampled: Set<string>;
   /** Per cluster: the time of its newest sample this cycle, and the highest byte rate of a Synced node. */
   written: Map<string, { t: number; bytesPerSecond: number }>;
-  /** Backtests this cycle may still run. */
+  /** Backtests this cycle may still run, and whether the cluster being analysed has had its one. */
   calibrationsLeft: number;
+  calibratedThisCluster: boolean;
   newSynced: Map<string, SeriesPoint[]>;
   now: number;
   out: CycleAnalysis;
 }
 
 /**
- * Backtests per cycle, across all clusters (one costs 10-20 ms): a fleet that starts at once is
- * calibrated over its first minutes instead of stalling one cycle, and hourly backtests of 1,000
- * nodes need 3 a cycle at 10 s. A count rather than a time, so that a replay gives the same
- * figures on any machine.
+ * Backtests per cycle, across all clusters, and at most one per cluster, between which the cycle
+ * yields to HTTP (one costs 10-20 ms): a fleet that starts at once is calibrated over its first
+ * hour instead of stalling one cycle, and hourly backtests of 1,000 nodes need 3 a cycle at 10 s.
+ * A count rather than a time, so that a replay gives the same figures on any machine.
  */
 const CALIBRATIONS_PER_CYCLE = 4;
 
@@ -200,7 +201,7 @@ export class Analyzer {
       const p = toPoint(outcome.sample);
       if (p.synced) (newSynced.get(outcome.cluster) ?? newSynced.set(outcome.cluster, []).get(outcome.cluster)!).push(p);
     }
-    return { sampled, newSynced, written, calibrationsLeft: CALIBRATIONS_PER_CYCLE, now: this.now(), out: { analyses: [], events: [] } };
+    return { sampled, newSynced, written, calibrationsLeft: CALIBRATIONS_PER_CYCLE, calibratedThisCluster: false, now: this.now(), out: { analyses: [], events: [] } };
   }
 
   private analyzeCluster(cluster: ClusterConfig, cycle: CycleState): void {
@@ -234,6 +235,7 @@ export class Analyzer {
       seqnoTimeline: timeline,
       writes,
     });
+    cycle.calibratedThisCluster = false;
     for (const [i, n] of analysis.nodes.entries()) this.followNode(cluster.name, histories[i]!, n, writes, cycle);
     for (const [i, n] of analysis.nodes.entries()) {
       // A drop is judged on the newest two samples: only a node sampled in this cycle has a new pair.
@@ -281,11 +283,12 @@ export class Analyzer {
       h.away = null;
     }
     const bytes = n.istBudget.current?.bytes;
-    if (bytes == null || bytes <= 0 || cycle.calibrationsLeft <= 0) return;
+    if (bytes == null || bytes <= 0 || cycle.calibrationsLeft <= 0 || cycle.calibratedThisCluster) return;
     const every = Math.min(3600_000, Math.max(60_000, 2000 * (n.istBudget.forecast?.likelySeconds ?? 1800)));
     if (now - h.calibration.at < every) return;
     h.calibration = calibrate(writes, now, bytes, h.calibration);
     cycle.calibrationsLeft--;
+    cycle.calibratedThisCluster = true;
   }
 
   /**
