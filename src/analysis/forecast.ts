@@ -17,7 +17,7 @@
  * the history.
  */
 import { quantileSorted } from 'simple-statistics';
-import { cumAt, lastAtOrBefore, timeAtCum, type ByteSeries } from './write-history.js';
+import { cumAt, lastAtOrBefore, lastIndexAtMost, timeAtCum, type ByteSeries } from './write-history.js';
 
 export interface ForecastOptions {
   /** Start points looked at, spread evenly over the history. */
@@ -79,10 +79,7 @@ export function forecastTime(s: ByteSeries, now: number, budgetBytes: number, op
   const windowMs = Math.max(opts.minConditioningMs, 2 * (s.t(end) - s.t(end - 1)), reference * opts.conditioningShare);
   const first = s.t(0);
   const tNow = s.t(end);
-  const rateNow = (endCum - cumAt(s, tNow - windowMs)) / windowMs;
-  const overall = (endCum - s.cum(0)) / Math.max(1, tNow - first);
-  // Keeps near-idle rates from dominating the log distance.
-  const floor = overall * 0.01 + 1e-9;
+  const distanceOf = loadDistance(s, end, windowMs);
   const spanMs = tNow - first;
   const distances = scratch.distances(count);
   // Start points with a whole conditioning window before them, when there are enough of them.
@@ -94,8 +91,7 @@ export function forecastTime(s: ByteSeries, now: number, budgetBytes: number, op
     const i = starts[k]!;
     const t = s.t(i);
     if (needWindow && t - windowMs < first) continue;
-    const rate = (s.cum(i) - cumAt(s, t - windowMs)) / windowMs;
-    let d = Math.abs(Math.log((rate + floor) / (rateNow + floor)));
+    let d = distanceOf(t, s.cum(i));
     if (spanMs >= 2 * DAY_MS) d += circularDistance(t % DAY_MS, tNow % DAY_MS, DAY_MS) / (4 * HOUR_MS);
     if (spanMs >= 14 * DAY_MS && Math.floor(t / DAY_MS) % 7 !== Math.floor(tNow / DAY_MS) % 7) d += 0.5;
     distances[kept] = d;
@@ -152,19 +148,19 @@ const scratch = (() => {
 
 /** Index of the last point (up to `end`) whose cumulative bytes are at most `target`, or -1. */
 function lastWithCumAtMost(s: ByteSeries, target: number, end: number): number {
-  let lo = 0;
-  let hi = end;
-  let found = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (s.cum(mid) <= target) {
-      found = mid;
-      lo = mid + 1;
-    } else {
-      hi = mid - 1;
-    }
-  }
-  return found;
+  return lastIndexAtMost(end, (i) => s.cum(i), target);
+}
+
+/**
+ * How unlike the load now the load before time t was: the distance, on a log scale, between the
+ * byte rates over the `windowMs` before t and before the newest point (`end`). A floor of 1% of
+ * the history's overall rate keeps near-idle rates from dominating.
+ */
+function loadDistance(s: ByteSeries, end: number, windowMs: number): (t: number, cumAtT: number) => number {
+  const tNow = s.t(end);
+  const rateNow = (s.cum(end) - cumAt(s, tNow - windowMs)) / windowMs;
+  const floor = ((s.cum(end) - s.cum(0)) / Math.max(1, tNow - s.t(0))) * 0.01 + 1e-9;
+  return (t, cumAtT) => Math.abs(Math.log(((cumAtT - cumAt(s, t - windowMs)) / windowMs + floor) / (rateNow + floor)));
 }
 
 function circularDistance(a: number, b: number, period: number): number {
@@ -241,15 +237,12 @@ export function writesOver(s: ByteSeries, now: number, durationMs: number, budge
   const lastStart = lastAtOrBefore(s, tNow - durationMs);
   if (lastStart < 0) return null;
   const windowMs = Math.max(opts.minConditioningMs, durationMs * opts.conditioningShare);
-  const first = s.t(0);
-  const rateNow = (s.cum(end) - cumAt(s, tNow - windowMs)) / windowMs;
-  const floor = ((s.cum(end) - s.cum(0)) / Math.max(1, tNow - first)) * 0.01 + 1e-9;
+  const distanceOf = loadDistance(s, end, windowMs);
   const stride = Math.max(1, Math.ceil((lastStart + 1) / opts.maxCandidates));
   const scored: Array<{ d: number; bytes: number }> = [];
   for (let i = lastStart; i >= 0; i -= stride) {
     const t = s.t(i);
-    const rate = (s.cum(i) - cumAt(s, t - windowMs)) / windowMs;
-    scored.push({ d: Math.abs(Math.log((rate + floor) / (rateNow + floor))), bytes: cumAt(s, t + durationMs) - s.cum(i) });
+    scored.push({ d: distanceOf(t, s.cum(i)), bytes: cumAt(s, t + durationMs) - s.cum(i) });
   }
   // Comparable: the most similar quarter, and at least the forecast's neighbours.
   const take = Math.min(scored.length, Math.max(opts.neighbours, Math.ceil(scored.length / 4)));

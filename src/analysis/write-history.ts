@@ -19,12 +19,16 @@ export function byteSeriesOf(points: ReadonlyArray<readonly [number, number]>): 
 
 /** Index of the last point with t <= time, or -1. */
 export function lastAtOrBefore(s: ByteSeries, time: number): number {
+  return lastIndexAtMost(s.length - 1, (i) => s.t(i), time);
+}
+
+/** Index of the last of 0..hi whose non-decreasing `value` is at most `target`, or -1 (a binary search). */
+export function lastIndexAtMost(hi: number, value: (i: number) => number, target: number): number {
   let lo = 0;
-  let hi = s.length - 1;
   let found = -1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
-    if (s.t(mid) <= time) {
+    if (value(mid) <= target) {
       found = mid;
       lo = mid + 1;
     } else {

@@ -35,7 +35,7 @@ interface CycleState {
 
 /**
  * Backtests per cycle, across all clusters, and at most one per cluster, between which the cycle
- * yields to HTTP (one costs 10-20 ms): a fleet that starts at once is calibrated over its first
+ * yields to HTTP (one is 120 forecasts): a fleet that starts at once is calibrated over its first
  * hour instead of stalling one cycle, and hourly backtests of 1,000 nodes need 3 a cycle at 10 s.
  * A count rather than a time, so that a replay gives the same figures on any machine.
  */

@@ -13,7 +13,7 @@ import { parseConfig } from '../../src/config/load.js';
 import { Store, type NodeSettings, type StoredSample } from '../../src/store/store.js';
 import { Analyzer } from '../../src/pipeline/analyzer.js';
 import { createLogger } from '../../src/log/logger.js';
-import { istSafetyGap } from '../../src/analysis/ist.js';
+import { istLostAt, type TruthPoint } from './truth-recorder.js';
 import type { CycleResult, NodeOutcome } from '../../src/sampler/sampler.js';
 import type { NodeAnalysis } from '../../src/analysis/cluster-analysis.js';
 
@@ -77,40 +77,28 @@ function valueAt(rows: readonly TruthRow[], t: number, col: 1 | 3): number | nul
   return a[col] + ((t - a[0]) / Math.max(1, b[0] - a[0])) * (b[col] - a[col]);
 }
 
-function rowAt(rows: readonly TruthRow[], t: number): TruthRow | null {
-  let lo = 0;
-  let hi = rows.length - 1;
-  let found: TruthRow | null = null;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (rows[mid]![0] <= t) {
-      found = rows[mid]!;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return found;
-}
-
 /**
  * The forward truth for a node that left at t with seqno S: the first moment no other node still
  * caches S+1 or Galera's safety gap refuses IST, and the bytes the others took in until then.
  */
 export function trueIstLoss(rec: Recording, joiner: string, t: number, seqno: number): { seconds: number; bytes: number } | null {
   const others = Object.keys(rec.truthRecords).filter((n) => n !== joiner);
-  const clock = rec.truthRecords[others[0]!]!;
-  for (const row of clock) {
-    if (row[0] <= t) continue;
-    const states = others.map((n) => rowAt(rec.truthRecords[n]!, row[0])).filter((r): r is TruthRow => r !== null && r[2] !== null);
-    if (states.length === 0) continue;
-    const lowest = Math.min(...states.map((r) => r[2]!));
-    const last = Math.max(...states.map((r) => r[1]));
-    const someDonorHasIt = states.some((r) => r[2]! <= seqno + 1);
-    if (!someDonorHasIt || seqno < lowest + istSafetyGap(lowest, last)) {
-      const written = Math.max(...others.map((n) => (valueAt(rec.truthRecords[n]!, row[0], 3) ?? 0) - (valueAt(rec.truthRecords[n]!, t, 3) ?? 0)));
-      return { seconds: (row[0] - t) / 1000, bytes: written };
-    }
+  const lost = istLostAt(truthPointsOf(rec), seqno, others, t);
+  if (lost === null) return null;
+  const written = Math.max(...others.map((n) => (valueAt(rec.truthRecords[n]!, lost, 3) ?? 0) - (valueAt(rec.truthRecords[n]!, t, 3) ?? 0)));
+  return { seconds: (lost - t) / 1000, bytes: written };
+}
+
+const truthPoints = new WeakMap<Recording, Map<string, TruthPoint[]>>();
+
+/** The recording's high-frequency record as the truth recorder keeps it (converted once per recording). */
+function truthPointsOf(rec: Recording): Map<string, TruthPoint[]> {
+  let points = truthPoints.get(rec);
+  if (!points) {
+    points = new Map(Object.entries(rec.truthRecords).map(([n, rows]) => [n, rows.map(([t, lastCommitted, downto, bytes]) => ({ t, lastCommitted, downto, bytes }))]));
+    truthPoints.set(rec, points);
   }
-  return null;
+  return points;
 }
 
 function analyzerFor(rec: Recording, clock: { now: number }): Analyzer {

@@ -83,20 +83,7 @@ export class TruthRecorder {
 
   /** The node's record at or just before t (binary search: records are in time order). */
   at(index: number, t: number): TruthPoint | null {
-    const points = this.records.get(index) ?? [];
-    let lo = 0;
-    let hi = points.length - 1;
-    let found: TruthPoint | null = null;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      if (points[mid]!.t <= t) {
-        found = points[mid]!;
-        lo = mid + 1;
-      } else {
-        hi = mid - 1;
-      }
-    }
-    return found;
+    return truthAt(this.records.get(index) ?? [], t);
   }
 
   /** The true window of a node at time t: t minus the commit time of its oldest cached seqno. */
@@ -131,16 +118,43 @@ export class TruthRecorder {
    * seqno has come within Galera's safety gap of it. Null when that lies beyond the record.
    */
   istLostAt(seqno: number, donors: readonly number[], from: number): number | null {
-    // One of the donors' own record times is enough resolution (150-250 ms).
-    const times = (this.records.get(donors[0]!) ?? []).filter((p) => p.t > from).map((p) => p.t);
-    for (const time of times) {
-      const states = donors.map((i) => this.at(i, time)).filter((p): p is TruthPoint => p !== null && p.downto !== null);
-      if (states.length === 0) continue;
-      const lowest = Math.min(...states.map((p) => p.downto!));
-      const last = Math.max(...states.map((p) => p.lastCommitted));
-      const someDonorHasIt = states.some((p) => p.downto! <= seqno + 1);
-      if (!someDonorHasIt || seqno < lowest + istSafetyGap(lowest, last)) return time;
-    }
-    return null;
+    return istLostAt(this.records, seqno, donors, from);
   }
+}
+
+/** A record's point at or just before t (binary search: records are in time order). */
+export function truthAt(points: readonly TruthPoint[], t: number): TruthPoint | null {
+  let lo = 0;
+  let hi = points.length - 1;
+  let found: TruthPoint | null = null;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (points[mid]!.t <= t) {
+      found = points[mid]!;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
+}
+
+/**
+ * The first moment after `from` at which a node that left at `seqno` could no longer rejoin by
+ * IST from the nodes `donors` of `records`: none of them still caches seqno+1, or the group's
+ * lowest cached seqno has come within Galera's safety gap of it. Null when that lies beyond the
+ * record.
+ */
+export function istLostAt<K>(records: ReadonlyMap<K, readonly TruthPoint[]>, seqno: number, donors: readonly K[], from: number): number | null {
+  // One of the donors' own record times is enough resolution (150-250 ms).
+  const times = (records.get(donors[0]!) ?? []).filter((p) => p.t > from).map((p) => p.t);
+  for (const time of times) {
+    const states = donors.map((d) => truthAt(records.get(d) ?? [], time)).filter((p): p is TruthPoint => p !== null && p.downto !== null);
+    if (states.length === 0) continue;
+    const lowest = Math.min(...states.map((p) => p.downto!));
+    const last = Math.max(...states.map((p) => p.lastCommitted));
+    const someDonorHasIt = states.some((p) => p.downto! <= seqno + 1);
+    if (!someDonorHasIt || seqno < lowest + istSafetyGap(lowest, last)) return time;
+  }
+  return null;
 }
