@@ -21,7 +21,7 @@ import { fleetConfigYaml, DEFAULT_PASSWORD_ENV, type FleetNodeAddress } from '..
 import { ensureBuild, type BuildMode } from '../tools/fleet/build.js';
 import { startChild, type Child } from '../tools/fleet/child.js';
 import { withDescriptorLimit } from '../tools/fleet/fd-limit.js';
-import { DaemonLog } from '../tools/fleet/daemon-log.js';
+import { DaemonLog, type CycleRecord } from '../tools/fleet/daemon-log.js';
 import { MetricsScraper, unlabelledValue } from '../tools/fleet/metrics-scraper.js';
 import { startRestLoad, type RestLoad } from '../tools/fleet/rest-load.js';
 import { cpuModel, cpuSeconds, memoryUse } from '../tools/fleet/proc-stats.js';
@@ -373,6 +373,8 @@ async function run(o: Options, cleanup: Cleanup): Promise<BenchFigures> {
       skippedSinceStart: log.skipped.length + log.missedTicks.length,
     },
     eventLoopDelayP99Ms: max(loopDelays),
+    eventLoopDelayMaxMs: max(measured.map((c) => c.eventLoopDelayMaxMs).filter((v): v is number => v !== null)),
+    longestStepMs: longestSteps(measured),
     metrics: {
       scrapes: scrapes.latenciesMs.length,
       p50Ms: percentile(scrapes.latenciesMs, 50),
@@ -434,3 +436,10 @@ async function main(): Promise<number> {
 }
 
 void main().then((code) => process.exit(code));
+
+/** The longest each cycle step held the event loop, over the cycles measured. */
+function longestSteps(cycles: readonly CycleRecord[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of cycles) for (const [step, ms] of Object.entries(c.longestStepMs)) out[step] = Math.max(out[step] ?? 0, ms);
+  return out;
+}

@@ -3,6 +3,7 @@
  * serialises them and never queries MySQL. A figure that is unknown (no writes yet, ring not
  * wrapped) is removed rather than exported as NaN, so that absent() and `unless` work in PromQL.
  */
+import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import client from 'prom-client';
@@ -291,16 +292,20 @@ export class Metrics {
    * The process_* and nodejs_* figures are as of that moment, which at the sampling interval is as
    * fresh as Prometheus needs them.
    */
-  async renderCache(): Promise<void> {
+  async renderCache(): Promise<{ longestFamilyMs: number }> {
     // One family at a time, yielding in between: a thousand nodes make a few MB of text, and
     // rendering it in one go would hold up the HTTP requests waiting meanwhile.
     const parts: string[] = [];
+    let longestFamilyMs = 0;
     for (const metric of this.registry.getMetricsAsArray()) {
+      const started = performance.now();
       parts.push(await this.registry.getSingleMetricAsString(metric.name));
+      longestFamilyMs = Math.max(longestFamilyMs, performance.now() - started);
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     const text = Buffer.from(parts.join('\n\n') + '\n'); // as prom-client's own registry.metrics() joins them
     this.cached = { text, gzip: await gzipAsync(text) };
+    return { longestFamilyMs };
   }
 
   /** The last rendering (rendered now if there is none yet). */

@@ -28,6 +28,12 @@ interface CycleState {
   /** Backtests this cycle may still run, and whether the cluster being analysed has had its one. */
   calibrationsLeft: number;
   calibratedThisCluster: boolean;
+  /**
+   * The backtests due this cycle, run after every cluster's analysis: a calibration is read from
+   * the next cycle on, so running it later in the cycle changes no figure, and each one can have
+   * the event loop to itself instead of lengthening a cluster's slice.
+   */
+  backtests: Array<() => void>;
   newSynced: Map<string, SeriesPoint[]>;
   now: number;
   out: CycleAnalysis;
@@ -45,6 +51,8 @@ export interface CycleAnalysis {
   analyses: ClusterAnalysis[];
   /** History drops seen in this cycle, to be stored. */
   events: StoredEvent[];
+  /** The longest stretch the analysis held the event loop (a slice of clusters, or one backtest), in ms. */
+  longestBlockMs: { clusters: number; backtest: number };
 }
 
 export class Analyzer {
@@ -158,6 +166,7 @@ export class Analyzer {
   onCycle(result: CycleResult): CycleAnalysis {
     const cycle = this.ingest(result);
     for (const cluster of this.config.clusters) this.analyzeCluster(cluster, cycle);
+    for (const backtest of cycle.backtests) backtest();
     return cycle.out;
   }
 
@@ -167,13 +176,23 @@ export class Analyzer {
    */
   async onCycleAsync(result: CycleResult, sliceMs = 10): Promise<CycleAnalysis> {
     const cycle = this.ingest(result);
+    const longest = cycle.out.longestBlockMs;
     let sliceStart = performance.now();
     for (const cluster of this.config.clusters) {
       this.analyzeCluster(cluster, cycle);
-      if (performance.now() - sliceStart >= sliceMs) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
+      const held = performance.now() - sliceStart;
+      if (held >= sliceMs) {
+        longest.clusters = Math.max(longest.clusters, held);
+        await yieldToLoop();
         sliceStart = performance.now();
       }
+    }
+    longest.clusters = Math.max(longest.clusters, performance.now() - sliceStart);
+    for (const backtest of cycle.backtests) {
+      await yieldToLoop();
+      const started = performance.now();
+      backtest();
+      longest.backtest = Math.max(longest.backtest, performance.now() - started);
     }
     return cycle.out;
   }
@@ -201,7 +220,16 @@ export class Analyzer {
       const p = toPoint(outcome.sample);
       if (p.synced) (newSynced.get(outcome.cluster) ?? newSynced.set(outcome.cluster, []).get(outcome.cluster)!).push(p);
     }
-    return { sampled, newSynced, written, calibrationsLeft: CALIBRATIONS_PER_CYCLE, calibratedThisCluster: false, now: this.now(), out: { analyses: [], events: [] } };
+    return {
+      sampled,
+      newSynced,
+      written,
+      calibrationsLeft: CALIBRATIONS_PER_CYCLE,
+      calibratedThisCluster: false,
+      backtests: [],
+      now: this.now(),
+      out: { analyses: [], events: [], longestBlockMs: { clusters: 0, backtest: 0 } },
+    };
   }
 
   private analyzeCluster(cluster: ClusterConfig, cycle: CycleState): void {
@@ -286,7 +314,9 @@ export class Analyzer {
     if (bytes == null || bytes <= 0 || cycle.calibrationsLeft <= 0 || cycle.calibratedThisCluster) return;
     const every = Math.min(3600_000, Math.max(60_000, 2000 * (n.istBudget.forecast?.likelySeconds ?? 1800)));
     if (now - h.calibration.at < every) return;
-    h.calibration = calibrate(writes, now, bytes, h.calibration);
+    cycle.backtests.push(() => {
+      h.calibration = calibrate(writes, now, bytes, h.calibration);
+    });
     cycle.calibrationsLeft--;
     cycle.calibratedThisCluster = true;
   }
@@ -318,6 +348,10 @@ export class Analyzer {
       timeline.thinBefore(now - FULL_RESOLUTION_MS);
     }
   }
+}
+
+function yieldToLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function settingsView(s: NodeSettings): NodeSettingsView {

@@ -71,6 +71,10 @@ export class CyclePipeline {
     } catch (err) {
       this.logFailure('analysis', 'cycle step failed: analysis', { err });
     }
+    if (cycle) {
+      this.stepMs.analysis = Math.round(cycle.longestBlockMs.clusters);
+      this.stepMs.backtest = Math.round(cycle.longestBlockMs.backtest);
+    }
     await yieldToLoop();
     const analyses = cycle?.analyses ?? [];
     // One transaction for the whole cycle: what was sampled, what it showed, what was analysed.
@@ -94,7 +98,7 @@ export class CyclePipeline {
     const missed = new Map(result.outcomes.map((o) => [nodeKey(o.cluster, o.node), o.ok ? 0 : o.consecutiveFailures]));
     const now = this.now();
     try {
-      await engine.evaluateAsync(
+      const rules = await engine.evaluateAsync(
         analyses,
         (cluster, node) => ({
           missedCycles: missed.get(nodeKey(cluster, node)) ?? 0,
@@ -103,6 +107,7 @@ export class CyclePipeline {
         }),
         now,
       );
+      this.stepMs.rules = Math.round(rules.longestSliceMs);
     } catch (err) {
       this.logFailure('rules', 'cycle step failed: rules', { err });
     }
@@ -115,8 +120,13 @@ export class CyclePipeline {
     this.step('metrics', () => {
       metrics.recordAlerts(engine.openAlerts());
       metrics.recordStore(store.writeErrors, store.writeHealth());
-      void metrics.renderCache().catch((err: unknown) => this.logFailure('metrics', 'cycle step failed: metrics', { err }));
     });
+    try {
+      const rendered = await metrics.renderCache();
+      this.stepMs.render = Math.round(rendered.longestFamilyMs);
+    } catch (err) {
+      this.logFailure('metrics', 'cycle step failed: metrics', { err });
+    }
     log.debug('cycle done', {
       nodes: result.outcomes.length,
       ok: result.outcomes.filter((o) => o.ok).length,

@@ -112,19 +112,28 @@ export class RuleEngine {
    * The same, yielding to the event loop every `sliceMs` between clusters, so that a fleet's
    * rules never hold up HTTP requests for longer than a slice.
    */
-  async evaluateAsync(analyses: readonly ClusterAnalysis[], contextOf: (cluster: string, node: string) => NodeContext, now: number, sliceMs = 10): Promise<void> {
+  async evaluateAsync(
+    analyses: readonly ClusterAnalysis[],
+    contextOf: (cluster: string, node: string) => NodeContext,
+    now: number,
+    sliceMs = 10,
+  ): Promise<{ longestSliceMs: number }> {
     const seen = new Set<string>();
     const rules = this.rules; // a reload (SIGHUP) in between takes effect next cycle
+    let longestSliceMs = 0;
     let sliceStart = performance.now();
     for (const a of analyses) {
       this.evaluateCluster(rules, a, contextOf, now, seen);
-      if (performance.now() - sliceStart >= sliceMs) {
+      const held = performance.now() - sliceStart;
+      if (held >= sliceMs) {
+        longestSliceMs = Math.max(longestSliceMs, held);
         await new Promise<void>((resolve) => setImmediate(resolve));
         sliceStart = performance.now();
       }
     }
     this.resolveUnseen(rules, analyses, seen, now);
     this.persist(now);
+    return { longestSliceMs: Math.max(longestSliceMs, performance.now() - sliceStart) };
   }
 
   /** Every rule over one cluster and its nodes; each node's values are computed once for all rules. */

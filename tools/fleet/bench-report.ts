@@ -43,6 +43,9 @@ export interface BenchFigures {
   };
   /** The highest per-cycle event-loop delay p99 the daemon reported; null where it reports none. */
   eventLoopDelayP99Ms: number | null;
+  /** The highest per-cycle maximum, and the longest each step held the event loop at once (what an HTTP request can wait behind). */
+  eventLoopDelayMaxMs: number | null;
+  longestStepMs: Record<string, number>;
   /** bytes: on the wire, as Prometheus gets them (gzipped); textBytes: the exposition uncompressed. */
   metrics: { scrapes: number; p50Ms: number | null; p99Ms: number | null; bytes: number | null; textBytes: number | null; failures: number; firstFailure: string | null };
   rest: { targetRate: number; achievedRate: number; requests: number; p50Ms: number; p99Ms: number; maxMs: number; non2xx: number; errors: number };
@@ -94,7 +97,17 @@ export function formatTable(f: BenchFigures): string {
       'cycles skipped',
       `${f.cycles.skipped} (${f.cycles.skippedByDaemon} by the daemon, ${f.cycles.missedTicks} ticks dropped by node-cron); ${f.cycles.skippedSinceStart} since start`,
     ],
-    ['event-loop delay', `p99 ${ms(f.eventLoopDelayP99Ms)}${f.eventLoopDelayP99Ms === null ? ' (the daemon does not report it)' : ' (worst cycle)'}`],
+    [
+      'event-loop delay',
+      `p99 ${ms(f.eventLoopDelayP99Ms)}${f.eventLoopDelayP99Ms === null ? ' (the daemon does not report it)' : ' (worst cycle)'}, max ${ms(f.eventLoopDelayMaxMs)}`,
+    ],
+    [
+      'longest blocks',
+      Object.entries(f.longestStepMs)
+        .sort((a, b) => b[1] - a[1])
+        .map(([step, held]) => `${step} ${ms(held)}`)
+        .join(', ') || 'n/a (the daemon does not report them)',
+    ],
     [
       '/metrics',
       `p50 ${ms(f.metrics.p50Ms)}, p99 ${ms(f.metrics.p99Ms)}, ${mb(f.metrics.bytes)} gzipped (${mb(f.metrics.textBytes)} of text; ${f.metrics.scrapes} scrapes, ${f.metrics.failures} failed${f.metrics.firstFailure ? `: ${f.metrics.firstFailure}` : ''})`,

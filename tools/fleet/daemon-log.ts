@@ -18,6 +18,9 @@ export interface CycleRecord {
   ok: number | null;
   /** The analysis state's typed arrays, as the daemon counts them (debug level). */
   analysisStateBytes: number | null;
+  /** The longest the event loop was held without a break, and by which step (ms). */
+  eventLoopDelayMaxMs: number | null;
+  longestStepMs: Record<string, number>;
 }
 
 const TAIL_LINES = 20;
@@ -110,6 +113,8 @@ export class DaemonLog {
         nodes: typeof record.nodes === 'number' ? record.nodes : null,
         ok: typeof record.ok === 'number' ? record.ok : null,
         analysisStateBytes: typeof record.analysisStateBytes === 'number' ? record.analysisStateBytes : null,
+        eventLoopDelayMaxMs: typeof record.eventLoopDelayMaxMs === 'number' ? record.eventLoopDelayMaxMs : null,
+        longestStepMs: numbersOf(record.longestStepMs),
       };
       this.cycles.push(cycle);
       this.onCycle?.(cycle);
@@ -118,4 +123,10 @@ export class DaemonLog {
     if (record.level === 'error') this.errors.push(msg);
     for (const check of [...this.waiters]) check();
   }
+}
+
+function numbersOf(value: unknown): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) if (typeof v === 'number') out[k] = v;
+  return out;
 }
