@@ -43,6 +43,11 @@ export function cumAt(s: ByteSeries, time: number): number {
   const i = lastAtOrBefore(s, time);
   if (i < 0) return s.cum(0);
   if (i >= s.length - 1) return s.cum(s.length - 1);
+  return cumBetween(s, i, time);
+}
+
+/** Cumulative bytes at `time`, interpolated between point i (at or before it) and point i + 1. */
+export function cumBetween(s: ByteSeries, i: number, time: number): number {
   const span = s.t(i + 1) - s.t(i);
   return span <= 0 ? s.cum(i + 1) : s.cum(i) + ((time - s.t(i)) / span) * (s.cum(i + 1) - s.cum(i));
 }

@@ -16,7 +16,7 @@ import { timeAtSeqno } from '../analysis/timeline.js';
 import { FULL_RESOLUTION_MS, NodeHistory, TREND_DAYS, toPoint, type NodeSettingsView } from './node-history.js';
 import { nodeKey } from '../config/keys.js';
 import { WriteHistory } from '../analysis/write-history.js';
-import { calibrate } from '../analysis/forecast.js';
+import { calibration } from '../analysis/forecast.js';
 import { rejoinMethod } from '../analysis/rejoin.js';
 
 export { toPoint };
@@ -30,10 +30,10 @@ interface CycleState {
   calibratedThisCluster: boolean;
   /**
    * The backtests due this cycle, run after every cluster's analysis: a calibration is read from
-   * the next cycle on, so running it later in the cycle changes no figure, and each one can have
-   * the event loop to itself instead of lengthening a cluster's slice.
+   * the next cycle on, so running it later in the cycle changes no figure, and it runs in slices
+   * of its own (one forecast a step) instead of lengthening a cluster's slice.
    */
-  backtests: Array<() => void>;
+  backtests: Array<Generator<void, void, void>>;
   newSynced: Map<string, SeriesPoint[]>;
   now: number;
   out: CycleAnalysis;
@@ -51,7 +51,7 @@ export interface CycleAnalysis {
   analyses: ClusterAnalysis[];
   /** History drops seen in this cycle, to be stored. */
   events: StoredEvent[];
-  /** The longest stretch the analysis held the event loop (a slice of clusters, or one backtest), in ms. */
+  /** The longest stretch the analysis held the event loop (a slice of clusters, or of a backtest), in ms. */
   longestBlockMs: { clusters: number; backtest: number };
 }
 
@@ -166,7 +166,7 @@ export class Analyzer {
   onCycle(result: CycleResult): CycleAnalysis {
     const cycle = this.ingest(result);
     for (const cluster of this.config.clusters) this.analyzeCluster(cluster, cycle);
-    for (const backtest of cycle.backtests) backtest();
+    for (const backtest of cycle.backtests) while (!backtest.next().done);
     return cycle.out;
   }
 
@@ -188,11 +188,16 @@ export class Analyzer {
       }
     }
     longest.clusters = Math.max(longest.clusters, performance.now() - sliceStart);
+    // A backtest is 120 forecasts: it too runs in slices.
     for (const backtest of cycle.backtests) {
-      await yieldToLoop();
-      const started = performance.now();
-      backtest();
-      longest.backtest = Math.max(longest.backtest, performance.now() - started);
+      let done = false;
+      while (!done) {
+        await yieldToLoop();
+        const started = performance.now();
+        do done = backtest.next().done === true;
+        while (!done && performance.now() - started < sliceMs);
+        longest.backtest = Math.max(longest.backtest, performance.now() - started);
+      }
     }
     return cycle.out;
   }
@@ -314,9 +319,11 @@ export class Analyzer {
     if (bytes == null || bytes <= 0 || cycle.calibrationsLeft <= 0 || cycle.calibratedThisCluster) return;
     const every = Math.min(3600_000, Math.max(60_000, 2000 * (n.istBudget.forecast?.likelySeconds ?? 1800)));
     if (now - h.calibration.at < every) return;
-    cycle.backtests.push(() => {
-      h.calibration = calibrate(writes, now, bytes, h.calibration);
-    });
+    cycle.backtests.push(
+      (function* () {
+        h.calibration = yield* calibration(writes, now, bytes, h.calibration);
+      })(),
+    );
     cycle.calibrationsLeft--;
     cycle.calibratedThisCluster = true;
   }

@@ -26,15 +26,15 @@ test('the byte budget: median error within 2% of the bytes really written until 
   }
 });
 
-test('a stationary load: likely beats the one-rate figure, and safe is optimistic far less often than the pessimistic rate', () => {
-  // The issue's targets here are not met yet (safe optimistic at <= 5% with a median safe/truth
-  // >= 0.7, likely within 20%): these are the figures measured on this recording, held as floors.
+test('a stationary load: safe is optimistic by more than 10% at no more than 5% of checkpoints with a median safe/truth of at least 0.7, and likely is within 20%', () => {
   const { safe, likely, current, pessimistic } = stationary.time;
   assert.ok(safe && safe.n >= 1000, `${safe?.n} checkpoints`);
-  assert.ok(safe.optimistic <= 0.06, `safe optimistic by >10% at ${safe.optimistic} of checkpoints`);
-  assert.ok(pessimistic && safe.optimistic < pessimistic.optimistic, `safe ${safe.optimistic}, pessimistic ${pessimistic?.optimistic}`);
-  assert.ok(safe.medianRatio >= 0.55, `median safe/truth ${safe.medianRatio}`);
-  assert.ok(likely && current && likely.medianError <= 0.27 && likely.medianError < current.medianError, `likely ${likely?.medianError}, current ${current?.medianError}`);
+  assert.ok(safe.optimistic <= 0.05, `safe optimistic by >10% at ${safe.optimistic} of checkpoints`);
+  assert.ok(safe.medianRatio >= 0.7, `median safe/truth ${safe.medianRatio}`);
+  // Closer to the truth than the pessimistic rate, and optimistic less often.
+  assert.ok(pessimistic && safe.optimistic < pessimistic.optimistic && safe.medianRatio > pessimistic.medianRatio, `safe ${JSON.stringify(safe)}, pessimistic ${JSON.stringify(pessimistic)}`);
+  assert.ok(likely && likely.medianError <= 0.2, `likely median error ${likely?.medianError}`);
+  assert.ok(current && likely.medianError < current.medianError, `likely ${likely.medianError}, current ${current?.medianError}`);
 });
 
 test('a bursty load: safe is optimistic at no more than 10% of checkpoints, with a median safe/truth of at least 0.35', () => {

@@ -1,7 +1,8 @@
 /**
  * The IST time forecast over synthetic write histories whose answers are known: a steady load,
- * a load that switches between regimes, a nightly batch, a load that changed its nature (the
- * backtest must shrink `safe`), and the compact write history the daemon keeps.
+ * a load busier than the past, a load that switches between regimes, a nightly batch, a load
+ * that changed its nature (the backtest must shrink `safe`), and the compact write history the
+ * daemon keeps.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,6 +31,16 @@ test('a steady load: likely and safe are the budget over the rate', () => {
   assert.ok(Math.abs(f.rawSafeSeconds - 600) < 1, `safe ${f.rawSafeSeconds}`);
   assert.equal(f.neighbours, 40);
   assert.ok(Math.abs(f.conditioningSeconds - 120) < 1, `conditioning window ${f.conditioningSeconds} s is a fifth of the horizon`);
+  assert.ok(Math.abs(f.recentSeconds - 30) < 1, `recent window ${f.recentSeconds} s is a twentieth of the horizon`);
+});
+
+test('a load a little busier than any in the history: likely is the budget at the rate now, not at the past one', () => {
+  // Six hours at 1,000 B/s, the last five minutes at 1,250 B/s: every past start point wrote
+  // 600 kB in 600 s, and each is rescaled by how much slower its load ran than now's.
+  const s = byteSeriesOf(seriesOf(6 * 3600, 10, (x) => (x <= 6 * 3600 - 300 ? 1000 : 1250)));
+  const f = forecastTime(s, T0 + 6 * 3600_000, 600_000)!;
+  assert.ok(Math.abs(f.likelySeconds - 480) < 10, `likely ${f.likelySeconds} s, 600 kB at 1,250 B/s is 480 s`);
+  assert.ok(f.rawSafeSeconds <= f.likelySeconds);
 });
 
 test('a load that switches between a busy and a quiet regime: the forecast follows the regime now, where one overall rate does not', () => {
@@ -80,13 +91,16 @@ test('a nightly batch: with days of history, the forecast before the batch sees 
 });
 
 test('the backtest shrinks safe when the load has changed its nature, and leaves a steady one alone', () => {
-  // Seven and a half hours at 1,000 B/s, then three times that: the history knows nothing like it.
-  const rate = (s: number) => (s < 7.5 * 3600 ? 1000 : 3000);
+  // Seven and a half hours at 1,000 B/s, then ten times that: the history knows nothing like it.
+  const rate = (s: number) => (s < 7.5 * 3600 ? 1000 : 10_000);
   const s = byteSeriesOf(seriesOf(8 * 3600, 10, rate));
   const now = T0 + 8 * 3600_000;
   const cal = calibrate(s, now, 1_200_000, UNCALIBRATED);
   assert.equal(cal.resolved, 120);
-  // The replayed start points mostly took 400 s where their forecast (from the calm past) said 1,200 s.
+  // The backtest reaches back 30 of today's horizons (120 s): the last hour. The start points in
+  // the 20 minutes before the change took 120-1,200 s where their forecast (from the calm past)
+  // said 1,200 s; those after it are forecast about right once their recent rate rescales the
+  // calm past's durations.
   assert.ok(cal.shrink < 0.6, `shrink ${cal.shrink}`);
   assert.ok(cal.coverage !== null && cal.coverage < 0.9, `coverage ${cal.coverage}: below what the shipped rule warns at`);
   // Against a steady history the backtest changes nothing.
@@ -140,12 +154,21 @@ test('a history barely longer than the budget takes: a finite forecast or none, 
   }
 });
 
-test('with every start point a neighbour, likely and safe are the median and the 5th percentile of all durations (as simple-statistics computes them)', () => {
-  // An irregular load, so that the durations differ.
+test('with every start point a neighbour, likely and safe are the median and the 5th percentile of all durations, each rescaled to the rate now (as simple-statistics computes them)', () => {
+  // An irregular load, so that the durations and the rates differ.
   const points = seriesOf(3 * 3600, 10, (s) => 800 + 400 * Math.sin(s / 700) + 300 * Math.sin(s / 131));
   const s = byteSeriesOf(points);
   const now = T0 + 3 * 3600_000;
   const budget = 900_000;
+  // The recent window: 20 s, two sampling intervals (the share is too small to make it longer).
+  const recentS = 20;
+  const rateBefore = (i: number) => {
+    const span = Math.min(recentS, i * 10);
+    return span === 0 ? null : (points[i]![1] - points[i - span / 10]![1]) / span;
+  };
+  const last = points.length - 1;
+  const rateNow = rateBefore(last)!;
+  const floor = (points[last]![1] / (3 * 3600)) * 0.01 + 1e-9;
   const durations: number[] = [];
   for (let i = 0; i < points.length; i++) {
     const target = points[i]![1] + budget;
@@ -153,13 +176,18 @@ test('with every start point a neighbour, likely and safe are the median and the
     if (j < 0) break;
     const [ta, ca] = points[j - 1]!;
     const [tb, cb] = points[j]!;
-    durations.push(ta + ((target - ca) / (cb - ca)) * (tb - ta) - points[i]![0]);
+    const duration = ta + ((target - ca) / (cb - ca)) * (tb - ta) - points[i]![0];
+    // A start point whose load ran faster than now's wrote the budget sooner than now's load will.
+    const r = rateBefore(i);
+    durations.push(r === null ? duration : (duration * (r + floor)) / (rateNow + floor));
   }
   durations.sort((a, b) => a - b);
-  const f = forecastTime(s, now, budget, { maxCandidates: 100_000, neighbours: durations.length, conditioningShare: 0.2, minConditioningMs: 20_000 })!;
+  const opts = { maxCandidates: 100_000, neighbours: durations.length, recentShare: 0.001, conditioningShare: 0.2, conditioningWeight: 2, minConditioningMs: recentS * 1000 };
+  const f = forecastTime(s, now, budget, opts)!;
   assert.equal(f.neighbours, durations.length);
+  assert.equal(f.recentSeconds, recentS);
   // Within a rank's worth: the same quantile definition over the same durations.
   const close = (a: number, b: number) => Math.abs(a - b) <= 0.005 * b;
-  assert.ok(close(f.likelySeconds, quantileSorted(durations, 0.5) / 1000), `likely ${f.likelySeconds}`);
+  assert.ok(close(f.likelySeconds, quantileSorted(durations, 0.5) / 1000), `likely ${f.likelySeconds}, reference ${quantileSorted(durations, 0.5) / 1000}`);
   assert.ok(close(f.rawSafeSeconds, quantileSorted(durations, 0.05) / 1000), `safe ${f.rawSafeSeconds}, reference ${quantileSorted(durations, 0.05) / 1000}`);
 });
