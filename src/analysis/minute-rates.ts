@@ -52,9 +52,12 @@ export class MinuteRates {
 
   /** Room for `buckets` closed buckets, allocated at once (before seeding that many). */
   reserve(buckets: number): void {
-    this.closed.reserve(buckets);
-    if (buckets > this.sorted.length) {
-      const grown = new Float32Array(Math.ceil(buckets));
+    // What the horizon holds at steady state (its minutes, the boundary one, and the open one's
+    // rate taken in for a moment by `distribution`), so that a day of buckets never grows by half.
+    const capacity = Math.max(buckets, Math.ceil(this.horizonMs / MINUTE_MS) + 4);
+    this.closed.reserve(capacity);
+    if (capacity > this.sorted.length) {
+      const grown = new Float32Array(capacity);
       grown.set(this.sorted.subarray(0, this.sortedLength));
       this.sorted = grown;
     }
@@ -167,10 +170,11 @@ export class MinuteRates {
 }
 
 /**
- * A queue of closed buckets in typed-array columns (push at the end, shift at the front): 16 bytes
- * a bucket. The minute is kept as a minute number (32 bits last until the year 10,000); a
- * bucket's seconds, bytes and write-sets as Float32, exact to seven digits, which is what a rate
- * over them can mean. The running sums over them are kept in doubles.
+ * A queue of closed buckets in typed-array columns (push at the end, shift at the front), kept
+ * as a ring: a queue that holds a horizon's worth of buckets, one in and one out a minute, never
+ * grows past it. 16 bytes a bucket: the minute as a minute number (32 bits last until the year
+ * 10,000); a bucket's seconds, bytes and write-sets as Float32, exact to seven digits, which is
+ * what a rate over them can mean. The running sums over them are kept in doubles.
  */
 class BucketColumns {
   private minutes: Uint32Array = new Uint32Array(64);
@@ -187,22 +191,22 @@ class BucketColumns {
     return this.minutes.length * 16;
   }
   minute(i: number): number {
-    return this.minutes[this.head + i]! * MINUTE_MS;
+    return this.minutes[this.at(i)]! * MINUTE_MS;
   }
   seconds(i: number): number {
-    return this.secondsCol[this.head + i]!;
+    return this.secondsCol[this.at(i)]!;
   }
   bytes(i: number): number {
-    return this.bytesCol[this.head + i]!;
+    return this.bytesCol[this.at(i)]!;
   }
   writeSets(i: number): number {
-    return this.writeSetsCol[this.head + i]!;
+    return this.writeSetsCol[this.at(i)]!;
   }
 
   /** Pushes a bucket; returns it as stored (rounded to Float32), for the running sums. */
   push(b: Bucket): Bucket {
-    if (this.head + this.size === this.minutes.length) this.makeRoom();
-    const j = this.head + this.size;
+    if (this.size === this.minutes.length) this.resize(Math.ceil(this.size * 1.5));
+    const j = this.at(this.size);
     this.minutes[j] = b.minute / MINUTE_MS;
     this.secondsCol[j] = b.seconds;
     this.bytesCol[j] = b.bytes;
@@ -212,26 +216,28 @@ class BucketColumns {
   }
 
   shift(): void {
-    this.head++;
+    this.head = this.at(1);
     this.size--;
     if (this.size === 0) this.head = 0;
   }
 
   /** Room for `capacity` buckets in one allocation per column (a load that knows its size). */
   reserve(capacity: number): void {
-    if (capacity > this.minutes.length) this.makeRoom(Math.ceil(capacity));
+    if (capacity > this.minutes.length) this.resize(Math.ceil(capacity));
   }
 
-  /** Moves the live buckets to the front, growing the columns by half when more than half full. */
-  private makeRoom(reserve = 0): void {
-    const capacity = reserve > 0 ? reserve : this.size * 2 > this.minutes.length ? Math.ceil(this.minutes.length * 1.5) : this.minutes.length;
+  private at(i: number): number {
+    const j = this.head + i;
+    return j < this.minutes.length ? j : j - this.minutes.length;
+  }
+
+  /** New columns of `capacity`, the live buckets moved to their front in order. */
+  private resize(capacity: number): void {
     const move = <T extends Uint32Array | Float32Array>(col: T, make: (n: number) => T): T => {
-      if (capacity === col.length) {
-        col.copyWithin(0, this.head, this.head + this.size);
-        return col;
-      }
       const grown = make(capacity);
-      grown.set(col.subarray(this.head, this.head + this.size));
+      const tail = Math.min(this.size, col.length - this.head);
+      grown.set(col.subarray(this.head, this.head + tail));
+      grown.set(col.subarray(0, this.size - tail), tail);
       return grown;
     };
     this.minutes = move(this.minutes, (n) => new Uint32Array(n));

@@ -1,0 +1,58 @@
+/**
+ * The per-minute rates kept one sample at a time, over days that wrap their ring of buckets many
+ * times: the long rate and the rate distribution equal those computed from scratch over the
+ * same minutes, and the memory stays what the horizon needs.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MinuteRates } from '../../src/analysis/minute-rates.ts';
+import { minuteRateDistribution, rateOf } from '../../src/analysis/rates.ts';
+
+const MINUTE = 60_000;
+
+test('three days through a one-hour horizon: every hour the same figures as from scratch, in the room one horizon takes', () => {
+  const horizonMs = 3600_000;
+  const rates = new MinuteRates(horizonMs);
+  rates.reserve(0);
+  const reserved = rates.byteSize;
+  // Whole buckets as Float32 stores them, so that the from-scratch sums see the same values.
+  const buckets: Array<{ minute: number; seconds: number; bytes: number; writeSets: number }> = [];
+  const start = Date.UTC(2026, 10, 1);
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let t = start + 10_000; t <= start + 3 * 86400_000; t += 10_000) {
+    // A load that changes every quarter of an hour, with a pause of ten minutes every six hours.
+    const paused = (t - start) % (6 * 3600_000) < 10 * MINUTE;
+    const bytes = paused ? 0 : Math.round((1 + ((Math.floor((t - start) / (15 * MINUTE)) * 7) % 11)) * 1000 * (0.5 + random()));
+    const d = { seconds: 10, bytes, writeSets: bytes / 500 };
+    rates.add(t, 1, d);
+    rates.long(t); // as a cycle does: what has left the horizon leaves the ring
+    const minute = Math.floor(t / MINUTE) * MINUTE;
+    const last = buckets.at(-1);
+    if (last && last.minute === minute) {
+      last.seconds += d.seconds;
+      last.bytes += d.bytes;
+      last.writeSets += d.writeSets;
+    } else buckets.push({ minute, ...d });
+    if ((t - start) % 3600_000 !== 5 * MINUTE + 30_000) continue;
+    const now = t;
+    const stored = buckets.map((b) => ({ ...b, seconds: Math.fround(b.seconds), bytes: Math.fround(b.bytes), writeSets: Math.fround(b.writeSets) }));
+    // The open bucket (this minute) is counted as it is, not yet rounded.
+    stored[stored.length - 1] = buckets.at(-1)!;
+    const inRate = stored.filter((b) => b.minute > now - horizonMs - MINUTE);
+    const inDistribution = stored.filter((b) => b.minute >= now - horizonMs - MINUTE);
+    const expectedRate = rateOf(inRate)!;
+    const gotRate = rates.long(now)!;
+    assert.ok(
+      Math.abs(gotRate.bytesPerSecond - expectedRate.bytesPerSecond) <= 1e-6 * expectedRate.bytesPerSecond,
+      `at ${new Date(now).toISOString()}: ${gotRate.bytesPerSecond} against ${expectedRate.bytesPerSecond}`,
+    );
+    assert.equal(gotRate.coveredSeconds, expectedRate.coveredSeconds);
+    const expected = minuteRateDistribution(inDistribution)!;
+    const got = rates.distribution(now)!;
+    assert.equal(got.minutes, expected.minutes, `at ${new Date(now).toISOString()}`);
+    for (const q of ['p50', 'p95', 'p99', 'peak'] as const)
+      assert.ok(Math.abs(got[q] - expected[q]) <= 1e-6 * expected[q], `${q} at ${new Date(now).toISOString()}: ${got[q]} against ${expected[q]}`);
+  }
+  assert.equal(rates.byteSize, reserved, 'the ring grew past what one horizon needs');
+});
