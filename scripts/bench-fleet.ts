@@ -46,6 +46,9 @@ const USAGE = `usage: npm run bench:fleet -- [options]
                          node_modules (a symlink will do)
   --build auto|always|never   build dist/ first: when a source is newer (default), always, or never
   --keep                 keep the temporary folder (config, database, daemon log)
+  --node-flags="F ..."   flags for the daemon's Node.js only, e.g. --node-flags="--max-semi-space-size=4"
+                         (default: those the Dockerfile ships, read from its ENV NODE_OPTIONS;
+                         "" for none)
 `;
 
 /** The daemon's default raw retention: the seeded raw samples stay inside it (see seedForRun). */
@@ -69,6 +72,7 @@ interface Options {
   root: string;
   build: BuildMode;
   keep: boolean;
+  nodeFlags: string[];
 }
 
 function parseOptions(argv: string[]): Options | null {
@@ -88,6 +92,7 @@ function parseOptions(argv: string[]): Options | null {
       root: { type: 'string' },
       build: { type: 'string' },
       keep: { type: 'boolean' },
+      'node-flags': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -122,6 +127,8 @@ function parseOptions(argv: string[]): Options | null {
   if (!Number.isInteger(restRate) || restRate < 1) throw new UsageError(`--rest-rate: expected a whole number of requests per second of at least 1, got "${values['rest-rate']}"`);
   const root = path.resolve(values.root ?? HERE);
   if (!fs.existsSync(path.join(root, 'src', 'store', 'store.ts'))) throw new UsageError(`--root: ${root} is not a gcache-advisor checkout (no src/store/store.ts)`);
+  const nodeFlags = (values['node-flags'] ?? shippedNodeFlags(root)).split(/\s+/).filter((f) => f !== '');
+  for (const flag of nodeFlags) if (!flag.startsWith('--')) throw new UsageError(`--node-flags: expected flags such as --max-semi-space-size=4, got "${flag}"`);
   return {
     nodes: int('nodes', values.nodes, 30, 1),
     nodesPerCluster: int('nodes-per-cluster', values['nodes-per-cluster'], 3, 1),
@@ -136,7 +143,16 @@ function parseOptions(argv: string[]): Options | null {
     root,
     build,
     keep: values.keep ?? false,
+    nodeFlags,
   };
+}
+
+/** The Node.js flags the Dockerfile gives the daemon (its ENV NODE_OPTIONS), so that the benchmark measures what ships. */
+function shippedNodeFlags(root: string): string {
+  const dockerfile = path.join(root, 'Dockerfile');
+  if (!fs.existsSync(dockerfile)) return '';
+  const line = /^ENV\s+NODE_OPTIONS=(?:"([^"]*)"|(\S*))/m.exec(fs.readFileSync(dockerfile, 'utf8'));
+  return line ? (line[1] ?? line[2] ?? '') : '';
 }
 
 /** node-cron's six-field schedule for an interval that divides a minute or an hour evenly. */
@@ -265,11 +281,15 @@ async function run(o: Options, cleanup: Cleanup): Promise<BenchFigures> {
     }),
   );
   const daemonStarted = Date.now();
-  const daemon = startChild('daemon', withDescriptorLimit([process.execPath, path.join(o.root, 'dist', 'cli', 'main.js'), 'serve', '-c', configFile], nodeCount + 256), {
-    cwd: tmp,
-    env: { ...process.env, [DEFAULT_PASSWORD_ENV]: PASSWORD },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const daemon = startChild(
+    'daemon',
+    withDescriptorLimit([process.execPath, ...o.nodeFlags, path.join(o.root, 'dist', 'cli', 'main.js'), 'serve', '-c', configFile], nodeCount + 256),
+    {
+      cwd: tmp,
+      env: { ...process.env, [DEFAULT_PASSWORD_ENV]: PASSWORD },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const log = new DaemonLog(daemon.process.stderr!, path.join(tmp, 'daemon.log'));
   cleanup.add('stop the daemon', async () => {
     const exit = await daemon.stop(30_000);
@@ -337,7 +357,7 @@ async function run(o: Options, cleanup: Cleanup): Promise<BenchFigures> {
 
   return {
     bench: 'fleet',
-    machine: { cpu: cpuModel(), cores: os.cpus().length, node: process.version, loadAverage: { start: load0, end: load1 } },
+    machine: { cpu: cpuModel(), cores: os.cpus().length, node: process.version, daemonNodeFlags: o.nodeFlags, loadAverage: { start: load0, end: load1 } },
     nodes: nodeCount,
     clusters,
     nodesPerCluster: o.nodesPerCluster,

@@ -292,20 +292,22 @@ export class Metrics {
    * The process_* and nodejs_* figures are as of that moment, which at the sampling interval is as
    * fresh as Prometheus needs them.
    */
-  async renderCache(): Promise<{ longestFamilyMs: number }> {
+  async renderCache(): Promise<{ longestFamilyMs: number; longestFamily: string | null }> {
     // One family at a time, yielding in between: a thousand nodes make a few MB of text, and
     // rendering it in one go would hold up the HTTP requests waiting meanwhile.
     const parts: string[] = [];
     let longestFamilyMs = 0;
+    let longestFamily: string | null = null;
     for (const metric of this.registry.getMetricsAsArray()) {
       const started = performance.now();
       parts.push(await this.registry.getSingleMetricAsString(metric.name));
-      longestFamilyMs = Math.max(longestFamilyMs, performance.now() - started);
+      const took = performance.now() - started;
+      if (took > longestFamilyMs) [longestFamilyMs, longestFamily] = [took, metric.name];
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     const text = Buffer.from(parts.join('\n\n') + '\n'); // as prom-client's own registry.metrics() joins them
     this.cached = { text, gzip: await gzipAsync(text) };
-    return { longestFamilyMs };
+    return { longestFamilyMs, longestFamily };
   }
 
   /** The last rendering (rendered now if there is none yet). */

@@ -175,9 +175,9 @@ export class Analyzer {
    * analysis never holds up HTTP requests for longer than a slice.
    */
   async onCycleAsync(result: CycleResult, sliceMs = 10): Promise<CycleAnalysis> {
+    let sliceStart = performance.now();
     const cycle = this.ingest(result);
     const longest = cycle.out.longestBlockMs;
-    let sliceStart = performance.now();
     for (const cluster of this.config.clusters) {
       this.analyzeCluster(cluster, cycle);
       const held = performance.now() - sliceStart;

@@ -5,7 +5,7 @@
  * once a minute per step) and the next steps still run: a full disk must not stop the metrics,
  * nor a broken rule the analysis.
  */
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import { throttled } from '../log/throttle.js';
@@ -37,6 +37,13 @@ export class CyclePipeline {
   private readonly recorder: AnalysisRecorder;
   private readonly logFailure: ReturnType<typeof throttled>;
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  /** The longest garbage-collection pause since the last cycle: a pause holds up HTTP requests as a long step does. */
+  private longestGcMs = 0;
+  /** The metric family whose rendering held the event loop longest in this cycle. */
+  private slowestFamily: string | null = null;
+  private readonly gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) this.longestGcMs = Math.max(this.longestGcMs, entry.duration);
+  });
   private readonly maintenance: Map<string, number>;
   private readonly now: () => number;
   private cycleStarts: number[] = [];
@@ -51,6 +58,7 @@ export class CyclePipeline {
     this.logFailure = throttled(deps.log, 60_000, this.now);
     this.maintenance = new Map(deps.config.clusters.map((c) => [c.name, c.maintenanceAllowanceSeconds]));
     this.loopDelay.enable();
+    this.gcObserver.observe({ entryTypes: ['gc'] });
   }
 
   /** How often cycles run, in ms (measured between the last two; a default until two have run). */
@@ -124,6 +132,7 @@ export class CyclePipeline {
     try {
       const rendered = await metrics.renderCache();
       this.stepMs.render = Math.round(rendered.longestFamilyMs);
+      this.slowestFamily = rendered.longestFamily;
     } catch (err) {
       this.logFailure('metrics', 'cycle step failed: metrics', { err });
     }
@@ -136,9 +145,11 @@ export class CyclePipeline {
       eventLoopDelayMaxMs: Math.round(this.loopDelay.max / 1e4) / 100,
       analysisStateBytes: analyzer.stateBytes(),
       heapUsedBytes: process.memoryUsage().heapUsed,
-      longestStepMs: this.stepMs,
+      longestStepMs: { ...this.stepMs, gc: Math.round(this.longestGcMs) },
+      slowestMetricFamily: this.slowestFamily,
     });
     this.stepMs = {};
+    this.longestGcMs = 0;
     this.loopDelay.reset();
     return analyses;
   }
@@ -159,7 +170,7 @@ export class CyclePipeline {
         for (const e of events) store.recordEvent(e);
       });
       await slice(analyses, (chunk) => this.recorder.record(chunk));
-      store.commitCycle();
+      this.timed('commit', () => store.commitCycle());
       this.recorder.committed();
       return true;
     } catch (err) {
@@ -177,6 +188,7 @@ export class CyclePipeline {
 
   close(): void {
     this.loopDelay.disable();
+    this.gcObserver.disconnect();
   }
 
   /** Runs `fn`, noting how long it held the event loop; errors go to the caller. */
