@@ -32,7 +32,10 @@ test('a stationary load: safe is optimistic by more than 10% at no more than 5% 
   assert.ok(safe.optimistic <= 0.05, `safe optimistic by >10% at ${safe.optimistic} of checkpoints`);
   assert.ok(safe.medianRatio >= 0.7, `median safe/truth ${safe.medianRatio}`);
   // Closer to the truth than the pessimistic rate, and optimistic less often.
-  assert.ok(pessimistic && safe.optimistic < pessimistic.optimistic && safe.medianRatio > pessimistic.medianRatio, `safe ${JSON.stringify(safe)}, pessimistic ${JSON.stringify(pessimistic)}`);
+  assert.ok(
+    pessimistic && safe.optimistic < pessimistic.optimistic && safe.medianRatio > pessimistic.medianRatio,
+    `safe ${JSON.stringify(safe)}, pessimistic ${JSON.stringify(pessimistic)}`,
+  );
   assert.ok(likely && likely.medianError <= 0.2, `likely median error ${likely?.medianError}`);
   assert.ok(current && likely.medianError < current.medianError, `likely ${likely.medianError}, current ${current?.medianError}`);
 });

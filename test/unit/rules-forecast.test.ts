@@ -164,7 +164,9 @@ test('the coverage rule on a backtest of a load that changed its nature: the raw
   // (On the recorded run itself the raw figure held at every backtested start point.) Seven and a
   // half hours at 1,000 B/s, then ten times that, up to the recorded run's end: the history knows
   // nothing like the load now.
-  const writes = byteSeriesOf(Array.from({ length: 8 * 360 + 1 }, (_, k) => [end - (8 * 360 - k) * 10_000, 10_000 * Math.min(k, 7.5 * 360) + 100_000 * Math.max(0, k - 7.5 * 360)] as const));
+  const writes = byteSeriesOf(
+    Array.from({ length: 8 * 360 + 1 }, (_, k) => [end - (8 * 360 - k) * 10_000, 10_000 * Math.min(k, 7.5 * 360) + 100_000 * Math.max(0, k - 7.5 * 360)] as const),
+  );
   const budgetBytes = 1_200_000;
   // The safe figure as first published (no shrink) against what the load then did.
   const first = calibrate(writes, end, budgetBytes, UNCALIBRATED);
