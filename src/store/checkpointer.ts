@@ -13,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../log/logger.js';
+import { throttled } from '../log/throttle.js';
 import type { CheckpointResult, WorkerReply } from './checkpoint-worker.js';
 
 /** SQLite's own threshold, restored when the worker is gone. */
@@ -31,6 +32,8 @@ export class BackgroundCheckpointer {
   #closed = false;
   /** The last checkpoint's result, for the cycle log. */
   last: CheckpointResult | null = null;
+  /** A full disk fails every checkpoint: one line a minute says so. */
+  readonly #logFailure: ReturnType<typeof throttled>;
 
   constructor(
     file: string,
@@ -39,6 +42,7 @@ export class BackgroundCheckpointer {
   ) {
     // The worker's source sits next to this module: .ts under tsx (tests), .js once built.
     const self = fileURLToPath(import.meta.url);
+    this.#logFailure = throttled(log);
     this.#worker = new Worker(path.join(path.dirname(self), `checkpoint-worker${path.extname(self)}`), { workerData: { file: path.resolve(file) } });
     this.#worker.on('message', (reply: WorkerReply) => this.#settle(reply));
     this.#worker.on('error', (err) => this.#fail(err.message));
@@ -83,7 +87,7 @@ export class BackgroundCheckpointer {
   #settle(reply: WorkerReply): void {
     if (!reply.ok) {
       // One failed checkpoint (a full disk, say) is retried with the next commit.
-      this.log.warn('background checkpoint failed', { err: reply.error });
+      this.#logFailure('checkpoint', 'background checkpoint failed', { err: reply.error });
       this.#resolveAll(null);
       return;
     }
