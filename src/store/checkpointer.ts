@@ -30,8 +30,6 @@ export class BackgroundCheckpointer {
   #again = false;
   #failed = false;
   #closed = false;
-  /** The last checkpoint's result, for the cycle log. */
-  last: CheckpointResult | null = null;
   /** A full disk fails every checkpoint: one line a minute says so. */
   readonly #logFailure: ReturnType<typeof throttled>;
 
@@ -91,7 +89,6 @@ export class BackgroundCheckpointer {
       this.#resolveAll(null);
       return;
     }
-    this.last = reply.result;
     if (this.#again && !this.#closed) {
       this.#again = false;
       this.#worker.postMessage('checkpoint');
