@@ -125,11 +125,6 @@ export class StoreDatabase {
     return this.#track(fn, wroteRows);
   }
 
-  /** The WAL size (pages) at which a commit checkpoints; 0 turns that off (see checkpointer.ts). */
-  setAutoCheckpoint(pages: number): void {
-    this.#db.pragma(`wal_autocheckpoint = ${Math.max(0, Math.floor(pages))}`);
-  }
-
   close(): void {
     this.#db.close();
   }

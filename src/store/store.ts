@@ -89,11 +89,6 @@ export class Store {
     return this.#database.writeHealth();
   }
 
-  /** The WAL size (pages) at which a commit checkpoints; 0 turns that off (see checkpointer.ts). */
-  setAutoCheckpoint(pages: number): void {
-    this.#database.setAutoCheckpoint(pages);
-  }
-
   close(): void {
     this.#database.close();
   }
