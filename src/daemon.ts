@@ -16,6 +16,7 @@ import { RuleEngine } from './rules/engine.js';
 import { Outbox } from './alerts/outbox.js';
 import type { SinkTarget } from './alerts/sender.js';
 import { CyclePipeline } from './pipeline/cycle.js';
+import { BackgroundCheckpointer } from './store/checkpointer.js';
 import { acquireDatabaseLock } from './store/lock.js';
 
 export interface Daemon {
@@ -68,7 +69,18 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
   const analyzer = new Analyzer(config, store, log);
   const metrics = new Metrics(VERSION);
   metrics.declareNodes(config);
-  const pipeline = new CyclePipeline({ config, store, analyzer, metrics, engine, outbox, log, skippedCycles: () => sampler.skippedCycles });
+  const checkpointer = config.storage.path === ':memory:' ? null : new BackgroundCheckpointer(config.storage.path, store.checkpoints, log);
+  const pipeline = new CyclePipeline({
+    config,
+    store,
+    analyzer,
+    metrics,
+    engine,
+    outbox,
+    log,
+    skippedCycles: () => sampler.skippedCycles,
+    afterCommit: () => void checkpointer?.request(),
+  });
   sampler.onCycle(async (result) => {
     await pipeline.run(result);
   });
@@ -117,6 +129,7 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
       pipeline.flush();
       engine.flush(Date.now());
       pipeline.close();
+      await checkpointer?.close();
       store.close();
       lock.release();
       log.info('gcache-advisor stopped');

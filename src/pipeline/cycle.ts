@@ -30,6 +30,8 @@ export interface CycleDeps {
   log: Logger;
   skippedCycles: () => number;
   now?: () => number;
+  /** Called after the cycle's transaction commits (the daemon checkpoints the WAL off the event loop then). */
+  afterCommit?: () => void;
 }
 
 export class CyclePipeline {
@@ -171,6 +173,7 @@ export class CyclePipeline {
       });
       await slice(analyses, (chunk) => this.recorder.record(chunk));
       this.timed('commit', () => store.commitCycle());
+      this.deps.afterCommit?.();
       this.recorder.committed();
       return true;
     } catch (err) {

@@ -21,6 +21,28 @@ import { migrate } from './migrations.js';
  */
 const BUSY_TIMEOUT_MS = 100;
 
+/**
+ * After a write failed on a full disk, writing resumes only once this much is free again. Less
+ * would not last: the owed checkpoint truncates the WAL, and the few blocks that frees would take
+ * a write or two that then fail again, the store flapping between writable and not.
+ */
+const RESUME_FREE_BYTES = 4 * 1024 * 1024;
+
+/** SQLite's own threshold (WAL pages) at which a commit checkpoints: what the store runs with unless a background checkpointer takes over. */
+const AUTOCHECKPOINT_PAGES = 1000;
+
+/**
+ * Where the store's checkpoints run, as checkpointer.ts sees it: it takes them over, reports a
+ * failed one, and gives them back when its worker is gone.
+ */
+export interface CheckpointOwner {
+  handOver(): void;
+  failedInBackground(code: string): void;
+  takeBack(): void;
+  /** A background checkpoint failed and none has succeeded since: the worker is not asked meanwhile. */
+  owed(): boolean;
+}
+
 /** How the most recent write went, for readiness and the store-error counter. */
 export interface WriteHealth {
   ok: boolean;
@@ -40,9 +62,23 @@ export class StoreDatabase {
   readonly writeErrors = new Map<string, number>();
   /** Caches of what was written (the sample repository's epoch rows) to forget on a rollback. */
   readonly #onRollback: Array<() => void> = [];
+  /**
+   * A write or a background checkpoint failed for want of disk (SQLITE_FULL, an I/O error). Later,
+   * smaller writes could still land in the WAL's space (reused after every checkpoint, or left by
+   * the failed transaction) while nothing more reaches the database file, so one landing proves
+   * nothing: the store stays not writable (readiness, store errors) until a checkpoint on this
+   * connection has moved the whole WAL into the database file and truncated it, which every write
+   * tries first meanwhile. After that a write needs new space, so its outcome is the disk's.
+   */
+  #checkpointOwed = false;
+  /** The owed checkpoint waits for RESUME_FREE_BYTES free first (the failure was SQLITE_FULL). */
+  #waitingForSpace = false;
+  /** The database's directory, whose filesystem's free space that is; null in memory. */
+  readonly #dir: string | null;
 
   constructor(file: string, options: { cacheSizeKiB?: number } = {}) {
-    if (file !== ':memory:') fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    this.#dir = file === ':memory:' ? null : path.dirname(path.resolve(file));
+    if (this.#dir) fs.mkdirSync(this.#dir, { recursive: true });
     this.#db = new Database(file);
     if (options.cacheSizeKiB !== undefined) this.#db.pragma(`cache_size = ${-Math.round(options.cacheSizeKiB)}`);
     this.#db.pragma('journal_mode = WAL');
@@ -129,6 +165,34 @@ export class StoreDatabase {
     this.#db.close();
   }
 
+  /** Where checkpoints run, for the background checkpointer. */
+  readonly checkpoints: CheckpointOwner = {
+    handOver: () => this.#setAutoCheckpoint(0),
+    failedInBackground: (code) => {
+      this.#checkpointOwed = true;
+      this.#failed(code);
+    },
+    takeBack: () => this.#setAutoCheckpoint(AUTOCHECKPOINT_PAGES),
+    owed: () => this.#checkpointOwed,
+  };
+
+  /** The checkpoint owed since a write failed for want of disk; throws while it still fails, stays owed while a reader holds part of the WAL. */
+  #payOwedCheckpoint(): void {
+    if (this.#waitingForSpace) {
+      const free = this.#dir ? fs.statfsSync(this.#dir) : null;
+      if (free && free.bavail * free.bsize < RESUME_FREE_BYTES) {
+        throw Object.assign(new Error(`database or disk is full: writing resumes once ${RESUME_FREE_BYTES / 1024 / 1024} MiB are free`), { code: 'SQLITE_FULL' });
+      }
+      this.#waitingForSpace = false;
+    }
+    const [row] = this.#db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+    if (row?.busy === 0) this.#checkpointOwed = false;
+  }
+
+  #setAutoCheckpoint(pages: number): void {
+    this.#db.pragma(`wal_autocheckpoint = ${pages}`);
+  }
+
   #rollback(): void {
     if (this.#db.inTransaction) this.#control.rollback.run();
     for (const forget of this.#onRollback) forget(); // what it had written is gone with it
@@ -137,17 +201,27 @@ export class StoreDatabase {
   /** Runs a write and records how it went, for readiness and the error counter. */
   #track<T>(fn: () => T, proves: (result: T) => boolean = () => true): T {
     try {
+      // Not inside a transaction: a checkpoint cannot run there (the cycle's commit goes on and
+      // the next write pays it).
+      if (this.#checkpointOwed && !this.#db.inTransaction) this.#payOwedCheckpoint();
       const result = fn();
       // Only a write that wrote something shows the store writable again: on a full disk a
       // statement that changes no row (an outbox sweep with nothing to expire) still succeeds.
-      if (!this.#health.ok && proves(result)) this.#health = { ok: true, reason: null, since: null };
+      // Nor does one that landed in the WAL while a checkpoint is owed.
+      if (!this.#health.ok && !this.#checkpointOwed && proves(result)) this.#health = { ok: true, reason: null, since: null };
       return result;
     } catch (err) {
-      const code = (err as { code?: string }).code ?? 'SQLITE_ERROR';
-      this.writeErrors.set(code, (this.writeErrors.get(code) ?? 0) + 1);
-      if (this.#health.ok || this.#health.reason !== code) this.#health = { ok: false, reason: code, since: Date.now() };
+      this.#failed((err as { code?: string }).code ?? 'SQLITE_ERROR');
       throw err;
     }
+  }
+
+  /** Counts a failed write and marks the store not writable, for that reason. */
+  #failed(code: string): void {
+    if (code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR')) this.#checkpointOwed = true;
+    if (code === 'SQLITE_FULL') this.#waitingForSpace = true;
+    this.writeErrors.set(code, (this.writeErrors.get(code) ?? 0) + 1);
+    if (this.#health.ok || this.#health.reason !== code) this.#health = { ok: false, reason: code, since: Date.now() };
   }
 }
 

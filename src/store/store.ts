@@ -14,7 +14,7 @@ import type Database from 'better-sqlite3';
 import type { SampleDelta } from '../sampler/epoch.js';
 import type { NodeOutcome } from '../sampler/sampler.js';
 import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
-import { StoreDatabase, type WriteHealth } from './database.js';
+import { StoreDatabase, type CheckpointOwner, type WriteHealth } from './database.js';
 import { SampleRepository, type MinuteRollup, type NodeSettings, type StoredEvent, type StoredFailure, type StoredSample } from './samples.js';
 import { AnalysisRepository } from './analyses.js';
 import { AlertRepository, type StoredAlert } from './alerts.js';
@@ -87,6 +87,11 @@ export class Store {
   /** How the most recent write went; never takes a lock, so readiness checks cannot block. */
   writeHealth(): WriteHealth {
     return this.#database.writeHealth();
+  }
+
+  /** Where checkpoints run, for the background checkpointer (checkpointer.ts). */
+  get checkpoints(): CheckpointOwner {
+    return this.#database.checkpoints;
   }
 
   close(): void {

@@ -118,21 +118,6 @@ export class SteadyWriter {
   }
 }
 
-/**
- * Waits until the wall clock is `fromSecond` to `toSecond` seconds into a minute. The disk-full
- * tests start their fault just after a minute begins: the first cycle of a minute writes more
- * (the per-minute analysis row), and a bigger transaction that fails on a full disk leaves its
- * half-written WAL pages behind, room that smaller transactions after it then really can use.
- * A fault that stays within one minute fails every cycle's write, which is what is tested.
- */
-export async function waitForSecondOfMinute(fromSecond: number, toSecond: number): Promise<void> {
-  for (;;) {
-    const second = (Date.now() % 60_000) / 1000;
-    if (second >= fromSecond && second <= toSecond) return;
-    await sleep(second < fromSecond ? (fromSecond - second) * 1000 : (60 - second + fromSecond) * 1000);
-  }
-}
-
 /** A webhook receiver on 127.0.0.1 that answers 200 and keeps every body, with when it came. */
 export async function webhookReceiver(port: number): Promise<{ got: Array<{ at: number; body: any }>; close: () => Promise<void> }> {
   const got: Array<{ at: number; body: any }> = [];
