@@ -3,7 +3,7 @@
  * per node the rates, the measured and estimated windows, the IST budget and any history drop;
  * per cluster the sizing recommendation and the trend. Pure: the caller supplies the history.
  */
-import { deltasOf, minuteRateDistribution, rateOf, type Rate, type RateDistribution } from './rates.js';
+import { minuteRateDistribution, rateBetween, rateOf, type Rate, type RateDistribution } from './rates.js';
 import { detectHistoryDrop, measureWindow, ringHasWrapped, type HistoryDrop, type MeasuredWindow, type NodePoint } from './window.js';
 import { estimateWindow, overheadFactor, ringCapacityCountedBytes, type WindowEstimate } from './estimate.js';
 import { istBudget, type IstBudget, type Member } from './ist.js';
@@ -154,7 +154,7 @@ export function analyzeCluster(input: ClusterInput): ClusterAnalysis {
 
   const partial = input.nodes.map((n) => {
     const points = asSeries(n.points);
-    const short = rateOf(deltasOf(points, now - input.shortHorizonSeconds * 1000, now));
+    const short = rateBetween(points, now - input.shortHorizonSeconds * 1000, now);
     const longFrom = now - input.longHorizonSeconds * 1000;
     const long = n.incremental ? n.incremental.long : rateOf(n.minutes.filter((m) => m.minute + 60_000 > longFrom));
     const distribution = n.incremental ? n.incremental.distribution : minuteRateDistribution(n.minutes);
@@ -343,12 +343,15 @@ function emptyEstimate(): WindowEstimate {
   return { classicSeconds: null, overheadCorrectedSeconds: null, calibratedSeconds: null, bestSeconds: null };
 }
 
+// Loops rather than filter and spread: called several times per cluster every cycle.
 function maxOf(values: ReadonlyArray<number | null | undefined>): number | null {
-  const v = values.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
-  return v.length ? Math.max(...v) : null;
+  let out: number | null = null;
+  for (const x of values) if (typeof x === 'number' && Number.isFinite(x)) out = out === null ? x : Math.max(out, x);
+  return out;
 }
 
 function minOf(values: ReadonlyArray<number | null | undefined>): number | null {
-  const v = values.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
-  return v.length ? Math.min(...v) : null;
+  let out: number | null = null;
+  for (const x of values) if (typeof x === 'number' && Number.isFinite(x)) out = out === null ? x : Math.min(out, x);
+  return out;
 }

@@ -93,8 +93,12 @@ export function istBudget(
   const eligible = names.length === 0 || othersAllowed ? others : others.filter((m) => names.includes(m.name));
   if (eligible.length === 0) return { ...base, seconds: 0, bytes: 0, donor: null, reason: `no Synced node is allowed by wsrep_sst_donor=${joiner.sstDonor}` };
 
-  const lowest = Math.min(...others.map((m) => m.downto!));
-  const last = Math.max(joiner.lastCommitted, ...others.map((m) => m.lastCommitted));
+  let lowest = Number.POSITIVE_INFINITY;
+  let last = joiner.lastCommitted;
+  for (const m of others) {
+    lowest = Math.min(lowest, m.downto!);
+    last = Math.max(last, m.lastCommitted);
+  }
   const gap = istSafetyGap(lowest, last);
 
   // Donor condition: some eligible donor still caches S+1.

@@ -2,6 +2,14 @@
  * Prometheus metrics. Values are set from memory when a cycle completes; a scrape only
  * serialises them and never queries MySQL. A figure that is unknown (no writes yet, ring not
  * wrapped) is removed rather than exported as NaN, so that absent() and `unless` work in PromQL.
+ *
+ * The per-node and per-cluster families (tens of thousands of series for a fleet) are kept in
+ * SeriesFamily and HistogramFamily below rather than in prom-client's metrics: prom-client builds
+ * a label hash string for every set() and a string per series and per label at every rendering,
+ * which at 1,000 nodes was over half of everything the daemon allocated in a cycle (issue #8).
+ * Here a value is a slot in a typed array, set without allocating, and the rendering writes
+ * straight into one reused buffer. The other families (process, build, store, alerts) stay
+ * prom-client's, and every family is in the one registry, so the exposition is as before.
  */
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
@@ -12,12 +20,43 @@ const gzipAsync = promisify(gzip);
 import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
 import type { CycleResult } from '../sampler/sampler.js';
 import type { Config } from '../config/load.js';
-import { nodeKey } from '../config/keys.js';
 import { FAILURE_REASONS } from '../sampler/failure.js';
 import { HISTORY_DROP_KINDS } from '../analysis/window.js';
 
 /** Store error codes exported at 0 from the start, so that increase() sees the first one. */
 const KNOWN_STORE_ERRORS = ['SQLITE_BUSY', 'SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_IOERR', 'SQLITE_CORRUPT'];
+
+/** The values of the families' own label, in slot order. */
+const HORIZONS = ['short', 'long'] as const;
+const WINDOW_METHODS = ['measured', 'estimated_short', 'estimated_long'] as const;
+const BUDGET_RATES = ['current', 'pessimistic', 'likely', 'safe'] as const;
+const REMAINING_RATES = ['likely', 'safe'] as const;
+const [SHORT, LONG] = [0, 1];
+const [MEASURED, ESTIMATED_SHORT, ESTIMATED_LONG] = [0, 1, 2];
+const [CURRENT, PESSIMISTIC, LIKELY, SAFE] = [0, 1, 2, 3];
+const [REMAINING_LIKELY, REMAINING_SAFE] = [0, 1];
+
+/** The help texts of the families kept here, by name. */
+const HELP = {
+  galera_write_rate_bytes_per_second: 'gcache fill rate: Δ(wsrep_replicated_bytes + wsrep_received_bytes) per second, over the short or long horizon.',
+  galera_write_rate_writesets_per_second: 'Committed write-sets per second (Δ wsrep_last_committed), over the short or long horizon.',
+  galera_gcache_size_bytes: 'gcache.size from wsrep_provider_options.',
+  galera_replication_window_seconds: 'Replication window: measured from the gcache contents, or estimated as gcache.size / rate (short or long horizon).',
+  galera_ist_budget_seconds:
+    'How long the node could be away, starting now, and still rejoin by IST: at the current or a pessimistic (p95) write rate, or by the time forecast (likely: its median; safe: its calibrated 5th percentile).',
+  galera_ist_budget_safe_coverage: "Share (0..1) of the last backtest's start points at which the safe IST budget was not optimistic; absent before the first backtest.",
+  galera_ist_remaining_bytes:
+    'For a node away after having been Synced: bytes the cluster can still write before no donor holds what it needs for IST (0: IST is lost). Absent while the node is not away.',
+  galera_ist_remaining_seconds: 'For a node away after having been Synced: time left before IST is lost, by the time forecast (likely or safe). Absent while the node is not away.',
+  galera_gcache_recommended_size_bytes: 'gcache.size needed for the target window at the p95 per-minute write rate of the long horizon, with headroom.',
+  galera_target_window_seconds: 'The replication window the cluster is configured to keep.',
+  galera_gcache_history_drops_total: 'gcache history dropped at once: page-store purges and resets, as seen by this daemon.',
+  galera_node_synced: '1 when wsrep_local_state_comment is Synced and the cluster is Primary, else 0.',
+  gcache_advisor_sample_duration_seconds: 'Time taken to read one node.',
+  gcache_advisor_sample_errors_total: 'Failed reads of a node, by reason (a node backing off after failures is not read, and not counted).',
+  gcache_advisor_last_sample_timestamp_seconds: 'Unix time of the last successful sample of the node.',
+  gcache_advisor_up: '1 when the last read of the node succeeded, else 0.',
+};
 
 export class Metrics {
   readonly registry = new client.Registry();
@@ -41,107 +80,51 @@ export class Metrics {
   private readonly alerts;
   private readonly storeErrors;
   private readonly storeWritable;
+  /** Every family with a series per node: a node that departs loses them all. */
+  private readonly nodeFamilies: readonly SubjectFamily[];
   private skippedSeen = 0;
   private cached: RenderedMetrics | null = null;
+  private readonly output = new TextBuffer();
   private readonly storeErrorsSeen = new Map<string, number>();
-  /** Nodes whose series exist, by nodeKey. */
-  private readonly declared = new Map<string, { cluster: string; node: string }>();
+  /** Label sets by cluster, and by cluster and node: made once, reused by every cycle. */
+  private readonly clusters = new Map<string, Subject>();
+  private readonly nodes = new Map<string, Map<string, Subject>>();
+  /** Nodes whose series exist because they are members (see followMembers). */
+  private readonly declared = new Set<Subject>();
+  private memberPass = 0;
 
   constructor(version: string) {
     const r = [this.registry];
-    this.writeRate = new client.Gauge({
-      name: 'galera_write_rate_bytes_per_second',
-      help: 'gcache fill rate: Δ(wsrep_replicated_bytes + wsrep_received_bytes) per second, over the short or long horizon.',
-      labelNames: ['cluster', 'node', 'horizon'],
-      registers: r,
-    });
-    this.writeSetRate = new client.Gauge({
-      name: 'galera_write_rate_writesets_per_second',
-      help: 'Committed write-sets per second (Δ wsrep_last_committed), over the short or long horizon.',
-      labelNames: ['cluster', 'node', 'horizon'],
-      registers: r,
-    });
-    this.gcacheSize = new client.Gauge({ name: 'galera_gcache_size_bytes', help: 'gcache.size from wsrep_provider_options.', labelNames: ['cluster', 'node'], registers: r });
-    this.window = new client.Gauge({
-      name: 'galera_replication_window_seconds',
-      help: 'Replication window: measured from the gcache contents, or estimated as gcache.size / rate (short or long horizon).',
-      labelNames: ['cluster', 'node', 'method'],
-      registers: r,
-    });
-    this.istBudget = new client.Gauge({
-      name: 'galera_ist_budget_seconds',
-      help: 'How long the node could be away, starting now, and still rejoin by IST: at the current or a pessimistic (p95) write rate, or by the time forecast (likely: its median; safe: its calibrated 5th percentile).',
-      labelNames: ['cluster', 'node', 'rate'],
-      registers: r,
-    });
-    this.istCoverage = new client.Gauge({
-      name: 'galera_ist_budget_safe_coverage',
-      help: "Share (0..1) of the last backtest's start points at which the safe IST budget was not optimistic; absent before the first backtest.",
-      labelNames: ['cluster', 'node'],
-      registers: r,
-    });
-    this.istRemainingBytes = new client.Gauge({
-      name: 'galera_ist_remaining_bytes',
-      help: 'For a node away after having been Synced: bytes the cluster can still write before no donor holds what it needs for IST (0: IST is lost). Absent while the node is not away.',
-      labelNames: ['cluster', 'node'],
-      registers: r,
-    });
-    this.istRemainingSeconds = new client.Gauge({
-      name: 'galera_ist_remaining_seconds',
-      help: 'For a node away after having been Synced: time left before IST is lost, by the time forecast (likely or safe). Absent while the node is not away.',
-      labelNames: ['cluster', 'node', 'rate'],
-      registers: r,
-    });
-    this.recommended = new client.Gauge({
-      name: 'galera_gcache_recommended_size_bytes',
-      help: 'gcache.size needed for the target window at the p95 per-minute write rate of the long horizon, with headroom.',
-      labelNames: ['cluster'],
-      registers: r,
-    });
-    this.target = new client.Gauge({
-      name: 'galera_target_window_seconds',
-      help: 'The replication window the cluster is configured to keep.',
-      labelNames: ['cluster'],
-      registers: r,
-    });
-    this.historyDrops = new client.Counter({
-      name: 'galera_gcache_history_drops_total',
-      help: 'gcache history dropped at once: page-store purges and resets, as seen by this daemon.',
-      labelNames: ['cluster', 'node', 'kind'],
-      registers: r,
-    });
-    this.nodeSynced = new client.Gauge({
-      name: 'galera_node_synced',
-      help: '1 when wsrep_local_state_comment is Synced and the cluster is Primary, else 0.',
-      labelNames: ['cluster', 'node'],
-      registers: r,
-    });
+    const own = <F extends SubjectFamily>(family: F): F => {
+      // Registered as prom-client's own, so that getMetricsAsJSON and getSingleMetric see it.
+      this.registry.registerMetric(family as unknown as client.Metric);
+      return family;
+    };
+    const gauge = (name: keyof typeof HELP, label?: OwnLabel) => own(new SeriesFamily(name, HELP[name], 'gauge', label));
+    const counter = (name: keyof typeof HELP, label: OwnLabel) => own(new SeriesFamily(name, HELP[name], 'counter', label));
+    this.writeRate = gauge('galera_write_rate_bytes_per_second', { name: 'horizon', values: HORIZONS });
+    this.writeSetRate = gauge('galera_write_rate_writesets_per_second', { name: 'horizon', values: HORIZONS });
+    this.gcacheSize = gauge('galera_gcache_size_bytes');
+    this.window = gauge('galera_replication_window_seconds', { name: 'method', values: WINDOW_METHODS });
+    this.istBudget = gauge('galera_ist_budget_seconds', { name: 'rate', values: BUDGET_RATES });
+    this.istCoverage = gauge('galera_ist_budget_safe_coverage');
+    this.istRemainingBytes = gauge('galera_ist_remaining_bytes');
+    this.istRemainingSeconds = gauge('galera_ist_remaining_seconds', { name: 'rate', values: REMAINING_RATES });
+    this.recommended = gauge('galera_gcache_recommended_size_bytes');
+    this.target = gauge('galera_target_window_seconds');
+    this.historyDrops = counter('galera_gcache_history_drops_total', { name: 'kind', values: HISTORY_DROP_KINDS });
+    this.nodeSynced = gauge('galera_node_synced');
     this.alerts = new client.Gauge({
       name: 'gcache_advisor_alerts',
       help: "Open alerts (pending or firing), 1 per alert, like Prometheus' ALERTS.",
       labelNames: ['alertname', 'cluster', 'node', 'severity', 'alertstate'],
       registers: r,
     });
-    this.sampleDuration = new client.Histogram({
-      name: 'gcache_advisor_sample_duration_seconds',
-      help: 'Time taken to read one node.',
-      labelNames: ['cluster', 'node'],
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-      registers: r,
-    });
-    this.sampleErrors = new client.Counter({
-      name: 'gcache_advisor_sample_errors_total',
-      help: 'Failed reads of a node, by reason (a node backing off after failures is not read, and not counted).',
-      labelNames: ['cluster', 'node', 'reason'],
-      registers: r,
-    });
-    this.lastSample = new client.Gauge({
-      name: 'gcache_advisor_last_sample_timestamp_seconds',
-      help: 'Unix time of the last successful sample of the node.',
-      labelNames: ['cluster', 'node'],
-      registers: r,
-    });
-    this.up = new client.Gauge({ name: 'gcache_advisor_up', help: '1 when the last read of the node succeeded, else 0.', labelNames: ['cluster', 'node'], registers: r });
+    const sampleDurationName = 'gcache_advisor_sample_duration_seconds';
+    this.sampleDuration = own(new HistogramFamily(sampleDurationName, HELP[sampleDurationName], [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5]));
+    this.sampleErrors = counter('gcache_advisor_sample_errors_total', { name: 'reason', values: FAILURE_REASONS });
+    this.lastSample = gauge('gcache_advisor_last_sample_timestamp_seconds');
+    this.up = gauge('gcache_advisor_up');
     this.skippedCycles = new client.Counter({
       name: 'gcache_advisor_skipped_cycles_total',
       help: 'Sampling ticks skipped because the previous cycle was still running.',
@@ -154,6 +137,22 @@ export class Metrics {
       registers: r,
     });
     this.storeWritable = new client.Gauge({ name: 'gcache_advisor_store_writable', help: '1 when the last write to the SQLite store succeeded, else 0.', registers: r });
+    this.nodeFamilies = [
+      this.writeRate,
+      this.writeSetRate,
+      this.gcacheSize,
+      this.window,
+      this.istBudget,
+      this.istCoverage,
+      this.istRemainingBytes,
+      this.istRemainingSeconds,
+      this.historyDrops,
+      this.sampleDuration,
+      this.sampleErrors,
+      this.lastSample,
+      this.up,
+      this.nodeSynced,
+    ];
     for (const code of KNOWN_STORE_ERRORS) this.storeErrors.inc({ code }, 0);
     this.storeWritable.set(1);
     new client.Gauge({ name: 'gcache_advisor_build_info', help: 'Build information; always 1.', labelNames: ['version', 'nodejs'], registers: r }).set(
@@ -174,7 +173,7 @@ export class Metrics {
       labelNames: ['shard', 'shards', 'clusters'],
       registers: [this.registry],
     }).set({ shard: String(config.sharding.index), shards: String(config.sharding.count), clusters: String(config.clusters.length) }, 1);
-    for (const c of config.clusters) this.target.set({ cluster: c.name }, c.targetWindowSeconds);
+    for (const c of config.clusters) this.target.set(this.clusterSubject(c.name), 0, c.targetWindowSeconds);
     this.followMembers(config);
   }
 
@@ -184,57 +183,40 @@ export class Metrics {
    * alerts on a node that has left the cluster.
    */
   followMembers(config: Config): void {
-    const members = new Set<string>();
+    const pass = ++this.memberPass;
     for (const c of config.clusters) {
       for (const n of c.nodes) {
         if (n.departed) continue;
-        const key = nodeKey(c.name, n.name);
-        members.add(key);
-        if (this.declared.has(key)) continue;
-        const labels = { cluster: c.name, node: n.name };
-        this.declared.set(key, labels);
-        this.up.set(labels, 0);
+        const subject = this.nodeSubject(c.name, n.name);
+        subject.seen = pass;
+        if (this.declared.has(subject)) continue;
+        this.declared.add(subject);
+        this.up.set(subject, 0, 0);
         // Counters exist at 0 from the first scrape, so that dashboards show 0 rather than
         // "No data" and increase() sees the first event.
-        for (const reason of FAILURE_REASONS) this.sampleErrors.inc({ ...labels, reason }, 0);
-        for (const kind of HISTORY_DROP_KINDS) this.historyDrops.inc({ ...labels, kind }, 0);
+        for (let reason = 0; reason < FAILURE_REASONS.length; reason++) this.sampleErrors.inc(subject, reason, 0);
+        for (let kind = 0; kind < HISTORY_DROP_KINDS.length; kind++) this.historyDrops.inc(subject, kind, 0);
       }
     }
-    for (const [key, { cluster, node }] of [...this.declared]) {
-      if (members.has(key)) continue;
-      this.declared.delete(key);
-      for (const metric of [
-        this.writeRate,
-        this.writeSetRate,
-        this.gcacheSize,
-        this.window,
-        this.istBudget,
-        this.istCoverage,
-        this.istRemainingBytes,
-        this.istRemainingSeconds,
-        this.historyDrops,
-        this.sampleDuration,
-        this.sampleErrors,
-        this.lastSample,
-        this.up,
-        this.nodeSynced,
-      ]) {
-        removeNodeSeries(metric, cluster, node);
-      }
+    for (const subject of this.declared) {
+      if (subject.seen === pass) continue;
+      this.declared.delete(subject);
+      for (const family of this.nodeFamilies) family.remove(subject);
+      this.nodes.get(subject.labels.cluster!)?.delete(subject.labels.node!);
     }
   }
 
   recordCycle(result: CycleResult, skippedTotal: number): void {
     for (const o of result.outcomes) {
-      const labels = { cluster: o.cluster, node: o.node };
+      const subject = this.nodeSubject(o.cluster, o.node);
       if (o.ok) {
-        this.up.set(labels, 1);
-        this.lastSample.set(labels, o.sample.takenAt / 1000);
-        this.sampleDuration.observe(labels, o.sample.durationMs / 1000);
+        this.up.set(subject, 0, 1);
+        this.lastSample.set(subject, 0, o.sample.takenAt / 1000);
+        this.sampleDuration.observe(subject, o.sample.durationMs / 1000);
       } else {
-        this.up.set(labels, 0);
+        this.up.set(subject, 0, 0);
         // A node backing off after failures was not read this cycle: no failed read to count.
-        if (!o.backingOff) this.sampleErrors.inc({ ...labels, reason: o.failure.reason });
+        if (!o.backingOff) this.sampleErrors.inc(subject, this.sampleErrors.slotOf(o.failure.reason), 1);
       }
     }
     if (skippedTotal > this.skippedSeen) this.skippedCycles.inc(skippedTotal - this.skippedSeen);
@@ -252,29 +234,30 @@ export class Metrics {
   }
 
   recordAnalysis(a: ClusterAnalysis): void {
-    setOrRemove(this.recommended, { cluster: a.cluster }, a.recommendation.recommendedGcacheSizeBytes);
-    this.target.set({ cluster: a.cluster }, a.recommendation.targetWindowSeconds);
+    const cluster = this.clusterSubject(a.cluster);
+    this.recommended.setOrRemove(cluster, 0, a.recommendation.recommendedGcacheSizeBytes);
+    this.target.set(cluster, 0, a.recommendation.targetWindowSeconds);
     for (const n of a.nodes) {
-      const labels = { cluster: a.cluster, node: n.node };
-      setOrRemove(this.gcacheSize, labels, n.gcacheSizeBytes);
-      setOrRemove(this.writeRate, { ...labels, horizon: 'short' }, n.rates.short?.bytesPerSecond);
-      setOrRemove(this.writeRate, { ...labels, horizon: 'long' }, n.rates.long?.bytesPerSecond);
-      setOrRemove(this.writeSetRate, { ...labels, horizon: 'short' }, n.rates.short?.writeSetsPerSecond);
-      setOrRemove(this.writeSetRate, { ...labels, horizon: 'long' }, n.rates.long?.writeSetsPerSecond);
-      setOrRemove(this.window, { ...labels, method: 'measured' }, n.measured.measuredSeconds);
-      setOrRemove(this.window, { ...labels, method: 'estimated_short' }, n.estimated.short.bestSeconds);
-      setOrRemove(this.window, { ...labels, method: 'estimated_long' }, n.estimated.long.bestSeconds);
-      setOrRemove(this.istBudget, { ...labels, rate: 'current' }, n.istBudget.current?.seconds);
-      setOrRemove(this.istBudget, { ...labels, rate: 'pessimistic' }, n.istBudget.pessimistic?.seconds);
-      setOrRemove(this.istBudget, { ...labels, rate: 'likely' }, n.istBudget.likely?.seconds);
-      setOrRemove(this.istBudget, { ...labels, rate: 'safe' }, n.istBudget.safe?.seconds);
-      setOrRemove(this.istCoverage, labels, n.istBudget.forecast?.calibration.coverage);
+      const node = this.nodeSubject(a.cluster, n.node);
+      this.gcacheSize.setOrRemove(node, 0, n.gcacheSizeBytes);
+      this.writeRate.setOrRemove(node, SHORT, n.rates.short?.bytesPerSecond);
+      this.writeRate.setOrRemove(node, LONG, n.rates.long?.bytesPerSecond);
+      this.writeSetRate.setOrRemove(node, SHORT, n.rates.short?.writeSetsPerSecond);
+      this.writeSetRate.setOrRemove(node, LONG, n.rates.long?.writeSetsPerSecond);
+      this.window.setOrRemove(node, MEASURED, n.measured.measuredSeconds);
+      this.window.setOrRemove(node, ESTIMATED_SHORT, n.estimated.short.bestSeconds);
+      this.window.setOrRemove(node, ESTIMATED_LONG, n.estimated.long.bestSeconds);
+      this.istBudget.setOrRemove(node, CURRENT, n.istBudget.current?.seconds);
+      this.istBudget.setOrRemove(node, PESSIMISTIC, n.istBudget.pessimistic?.seconds);
+      this.istBudget.setOrRemove(node, LIKELY, n.istBudget.likely?.seconds);
+      this.istBudget.setOrRemove(node, SAFE, n.istBudget.safe?.seconds);
+      this.istCoverage.setOrRemove(node, 0, n.istBudget.forecast?.calibration.coverage);
       // The countdown's series exist only while the node is away: back in the cluster, they go.
-      setOrRemove(this.istRemainingBytes, labels, n.rejoin?.remainingBytes);
-      setOrRemove(this.istRemainingSeconds, { ...labels, rate: 'likely' }, n.rejoin?.remainingSeconds.likely);
-      setOrRemove(this.istRemainingSeconds, { ...labels, rate: 'safe' }, n.rejoin?.remainingSeconds.safe);
-      this.nodeSynced.set(labels, n.reachable && n.localState === 'Synced' && n.clusterStatus === 'Primary' ? 1 : 0);
-      if (n.historyDrop && n.reachable) this.historyDrops.inc({ ...labels, kind: n.historyDrop.kind });
+      this.istRemainingBytes.setOrRemove(node, 0, n.rejoin?.remainingBytes);
+      this.istRemainingSeconds.setOrRemove(node, REMAINING_LIKELY, n.rejoin?.remainingSeconds.likely);
+      this.istRemainingSeconds.setOrRemove(node, REMAINING_SAFE, n.rejoin?.remainingSeconds.safe);
+      this.nodeSynced.set(node, 0, n.reachable && n.localState === 'Synced' && n.clusterStatus === 'Primary' ? 1 : 0);
+      if (n.historyDrop && n.reachable) this.historyDrops.inc(node, this.historyDrops.slotOf(n.historyDrop.kind), 1);
     }
   }
 
@@ -295,17 +278,24 @@ export class Metrics {
   async renderCache(): Promise<{ longestFamilyMs: number; longestFamily: string | null }> {
     // One family at a time, yielding in between: a thousand nodes make a few MB of text, and
     // rendering it in one go would hold up the HTTP requests waiting meanwhile.
-    const parts: string[] = [];
+    const out = this.output;
+    out.clear();
     let longestFamilyMs = 0;
     let longestFamily: string | null = null;
     for (const metric of this.registry.getMetricsAsArray()) {
       const started = performance.now();
-      parts.push(await this.registry.getSingleMetricAsString(metric.name));
+      const family: unknown = metric; // the registry types its entries as prom-client's, ours among them
+      // Families apart by a blank line, as prom-client's own registry.metrics() joins them.
+      if (out.length > 0) out.write('\n\n');
+      if (family instanceof SubjectFamily) family.renderInto(out);
+      else out.write(await this.registry.getSingleMetricAsString(metric.name));
       const took = performance.now() - started;
       if (took > longestFamilyMs) [longestFamilyMs, longestFamily] = [took, metric.name];
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
-    const text = Buffer.from(parts.join('\n\n') + '\n'); // as prom-client's own registry.metrics() joins them
+    out.write('\n');
+    // A copy: the buffer is rendered into again next cycle, while this text may still be sent.
+    const text = out.copy();
     this.cached = { text, gzip: await gzipAsync(text) };
     return { longestFamilyMs, longestFamily };
   }
@@ -320,6 +310,20 @@ export class Metrics {
   async render(): Promise<string> {
     return (await this.rendered()).text.toString('utf8');
   }
+
+  private clusterSubject(cluster: string): Subject {
+    let subject = this.clusters.get(cluster);
+    if (!subject) this.clusters.set(cluster, (subject = new Subject({ cluster })));
+    return subject;
+  }
+
+  private nodeSubject(cluster: string, node: string): Subject {
+    let inCluster = this.nodes.get(cluster);
+    if (!inCluster) this.nodes.set(cluster, (inCluster = new Map()));
+    let subject = inCluster.get(node);
+    if (!subject) inCluster.set(node, (subject = new Subject({ cluster, node })));
+    return subject;
+  }
 }
 
 /** The exposition as served: its bytes, and the same gzipped. */
@@ -328,24 +332,255 @@ export interface RenderedMetrics {
   gzip: Buffer;
 }
 
-function setOrRemove<T extends string>(gauge: client.Gauge<T>, labels: Partial<Record<T, string>>, value: number | null | undefined): void {
-  if (typeof value === 'number' && Number.isFinite(value)) gauge.set(labels, value);
-  else gauge.remove(labels);
+/** The labels of one node or one cluster, and the same formatted once for the exposition (`cluster="c",node="n"`). */
+class Subject {
+  readonly text: string;
+  /** The last followMembers pass that found the node among the members. */
+  seen = 0;
+
+  constructor(readonly labels: Readonly<Record<string, string>>) {
+    this.text = formatLabels(labels);
+  }
 }
 
-/** Removes every series of one node from a metric, whatever its other labels. */
-function removeNodeSeries(
-  metric: {
-    get(): Promise<client.MetricObjectWithValues<client.MetricValue<string>>> | client.MetricObjectWithValues<client.MetricValue<string>>;
-    remove(labels: Record<string, string | number>): void;
-  },
-  cluster: string,
-  node: string,
-): void {
-  void Promise.resolve(metric.get()).then((m) => {
-    for (const v of m.values) {
-      const labels = v.labels as Record<string, string>;
-      if (labels.cluster === cluster && labels.node === node) metric.remove(Object.fromEntries(Object.entries(labels).filter(([k]) => k !== 'le')));
+/** How prom-client's exposition writes a label set: in the object's order, values escaped. */
+function formatLabels(labels: Readonly<Record<string, string | number>>): string {
+  return Object.entries(labels)
+    .map(([name, value]) => `${name}="${escapeLabelValue(String(value))}"`)
+    .join(',');
+}
+
+function escapeLabelValue(value: string): string {
+  return escapeText(value).replace(/"/g, '\\"');
+}
+
+function escapeText(text: string): string {
+  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+/** One value as prom-client writes it: the number as JavaScript prints it, and its spellings of NaN and infinity. */
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) return 'Nan';
+  if (!Number.isFinite(value)) return value < 0 ? '-Inf' : '+Inf';
+  return String(value);
+}
+
+/** What prom-client's metric.get() answers, which its registry (getMetricsAsJSON) and the tests read. */
+interface FamilySnapshot {
+  name: string;
+  help: string;
+  type: 'gauge' | 'counter' | 'histogram';
+  values: Array<{ labels: Record<string, string | number>; value: number; metricName?: string }>;
+  aggregator: 'sum';
+}
+
+/** A family's own label (besides cluster and node), with every value it takes, in slot order. */
+interface OwnLabel {
+  name: string;
+  values: readonly string[];
+}
+
+/** What every family kept here has: a row of numbers per subject, and its HELP and TYPE lines. */
+abstract class SubjectFamily {
+  protected readonly rows = new Map<Subject, Float64Array>();
+  protected readonly header: string;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'gauge' | 'counter' | 'histogram',
+  ) {
+    this.header = `# HELP ${escapeText(name)} ${escapeText(help)}\n# TYPE ${escapeText(name)} ${type}`;
+  }
+
+  /** Every series of one subject goes. */
+  remove(subject: Subject): void {
+    this.rows.delete(subject);
+  }
+
+  reset(): void {
+    this.rows.clear();
+  }
+
+  /** Writes the family's block of the exposition (no newline at its end, as prom-client's). */
+  abstract renderInto(out: TextBuffer): void;
+
+  abstract get(): FamilySnapshot;
+}
+
+/**
+ * A gauge or counter family with a series per subject (a node or a cluster) and, optionally, per
+ * value of one more label of its own (horizon, method, rate...), whose values are known up front:
+ * each subject has a slot per value, and NaN in a slot means "no such series".
+ */
+class SeriesFamily extends SubjectFamily {
+  /** `,horizon="short"` and so on, in slot order (one empty one without an own label). */
+  private readonly slotTexts: string[];
+
+  constructor(
+    name: string,
+    help: string,
+    type: 'gauge' | 'counter',
+    private readonly own: OwnLabel | null = null,
+  ) {
+    super(name, help, type);
+    this.slotTexts = own ? own.values.map((v) => `,${own.name}="${escapeLabelValue(v)}"`) : [''];
+  }
+
+  /** The slot of a value of the family's own label; a value it was not made with is a programming error. */
+  slotOf(value: string): number {
+    const slot = this.own ? this.own.values.indexOf(value) : -1;
+    if (slot < 0) throw new Error(`${this.name}: no series for ${this.own?.name ?? 'a label'} "${value}"`);
+    return slot;
+  }
+
+  set(subject: Subject, slot: number, value: number): void {
+    this.row(subject)[slot] = value;
+  }
+
+  /** Sets a finite value, or removes the series for anything else (an unknown figure is absent, not NaN). */
+  setOrRemove(subject: Subject, slot: number, value: number | null | undefined): void {
+    if (typeof value === 'number' && Number.isFinite(value)) this.row(subject)[slot] = value;
+    else {
+      const row = this.rows.get(subject);
+      if (row) row[slot] = Number.NaN;
     }
-  });
+  }
+
+  /** Adds to a counter (a delta of 0 makes the series exist at 0). */
+  inc(subject: Subject, slot: number, delta: number): void {
+    const row = this.row(subject);
+    row[slot] = (Number.isNaN(row[slot]!) ? 0 : row[slot]!) + delta;
+  }
+
+  renderInto(out: TextBuffer): void {
+    out.write(this.header);
+    this.rows.forEach((row, subject) => {
+      for (let slot = 0; slot < row.length; slot++) {
+        const value = row[slot]!;
+        if (Number.isNaN(value)) continue;
+        out.write('\n');
+        out.write(this.name);
+        out.write('{');
+        out.write(subject.text);
+        out.write(this.slotTexts[slot]!);
+        out.write('} ');
+        out.write(formatValue(value));
+      }
+    });
+  }
+
+  get(): FamilySnapshot {
+    const values: FamilySnapshot['values'] = [];
+    this.rows.forEach((row, subject) => {
+      row.forEach((value, slot) => {
+        if (!Number.isNaN(value)) values.push({ labels: this.own ? { ...subject.labels, [this.own.name]: this.own.values[slot]! } : { ...subject.labels }, value });
+      });
+    });
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' };
+  }
+
+  private row(subject: Subject): Float64Array {
+    let row = this.rows.get(subject);
+    if (!row) this.rows.set(subject, (row = new Float64Array(this.slotTexts.length).fill(Number.NaN)));
+    return row;
+  }
+}
+
+/**
+ * A histogram with a series per subject, as prom-client's writes it: cumulative `_bucket`s with
+ * `le` first, then `le="+Inf"`, `_sum` and `_count`. Per subject: the count of each bucket (not
+ * cumulative), then the sum and the count.
+ */
+class HistogramFamily extends SubjectFamily {
+  private readonly bucketTexts: string[];
+
+  constructor(
+    name: string,
+    help: string,
+    private readonly buckets: readonly number[],
+  ) {
+    super(name, help, 'histogram');
+    this.bucketTexts = [...buckets.map((b) => `\n${name}_bucket{le="${b}",`), `\n${name}_bucket{le="+Inf",`];
+  }
+
+  observe(subject: Subject, value: number): void {
+    if (!Number.isFinite(value)) throw new TypeError(`${this.name}: not a finite value: ${value}`);
+    const n = this.buckets.length;
+    let row = this.rows.get(subject);
+    if (!row) this.rows.set(subject, (row = new Float64Array(n + 2)));
+    let bucket = 0;
+    while (bucket < n && !(value <= this.buckets[bucket]!)) bucket++;
+    if (bucket < n) row[bucket]!++;
+    row[n]! += value;
+    row[n + 1]!++;
+  }
+
+  renderInto(out: TextBuffer): void {
+    out.write(this.header);
+    const n = this.buckets.length;
+    this.rows.forEach((row, subject) => {
+      let cumulative = 0;
+      for (let i = 0; i <= n; i++) {
+        cumulative = i < n ? cumulative + row[i]! : row[n + 1]!;
+        out.write(this.bucketTexts[i]!);
+        out.write(subject.text);
+        out.write('} ');
+        out.write(formatValue(cumulative));
+      }
+      for (const [suffix, value] of [
+        ['_sum{', row[n]!],
+        ['_count{', row[n + 1]!],
+      ] as const) {
+        out.write('\n');
+        out.write(this.name);
+        out.write(suffix);
+        out.write(subject.text);
+        out.write('} ');
+        out.write(formatValue(value));
+      }
+    });
+  }
+
+  get(): FamilySnapshot {
+    const values: FamilySnapshot['values'] = [];
+    const n = this.buckets.length;
+    this.rows.forEach((row, subject) => {
+      let cumulative = 0;
+      for (let i = 0; i < n; i++) {
+        cumulative += row[i]!;
+        values.push({ labels: { le: this.buckets[i]!, ...subject.labels }, value: cumulative, metricName: `${this.name}_bucket` });
+      }
+      values.push({ labels: { le: '+Inf', ...subject.labels }, value: row[n + 1]!, metricName: `${this.name}_bucket` });
+      values.push({ labels: { ...subject.labels }, value: row[n]!, metricName: `${this.name}_sum` });
+      values.push({ labels: { ...subject.labels }, value: row[n + 1]!, metricName: `${this.name}_count` });
+    });
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' };
+  }
+}
+
+/** The exposition being rendered: one buffer, grown as needed and reused from one rendering to the next. */
+class TextBuffer {
+  private buffer = Buffer.allocUnsafe(64 * 1024);
+  length = 0;
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  write(text: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    const needed = this.length + text.length * 3;
+    if (needed > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(needed, Math.ceil(this.buffer.length * 1.5)));
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    this.length += this.buffer.write(text, this.length, 'utf8');
+  }
+
+  /** The text so far, in a buffer of its own. */
+  copy(): Buffer {
+    return Buffer.from(this.buffer.subarray(0, this.length));
+  }
 }

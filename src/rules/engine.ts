@@ -18,6 +18,8 @@ import type { AlertView } from '../sinks/view.js';
 
 /** Figures added to every alert's annotations, rendered with their units, when known. */
 const FIGURES = ['window', 'ist_budget', 'donor', 'gcache_size', 'recommended_size'] as const;
+/** Each figure's template, made once rather than for every open alert in every cycle. */
+const FIGURE_TEMPLATES = FIGURES.map((f) => [f, `{{ ${f} }}`] as const);
 
 /** One alert's row in the store, across the cycles: null until its first save commits. */
 interface AlertIdentity {
@@ -40,6 +42,17 @@ interface Notice {
   which: (sink: SinkConfig, alertId: number) => boolean;
 }
 
+/**
+ * The labels and fingerprint of one rule's alert for one node (or cluster), made once and reused
+ * by every evaluation: building them costs a sort and a few strings, times rules × nodes each cycle.
+ */
+interface AlertSeries {
+  labels: Record<string, string>;
+  fingerprint: string;
+  /** The evaluation that last met it: what "seen" means when alerts are resolved. */
+  seenIn: number;
+}
+
 /** What is still to be written of one alert: its latest state (null: delete the row) and its notices, in order. */
 interface Unsaved {
   identity: AlertIdentity;
@@ -58,6 +71,11 @@ export class RuleEngine {
   private readonly unsaved = new Map<AlertIdentity, Unsaved>();
   /** When each firing alert was last posted to each Alertmanager sink (memory only: a restart re-posts at once). */
   private readonly alertmanagerSentAt = new Map<string, number>();
+  /** By rule, cluster and node ('' for a cluster rule): found without building a key string. */
+  private readonly series = new Map<Rule, Map<string, Map<string, AlertSeries>>>();
+  private readonly seriesByFingerprint = new Map<string, AlertSeries>();
+  /** Counts evaluations; a series met in the current one has `seenIn` equal to it. */
+  private evaluation = 0;
 
   constructor(
     private readonly config: Config,
@@ -101,10 +119,11 @@ export class RuleEngine {
   }
 
   evaluate(analyses: readonly ClusterAnalysis[], contextOf: (cluster: string, node: string) => NodeContext, now: number): void {
-    const seen = new Set<string>();
+    this.evaluation++;
     const rules = this.rules;
-    for (const a of analyses) this.evaluateCluster(rules, a, contextOf, now, seen);
-    this.resolveUnseen(rules, analyses, seen, now);
+    for (const a of analyses) this.evaluateCluster(rules, a, contextOf, now);
+    this.resolveUnseen(rules, analyses, now);
+    this.forgetUnseenSeries();
     this.persist(now);
   }
 
@@ -118,12 +137,12 @@ export class RuleEngine {
     now: number,
     sliceMs = 10,
   ): Promise<{ longestSliceMs: number }> {
-    const seen = new Set<string>();
+    this.evaluation++;
     const rules = this.rules; // a reload (SIGHUP) in between takes effect next cycle
     let longestSliceMs = 0;
     let sliceStart = performance.now();
     for (const a of analyses) {
-      this.evaluateCluster(rules, a, contextOf, now, seen);
+      this.evaluateCluster(rules, a, contextOf, now);
       const held = performance.now() - sliceStart;
       if (held >= sliceMs) {
         longestSliceMs = Math.max(longestSliceMs, held);
@@ -131,23 +150,67 @@ export class RuleEngine {
         sliceStart = performance.now();
       }
     }
-    this.resolveUnseen(rules, analyses, seen, now);
+    this.resolveUnseen(rules, analyses, now);
+    this.forgetUnseenSeries();
     this.persist(now);
     return { longestSliceMs: Math.max(longestSliceMs, performance.now() - sliceStart) };
   }
 
   /** Every rule over one cluster and its nodes; each node's values are computed once for all rules. */
-  private evaluateCluster(rules: readonly Rule[], a: ClusterAnalysis, contextOf: (cluster: string, node: string) => NodeContext, now: number, seen: Set<string>): void {
-    const clusterInstance = { labels: { cluster: a.cluster }, values: clusterValues(a) };
-    const nodeInstances = a.nodes.map((n) => ({ labels: { cluster: a.cluster, node: n.node }, values: nodeValues(a, n, contextOf(a.cluster, n.node)) }));
+  private evaluateCluster(rules: readonly Rule[], a: ClusterAnalysis, contextOf: (cluster: string, node: string) => NodeContext, now: number): void {
+    const clusterInstance = clusterValues(a);
+    const nodeInstances = a.nodes.map((n) => nodeValues(a, n, contextOf(a.cluster, n.node)));
     for (const rule of rules) {
-      for (const instance of rule.scope === 'cluster' ? [clusterInstance] : nodeInstances) {
-        const labels = { alertname: rule.name, ...instance.labels, severity: rule.severity, ...rule.labels };
-        const fingerprint = fingerprintOf(labels);
-        seen.add(fingerprint);
-        const active = truthy(evaluate(rule.condition, instance.values));
-        this.advance(rule, fingerprint, labels, active ? annotationsFor(rule, instance.values) : null, now);
+      if (rule.scope === 'cluster') this.evaluateOne(rule, this.seriesOf(rule, a.cluster, null), clusterInstance, now);
+      else for (let i = 0; i < nodeInstances.length; i++) this.evaluateOne(rule, this.seriesOf(rule, a.cluster, a.nodes[i]!.node), nodeInstances[i]!, now);
+    }
+  }
+
+  private evaluateOne(rule: Rule, series: AlertSeries, values: Record<string, Value>, now: number): void {
+    series.seenIn = this.evaluation;
+    const active = truthy(evaluate(rule.condition, values));
+    this.advance(rule, series.fingerprint, series.labels, active ? annotationsFor(rule, values) : null, now);
+  }
+
+  /** The alert series of a rule for a node (null: the cluster itself), made the first time it is met. */
+  private seriesOf(rule: Rule, cluster: string, node: string | null): AlertSeries {
+    let byCluster = this.series.get(rule);
+    if (!byCluster) this.series.set(rule, (byCluster = new Map()));
+    let byNode = byCluster.get(cluster);
+    if (!byNode) byCluster.set(cluster, (byNode = new Map()));
+    let series = byNode.get(node ?? '');
+    if (!series) {
+      const instanceLabels: Record<string, string> = node === null ? { cluster } : { cluster, node };
+      const labels = { alertname: rule.name, ...instanceLabels, severity: rule.severity, ...rule.labels };
+      const fingerprint = fingerprintOf(labels);
+      // Two rules of the same name and labels make one alert: they share its series too.
+      series = this.seriesByFingerprint.get(fingerprint) ?? { labels, fingerprint, seenIn: 0 };
+      byNode.set(node ?? '', series);
+      this.seriesByFingerprint.set(fingerprint, series);
+    }
+    return series;
+  }
+
+  /**
+   * Drops the series the last evaluation did not meet (a rule reloaded away, a departed node),
+   * once they are as many as those it met: the cache follows the fleet without a sweep every cycle.
+   */
+  private forgetUnseenSeries(): void {
+    // A reload (SIGHUP) makes new rules: the old ones' maps go, even where they share series with the new.
+    for (const rule of this.series.keys()) if (!this.rules.includes(rule)) this.series.delete(rule);
+    let unseen = 0;
+    for (const s of this.seriesByFingerprint.values()) if (s.seenIn !== this.evaluation) unseen++;
+    if (unseen <= Math.max(64, this.seriesByFingerprint.size - unseen)) return;
+    for (const [rule, byCluster] of this.series) {
+      for (const [cluster, byNode] of byCluster) {
+        for (const [node, s] of byNode) {
+          if (s.seenIn === this.evaluation) continue;
+          byNode.delete(node);
+          this.seriesByFingerprint.delete(s.fingerprint);
+        }
+        if (byNode.size === 0) byCluster.delete(cluster);
       }
+      if (byCluster.size === 0) this.series.delete(rule);
     }
   }
 
@@ -155,11 +218,11 @@ export class RuleEngine {
    * Alerts whose rule, node or cluster is gone: nothing holds them any more. (An alert of a
    * configured cluster that was not analysed this cycle stays as it is.)
    */
-  private resolveUnseen(rules: readonly Rule[], analyses: readonly ClusterAnalysis[], seen: ReadonlySet<string>, now: number): void {
+  private resolveUnseen(rules: readonly Rule[], analyses: readonly ClusterAnalysis[], now: number): void {
     const analysed = new Set(analyses.map((a) => a.cluster));
     const configured = new Set(this.config.clusters.map((c) => c.name));
     for (const [fingerprint, { alert }] of this.open) {
-      if (seen.has(fingerprint)) continue;
+      if (this.seriesByFingerprint.get(fingerprint)?.seenIn === this.evaluation) continue;
       const cluster = alert.labels.cluster ?? '';
       const ruleGone = !rules.some((r) => r.name === alert.rule);
       if (ruleGone || analysed.has(cluster) || !configured.has(cluster)) this.advance(null, fingerprint, alert.labels, null, now);
@@ -330,6 +393,6 @@ export function fingerprintOf(labels: Record<string, string>): string {
 function annotationsFor(rule: Rule, values: Record<string, Value>): Record<string, string> {
   const annotations: Record<string, string> = { summary: renderTemplate(rule.summary, values) };
   if (rule.description) annotations.description = renderTemplate(rule.description, values);
-  for (const f of FIGURES) if (values[f] !== undefined && values[f] !== null) annotations[f] = renderTemplate(`{{ ${f} }}`, values);
+  for (const [f, template] of FIGURE_TEMPLATES) if (values[f] !== undefined && values[f] !== null) annotations[f] = renderTemplate(template, values);
   return annotations;
 }

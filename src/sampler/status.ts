@@ -70,16 +70,23 @@ export function parseCachedDownto(value: string): number | null {
   return n;
 }
 
+// Made once: a regular expression literal in a function is a new object at every call, and these
+// run for five counters of every node in every cycle.
+const NEGATIVE_INTEGER = /^-\d+$/;
+const DIGITS = /^\d+$/;
+const LEADING_ZEROS = /^0+(?=\d)/;
+
 /** A counter within unsigned 64 bits, exactly; anything else is a bad value named with the variable. */
 function parseExactCounter(variable: string, value: string | undefined): bigint {
   if (value === undefined) throw new StatusValueError(`${variable} is missing from SHOW GLOBAL STATUS (is wsrep enabled?)`);
   const text = value.trim();
-  if (/^-\d+$/.test(text)) throw new StatusValueError(`${variable} has a negative value ${quoteValue(text)}`);
-  if (!/^\d+$/.test(text)) throw new StatusValueError(`${variable} has a non-numeric value ${quoteValue(value)}`);
+  if (NEGATIVE_INTEGER.test(text)) throw new StatusValueError(`${variable} has a negative value ${quoteValue(text)}`);
+  if (!DIGITS.test(text)) throw new StatusValueError(`${variable} has a non-numeric value ${quoteValue(value)}`);
   // Leading zeros aside, more than 20 digits is beyond 2^64 whatever they are: no need to build the BigInt.
-  const digits = text.replace(/^0+(?=\d)/, '');
-  if (digits.length > 20 || BigInt(digits) > MAX_COUNTER) throw new StatusValueError(`${variable} value ${quoteValue(text).slice(1, -1)} is beyond 2^64-1`);
-  return BigInt(digits);
+  const digits = text.replace(LEADING_ZEROS, '');
+  const n = digits.length > 20 ? null : BigInt(digits);
+  if (n === null || n > MAX_COUNTER) throw new StatusValueError(`${variable} value ${quoteValue(text).slice(1, -1)} is beyond 2^64-1`);
+  return n;
 }
 
 function parseCounter(variable: string, value: string | undefined): number {
@@ -101,11 +108,16 @@ export function exactCounter(status: NodeStatus, name: ExactCounterName): bigint
 
 /** Exact counters that survive JSON.stringify (as decimal strings): `sample --once` prints statuses. */
 function exactCounters(values: ExactCounters): ExactCounters {
-  return Object.defineProperty({ ...values }, 'toJSON', {
-    enumerable: false,
-    value: () => Object.fromEntries(EXACT_COUNTERS.map((k) => [k, values[k].toString()])),
-  });
+  return Object.defineProperty(values, 'toJSON', EXACT_COUNTERS_TO_JSON);
 }
+
+/** One descriptor and one function for every status (not a closure each): toJSON reads the counters off `this`. */
+const EXACT_COUNTERS_TO_JSON: PropertyDescriptor = {
+  enumerable: false,
+  value(this: ExactCounters) {
+    return Object.fromEntries(EXACT_COUNTERS.map((k) => [k, this[k].toString()]));
+  },
+};
 
 function parseOptionalNumber(variable: string, value: string | undefined): number | null {
   if (value === undefined || value.trim() === '') return null;
@@ -114,11 +126,20 @@ function parseOptionalNumber(variable: string, value: string | undefined): numbe
   return n;
 }
 
+/** Each status variable's place in STATUS_VARIABLES: by its name as spelt there, and in lower case. */
+const STATUS_POSITION = new Map<string, number>(STATUS_VARIABLES.map((name, i) => [name, i]));
+const STATUS_INDEX = new Map<string, number>(STATUS_VARIABLES.map((name, i) => [name.toLowerCase(), i]));
+
 /** Builds a NodeStatus from SHOW GLOBAL STATUS rows ({Variable_name, Value}). */
 export function parseStatusRows(rows: ReadonlyArray<{ Variable_name: string; Value: string | null }>): NodeStatus {
-  const v = new Map<string, string>();
-  for (const row of rows) v.set(row.Variable_name.toLowerCase(), row.Value ?? '');
-  const get = (name: string) => v.get(name.toLowerCase());
+  // By position rather than in a Map: only the variables asked for are ever read, and the server
+  // spells most of them in lower case already (Uptime aside), so few names need lowering.
+  const values = new Array<string | undefined>(STATUS_VARIABLES.length);
+  for (const row of rows) {
+    const i = STATUS_INDEX.get(row.Variable_name) ?? STATUS_INDEX.get(row.Variable_name.toLowerCase());
+    if (i !== undefined) values[i] = row.Value ?? '';
+  }
+  const get = (name: (typeof STATUS_VARIABLES)[number]) => values[STATUS_POSITION.get(name)!];
   const lastCommitted = get('wsrep_last_committed');
   // A server with wsrep off still answers, but has none of these: say so plainly.
   if (lastCommitted === undefined && get('wsrep_local_state_comment') === undefined) {
@@ -147,7 +168,7 @@ export function parseStatusRows(rows: ReadonlyArray<{ Variable_name: string; Val
     clusterStateUuid: get('wsrep_cluster_state_uuid') ?? '',
     segment: parseOptionalNumber('wsrep_gmcast_segment', get('wsrep_gmcast_segment')),
     flowControlPaused: parseOptionalNumber('wsrep_flow_control_paused', get('wsrep_flow_control_paused')),
-    uptimeSeconds: parseCounter('Uptime', get('uptime')),
+    uptimeSeconds: parseCounter('Uptime', get('Uptime')),
     exact,
   };
 }
