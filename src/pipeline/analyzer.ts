@@ -25,15 +25,12 @@ interface CycleState {
   sampled: Set<string>;
   /** Per cluster: the time of its newest sample this cycle, and the highest byte rate of a Synced node. */
   written: Map<string, { t: number; bytesPerSecond: number }>;
-  /** Backtests this cycle may still run, and whether the cluster being analysed has had its one. */
-  calibrationsLeft: number;
-  calibratedThisCluster: boolean;
   /**
    * The backtests due this cycle, run after every cluster's analysis: a calibration is read from
    * the next cycle on, so running it later in the cycle changes no figure, and it runs in slices
    * of its own (one forecast a step) instead of lengthening a cluster's slice.
    */
-  backtests: Array<Generator<void, void, void>>;
+  backtests: Array<{ cluster: string; steps: Generator<void, void, void> }>;
   newSynced: Map<string, SeriesPoint[]>;
   now: number;
   out: CycleAnalysis;
@@ -169,7 +166,7 @@ export class Analyzer {
   onCycle(result: CycleResult): CycleAnalysis {
     const cycle = this.ingest(result);
     for (const cluster of this.config.clusters) this.analyzeCluster(cluster, cycle);
-    for (const backtest of cycle.backtests) while (!backtest.next().done);
+    for (const { steps } of cycle.backtests) while (!steps.next().done);
     return cycle.out;
   }
 
@@ -192,12 +189,12 @@ export class Analyzer {
     }
     longest.clusters = Math.max(longest.clusters, performance.now() - sliceStart);
     // A backtest is 120 forecasts: it too runs in slices.
-    for (const backtest of cycle.backtests) {
+    for (const { steps } of cycle.backtests) {
       let done = false;
       while (!done) {
         await yieldToLoop();
         const started = performance.now();
-        do done = backtest.next().done === true;
+        do done = steps.next().done === true;
         while (!done && performance.now() - started < sliceMs);
         longest.backtest = Math.max(longest.backtest, performance.now() - started);
       }
@@ -232,8 +229,6 @@ export class Analyzer {
       sampled,
       newSynced,
       written,
-      calibrationsLeft: CALIBRATIONS_PER_CYCLE,
-      calibratedThisCluster: false,
       backtests: [],
       now: this.now(),
       out: { analyses: [], events: [], longestBlockMs: { clusters: 0, backtest: 0 } },
@@ -271,7 +266,6 @@ export class Analyzer {
       seqnoTimeline: timeline,
       writes,
     });
-    cycle.calibratedThisCluster = false;
     for (const [i, n] of analysis.nodes.entries()) this.followNode(cluster.name, histories[i]!, n, writes, cycle);
     for (const [i, n] of analysis.nodes.entries()) {
       // A drop is judged on the newest two samples: only a node sampled in this cycle has a new pair.
@@ -319,16 +313,16 @@ export class Analyzer {
       h.away = null;
     }
     const bytes = n.istBudget.current?.bytes;
-    if (bytes == null || bytes <= 0 || cycle.calibrationsLeft <= 0 || cycle.calibratedThisCluster) return;
+    // Clusters are analysed one after the other: the newest backtest queued is this cluster's, if any.
+    if (bytes == null || bytes <= 0 || cycle.backtests.length >= CALIBRATIONS_PER_CYCLE || cycle.backtests.at(-1)?.cluster === cluster) return;
     const every = Math.min(3600_000, Math.max(60_000, 2000 * (n.istBudget.forecast?.likelySeconds ?? 1800)));
     if (now - h.calibration.at < every) return;
-    cycle.backtests.push(
-      (function* () {
+    cycle.backtests.push({
+      cluster,
+      steps: (function* () {
         h.calibration = yield* calibration(writes, now, bytes, h.calibration);
       })(),
-    );
-    cycle.calibrationsLeft--;
-    cycle.calibratedThisCluster = true;
+    });
   }
 
   /**
@@ -360,7 +354,8 @@ export class Analyzer {
   }
 }
 
-function yieldToLoop(): Promise<void> {
+/** Lets the event loop serve what waits (HTTP requests) before the next slice of work. */
+export function yieldToLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 

@@ -15,7 +15,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { RuleEngine } from '../rules/engine.js';
 import type { Outbox } from '../alerts/outbox.js';
 import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
-import type { Analyzer } from './analyzer.js';
+import { yieldToLoop, type Analyzer } from './analyzer.js';
 import { RetentionRunner } from './retention.js';
 import { AnalysisRecorder } from './analysis-recorder.js';
 import { nodeKey } from '../config/keys.js';
@@ -220,7 +220,3 @@ export class CyclePipeline {
 
 /** Rows (node outcomes, cluster analyses) written or recorded between two turns of the event loop. */
 const STORE_SLICE = 100;
-
-function yieldToLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
