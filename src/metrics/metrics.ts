@@ -528,16 +528,14 @@ class HistogramFamily extends SubjectFamily {
         out.write('} ');
         out.write(formatValue(cumulative));
       }
-      for (const [suffix, value] of [
-        ['_sum{', row[n]!],
-        ['_count{', row[n + 1]!],
-      ] as const) {
+      // The sum and the count follow the buckets in the row: no array of pairs made per node.
+      for (let i = 0; i < 2; i++) {
         out.write('\n');
         out.write(this.name);
-        out.write(suffix);
+        out.write(i === 0 ? '_sum{' : '_count{');
         out.write(subject.text);
         out.write('} ');
-        out.write(formatValue(value));
+        out.write(formatValue(row[n + i]!));
       }
     });
   }
