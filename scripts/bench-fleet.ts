@@ -29,6 +29,7 @@ import { cpuModel, cpuSeconds, memoryUse } from '../tools/fleet/proc-stats.js';
 import { usedDatabaseBytes } from '../tools/fleet/db-size.js';
 import { max, percentile } from '../tools/fleet/stats.js';
 import { formatDuration, formatJsonLine, formatTable, type BenchFigures } from '../tools/fleet/bench-report.js';
+import { shippedRuntimeTuning } from '../tools/fleet/image-env.js';
 
 const HERE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE = `usage: npm run bench:fleet -- [options]
@@ -50,6 +51,9 @@ const USAGE = `usage: npm run bench:fleet -- [options]
   --node-flags="F ..."   flags for the daemon's Node.js only, e.g. --node-flags="--max-semi-space-size=4"
                          (default: those the Dockerfile ships, read from its ENV NODE_OPTIONS;
                          "" for none)
+  --daemon-env="K=V ..." environment variables for the daemon only, e.g. --daemon-env="MALLOC_ARENA_MAX=2"
+                         (default: the runtime tuning the Dockerfile ships, such as its
+                         MALLOC_ARENA_MAX; "" for none)
 `;
 
 /** The daemon's default raw retention: the seeded raw samples stay inside it (see seedForRun). */
@@ -74,6 +78,7 @@ interface Options {
   build: BuildMode;
   keep: boolean;
   nodeFlags: string[];
+  daemonEnv: Record<string, string>;
 }
 
 function parseOptions(argv: string[]): Options | null {
@@ -94,6 +99,7 @@ function parseOptions(argv: string[]): Options | null {
       build: { type: 'string' },
       keep: { type: 'boolean' },
       'node-flags': { type: 'string' },
+      'daemon-env': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -128,8 +134,10 @@ function parseOptions(argv: string[]): Options | null {
   if (!Number.isInteger(restRate) || restRate < 1) throw new UsageError(`--rest-rate: expected a whole number of requests per second of at least 1, got "${values['rest-rate']}"`);
   const root = path.resolve(values.root ?? HERE);
   if (!fs.existsSync(path.join(root, 'src', 'store', 'store.ts'))) throw new UsageError(`--root: ${root} is not a gcache-advisor checkout (no src/store/store.ts)`);
-  const nodeFlags = (values['node-flags'] ?? shippedNodeFlags(root)).split(/\s+/).filter((f) => f !== '');
+  const shipped = shippedRuntimeTuning(root);
+  const nodeFlags = (values['node-flags'] ?? shipped.nodeFlags).split(/\s+/).filter((f) => f !== '');
   for (const flag of nodeFlags) if (!flag.startsWith('--')) throw new UsageError(`--node-flags: expected flags such as --max-semi-space-size=4, got "${flag}"`);
+  const daemonEnv = values['daemon-env'] === undefined ? shipped.env : parseDaemonEnv(values['daemon-env']);
   return {
     nodes: int('nodes', values.nodes, 30, 1),
     nodesPerCluster: int('nodes-per-cluster', values['nodes-per-cluster'], 3, 1),
@@ -145,15 +153,18 @@ function parseOptions(argv: string[]): Options | null {
     build,
     keep: values.keep ?? false,
     nodeFlags,
+    daemonEnv,
   };
 }
 
-/** The Node.js flags the Dockerfile gives the daemon (its ENV NODE_OPTIONS), so that the benchmark measures what ships. */
-function shippedNodeFlags(root: string): string {
-  const dockerfile = path.join(root, 'Dockerfile');
-  if (!fs.existsSync(dockerfile)) return '';
-  const line = /^ENV\s+NODE_OPTIONS=(?:"([^"]*)"|(\S*))/m.exec(fs.readFileSync(dockerfile, 'utf8'));
-  return line ? (line[1] ?? line[2] ?? '') : '';
+function parseDaemonEnv(value: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of value.split(/\s+/).filter((p) => p !== '')) {
+    const match = /^([A-Za-z_]\w*)=(.*)$/.exec(pair);
+    if (!match) throw new UsageError(`--daemon-env: expected NAME=VALUE pairs such as MALLOC_ARENA_MAX=2, got "${pair}"`);
+    env[match[1]!] = match[2]!;
+  }
+  return env;
 }
 
 /** node-cron's six-field schedule for an interval that divides a minute or an hour evenly. */
@@ -294,7 +305,7 @@ async function run(o: Options, cleanup: Cleanup): Promise<BenchFigures> {
     withDescriptorLimit([process.execPath, ...o.nodeFlags, path.join(o.root, 'dist', 'cli', 'main.js'), 'serve', '-c', configFile], nodeCount + 256),
     {
       cwd: tmp,
-      env: { ...process.env, [DEFAULT_PASSWORD_ENV]: PASSWORD },
+      env: { ...process.env, ...o.daemonEnv, [DEFAULT_PASSWORD_ENV]: PASSWORD },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
@@ -365,7 +376,7 @@ async function run(o: Options, cleanup: Cleanup): Promise<BenchFigures> {
 
   return {
     bench: 'fleet',
-    machine: { cpu: cpuModel(), cores: os.cpus().length, node: process.version, daemonNodeFlags: o.nodeFlags, loadAverage: { start: load0, end: load1 } },
+    machine: { cpu: cpuModel(), cores: os.cpus().length, node: process.version, daemonNodeFlags: o.nodeFlags, daemonEnv: o.daemonEnv, loadAverage: { start: load0, end: load1 } },
     nodes: nodeCount,
     clusters,
     nodesPerCluster: o.nodesPerCluster,

@@ -6,6 +6,7 @@ import { renderReport } from './report.js';
 import { Store } from '../store/store.js';
 import { startDaemon, type Daemon } from '../daemon.js';
 import { VERSION } from '../version.js';
+import { boundHeapGrowth } from './heap.js';
 
 const MAIN_HELP = `gcache-advisor: measures the Galera replication window, each node's IST budget
 and the gcache.size a cluster needs.
@@ -145,6 +146,7 @@ async function serve(config: Config): Promise<number> {
     if (daemon) daemon.engine.reload();
     else reloadWhenStarted = true;
   });
+  boundHeapGrowth();
   daemon = await startDaemon(config);
   const started = daemon;
   if (reloadWhenStarted) started.engine.reload();

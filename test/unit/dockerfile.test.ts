@@ -6,6 +6,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { parseConfig, ConfigError } from '../../src/config/load.ts';
+import { imageEnv as readImageEnv } from '../../tools/fleet/image-env.ts';
 
 const root = path.join(import.meta.dirname, '..', '..');
 const dockerfile = fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8');
@@ -48,14 +49,7 @@ test('multi-stage on one Node 22 base, non-root, a volume, a health check, no de
 });
 
 /** The runtime stage's ENV, as the container's environment. */
-function imageEnv(): Record<string, string> {
-  const runtime = dockerfile.slice(dockerfile.lastIndexOf('\nFROM '));
-  const env: Record<string, string> = {};
-  for (const [, block] of runtime.replace(/\\\n/g, ' ').matchAll(/^ENV (.*)$/gm)) {
-    for (const [, key, value] of block!.matchAll(/(\w+)=(\S+)/g)) env[key!] = value!;
-  }
-  return env;
-}
+const imageEnv = (): Record<string, string> => readImageEnv(dockerfile);
 
 test('the image serves the API on every interface, so it needs a token to start', () => {
   const env = imageEnv();
@@ -79,4 +73,16 @@ test('the image serves the API on every interface, so it needs a token to start'
   assert.equal(c.http.host, '0.0.0.0');
   assert.equal(c.http.token?.reveal(), 'container-api-token');
   assert.match(dockerfile, /GCACHE_ADVISOR_HTTP__TOKEN_FILE/, 'the Dockerfile says how');
+});
+
+test('the runtime tuning the image ships is accepted by Node.js from NODE_OPTIONS', () => {
+  const env = imageEnv();
+  assert.ok(env.NODE_OPTIONS, 'the image sets NODE_OPTIONS');
+  assert.match(env.MALLOC_ARENA_MAX ?? '', /^[1-9]\d*$/, 'MALLOC_ARENA_MAX is a whole number');
+  // Node refuses a V8 flag that NODE_OPTIONS may not carry (e.g. --heap-growing-percent) and exits 9.
+  const out = execFileSync(process.execPath, ['-e', 'process.stdout.write(String(require("v8").getHeapStatistics().total_available_size > 0))'], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: env.NODE_OPTIONS, MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX },
+  });
+  assert.equal(out, 'true');
 });

@@ -3,7 +3,7 @@
 export interface BenchFigures {
   bench: 'fleet';
   /** loadAverage: the 1-minute load average at the start and the end of the measurement (other work on the machine skews every figure). */
-  machine: { cpu: string; cores: number; node: string; daemonNodeFlags: string[]; loadAverage: { start: number; end: number } };
+  machine: { cpu: string; cores: number; node: string; daemonNodeFlags: string[]; daemonEnv: Record<string, string>; loadAverage: { start: number; end: number } };
   nodes: number;
   clusters: number;
   nodesPerCluster: number;
@@ -78,7 +78,11 @@ export function formatTable(f: BenchFigures): string {
   const rows: Array<[string, string]> = [
     [
       'machine',
-      `${f.machine.cpu}, ${f.machine.cores} cores, node ${f.machine.node} (daemon flags: ${f.machine.daemonNodeFlags.join(' ') || 'none'}); load average ${f.machine.loadAverage.start.toFixed(2)} → ${f.machine.loadAverage.end.toFixed(2)}`,
+      `${f.machine.cpu}, ${f.machine.cores} cores, node ${f.machine.node} (daemon flags: ${f.machine.daemonNodeFlags.join(' ') || 'none'}; daemon env: ${
+        Object.entries(f.machine.daemonEnv)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ') || 'none'
+      }); load average ${f.machine.loadAverage.start.toFixed(2)} → ${f.machine.loadAverage.end.toFixed(2)}`,
     ],
     ['nodes', `${f.nodes} (${f.clusters} clusters × ${f.nodesPerCluster}), sampled every ${formatDuration(f.intervalSeconds)}`],
     [
