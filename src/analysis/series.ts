@@ -4,6 +4,7 @@
  * compact columnar history (`ColumnSeries`). Pure: no I/O.
  */
 import type { TimelinePoint } from './timeline.js';
+import { capacityFor } from './capacity.js';
 
 export interface SeriesPoint extends TimelinePoint {
   /** wsrep_local_cached_downto; null when the gcache is empty. */
@@ -75,7 +76,8 @@ const NO_DOWNTO = -1;
 const MINUTE_MS = 60_000;
 
 /**
- * A growable ring of points in typed-array columns: 41 bytes a point instead of an object each.
+ * A growable sliding window of points in typed-array columns: 37 bytes a point instead of an
+ * object each, plus about an eighth of free room (capacity.ts).
  * Appends at the end, trims at the front, and thins old points to the last one of each minute
  * (and epoch), so the memory a node costs follows the span of its gcache, not the length of the
  * history. Also tracks whether the ring wrapped within the newest epoch, which thinning would
@@ -174,7 +176,7 @@ export class ColumnSeries implements PointSeries {
     if (this.size === 0) this.head = 0;
     // A window that shrank (or a start that loaded more than the gcache holds) leaves room that
     // only the end of the columns would reclaim: reallocate to fit now.
-    if (this.ts.length > 128 && this.size * 3 < this.ts.length) this.makeRoom();
+    this.shrinkToFit();
   }
 
   /**
@@ -199,7 +201,7 @@ export class ColumnSeries implements PointSeries {
       write++;
     }
     this.size -= dropped;
-    if (this.ts.length > 128 && this.size * 3 < this.ts.length) this.makeRoom();
+    this.shrinkToFit();
     return dropped;
   }
 
@@ -221,19 +223,15 @@ export class ColumnSeries implements PointSeries {
     if (capacity > this.ts.length) this.makeRoom(Math.ceil(capacity));
   }
 
-  /** Gives back the room a trim left unused (as the next push would), when the live points fill less than a third of it. */
+  /** Gives back the room a trim or a load left unused, when it is well past the slack (see capacity.ts). */
   shrinkToFit(): void {
-    if (this.size * 3 < this.ts.length && this.ts.length > 128) this.makeRoom(Math.max(64, Math.ceil(this.size * 1.5)));
+    const capacity = capacityFor(this.size, this.ts.length);
+    if (capacity < this.ts.length) this.makeRoom(capacity);
   }
 
-  /**
-   * Moves the live points to the front, growing the columns by half when more than two thirds
-   * full, or shrinking them when a trim left them a quarter full (a window that got shorter).
-   */
+  /** Moves the live points to the front, into columns of `reserve` points or of what capacity.ts says. */
   private makeRoom(reserve = 0): void {
-    const full = this.ts.length;
-    const capacity =
-      reserve > 0 ? reserve : this.size * 3 > full * 2 ? Math.ceil(full * 1.5) : this.size * 3 < full && full > 128 ? Math.max(64, Math.ceil(this.size * 1.5)) : full;
+    const capacity = reserve > 0 ? reserve : capacityFor(this.size, this.ts.length);
     const move = <T extends Float64Array | Int32Array | Uint8Array>(col: T, make: (n: number) => T): T => {
       const target = capacity === col.length ? col : make(capacity);
       if (target === col) col.copyWithin(0, this.head, this.head + this.size);

@@ -4,6 +4,7 @@
  * binary searches. Kept compact: 16 bytes a point, full resolution for the recent span, one point
  * a minute before it, and one every ten minutes past a day, back to the forecast's reach. Pure.
  */
+import { capacityFor } from './capacity.js';
 
 /** Cumulative bytes by time, oldest first; `cum` never decreases. */
 export interface ByteSeries {
@@ -150,7 +151,8 @@ export class WriteHistory implements ByteSeries {
     this.lastThinned = now;
     this.thin(now - this.fullResolutionMs, MINUTE_MS);
     this.thin(now - DAY_MS, 10 * MINUTE_MS);
-    if (this.ts.length > 128 && this.size * 3 < this.ts.length) this.makeRoom(Math.max(64, Math.ceil(this.size * 1.5)));
+    const capacity = capacityFor(this.size, this.ts.length);
+    if (capacity < this.ts.length) this.makeRoom(capacity);
   }
 
   /** Keeps, of the points before `before`, the last of each `bucketMs`. */
@@ -170,7 +172,7 @@ export class WriteHistory implements ByteSeries {
   }
 
   private makeRoom(reserve = 0): void {
-    const capacity = reserve > 0 ? reserve : this.size * 3 > this.ts.length * 2 ? Math.ceil(this.ts.length * 1.5) : this.ts.length;
+    const capacity = reserve > 0 ? reserve : capacityFor(this.size, this.ts.length);
     const move = (col: Float64Array): Float64Array => {
       if (capacity === col.length) {
         col.copyWithin(0, this.head, this.head + this.size);

@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { capacityFor, slackFor } from '../../src/analysis/capacity.ts';
+import { ColumnSeries } from '../../src/analysis/series.ts';
+import { WriteHistory } from '../../src/analysis/write-history.ts';
+
+const POINT_BYTES = 37;
+const point = (i: number) => ({ t: i * 10_000, seqno: i, bytes: i * 100, epoch: 1, downto: i > 50 ? i - 50 : null, synced: true });
+
+test('a steady series (one point in, one out) keeps about an eighth of room, and its points', () => {
+  const s = new ColumnSeries();
+  for (let i = 0; i < 5000; i++) {
+    s.push(point(i));
+    if (s.length > 400) s.dropFront(1);
+    assert.ok(s.byteSize <= POINT_BYTES * (s.length + 2 * slackFor(s.length)) || s.byteSize <= POINT_BYTES * 64, `at ${i}: ${s.byteSize / POINT_BYTES} for ${s.length}`);
+  }
+  assert.equal(s.length, 400);
+  for (let i = 0; i < 400; i++) assert.equal(s.seqno(i), 4600 + i);
+  assert.equal(s.downto(0), 4550);
+});
+
+test('a growing series grows by a quarter, not by half', () => {
+  const s = new ColumnSeries();
+  for (let i = 0; i < 10_000; i++) s.push(point(i));
+  assert.ok(s.byteSize / POINT_BYTES <= 10_000 * 1.25 + 32, `capacity ${s.byteSize / POINT_BYTES}`);
+  assert.equal(s.t(9_999), 99_990_000);
+});
+
+test('a trim that leaves most of the room unused gives it back', () => {
+  const s = new ColumnSeries();
+  for (let i = 0; i < 4000; i++) s.push(point(i));
+  s.dropFront(3900);
+  assert.equal(s.byteSize / POINT_BYTES, 100 + 2 * slackFor(100));
+  assert.deepEqual([s.seqno(0), s.seqno(99)], [3900, 3999]);
+});
+
+test('the write history keeps the same room', () => {
+  const w = new WriteHistory(3600_000, 600_000);
+  for (let i = 0; i < 20_000; i++) w.add(i * 10_000, 1000);
+  // An hour back: 600 s at full resolution (60 points), one a minute before (50), the boundary.
+  assert.ok(w.length < 130, `${w.length} points`);
+  assert.ok(w.byteSize / 16 <= w.length + 4 * slackFor(w.length), `capacity ${w.byteSize / 16} for ${w.length}`);
+  assert.equal(w.cum(w.length - 1), 20_000 * 1000);
+});
+
+test('capacityFor: slides while the room is between one and four slacks', () => {
+  assert.equal(capacityFor(800, 900), 900);
+  assert.equal(capacityFor(800, 1200), 1200);
+  assert.equal(capacityFor(800, 850), 1000);
+  assert.equal(capacityFor(800, 1300), 1000);
+  assert.equal(capacityFor(0, 64), 64);
+});
