@@ -13,10 +13,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { gzip } from 'node:zlib';
+import { createGzip, gunzip } from 'node:zlib';
 import client from 'prom-client';
 
-const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
 import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
 import type { CycleResult } from '../sampler/sampler.js';
 import type { Config } from '../config/load.js';
@@ -270,33 +270,48 @@ export class Metrics {
 
   /**
    * Renders the registry once, after a cycle has set every value: a scrape then costs a copy of
-   * bytes ready to go, whatever the number of nodes. The text is also gzipped once (on the thread
-   * pool), since Prometheus asks for gzip: a thousand nodes are ~3 MB of text and ~0.2 MB gzipped.
-   * The process_* and nodejs_* figures are as of that moment, which at the sampling interval is as
-   * fresh as Prometheus needs them.
+   * bytes ready to go, whatever the number of nodes. The text is gzipped as it is rendered (on
+   * the thread pool), one family at a time, and only the gzipped exposition is kept, since
+   * Prometheus asks for gzip: a thousand nodes are ~3 MB of text and ~0.2 MB gzipped. A client
+   * that does not accept gzip gets the text inflated for it. The process_* and nodejs_* figures
+   * are as of that moment, which at the sampling interval is as fresh as Prometheus needs them.
    */
   async renderCache(): Promise<{ longestFamilyMs: number; longestFamily: string | null }> {
-    // One family at a time, yielding in between: a thousand nodes make a few MB of text, and
-    // rendering it in one go would hold up the HTTP requests waiting meanwhile.
+    // One family at a time, each handed to zlib before the next is rendered into the same
+    // buffer: a thousand nodes make a few MB of text, which is never held whole, and waiting
+    // for zlib between families lets the HTTP requests in.
     const out = this.output;
-    out.clear();
+    const gzip = createGzip();
+    const chunks: Buffer[] = [];
+    gzip.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const ended = new Promise<void>((resolve, reject) => gzip.on('end', resolve).on('error', reject));
+    // A zlib error also fails the pending write, which is what renderCache reports.
+    ended.catch(() => undefined);
+    const compress = async (): Promise<void> => {
+      if (out.length === 0) return;
+      await new Promise<void>((resolve, reject) => gzip.write(out.view(), (err) => (err ? reject(err) : resolve())));
+      out.clear();
+    };
     let longestFamilyMs = 0;
     let longestFamily: string | null = null;
+    let first = true;
     for (const metric of this.registry.getMetricsAsArray()) {
       const started = performance.now();
       const family: unknown = metric; // the registry types its entries as prom-client's, ours among them
       // Families apart by a blank line, as prom-client's own registry.metrics() joins them.
-      if (out.length > 0) out.write('\n\n');
+      if (!first) out.write('\n\n');
+      first = false;
       if (family instanceof SubjectFamily) family.renderInto(out);
       else out.write(await this.registry.getSingleMetricAsString(metric.name));
       const took = performance.now() - started;
       if (took > longestFamilyMs) [longestFamilyMs, longestFamily] = [took, metric.name];
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await compress();
     }
     out.write('\n');
-    // A copy: the buffer is rendered into again next cycle, while this text may still be sent.
-    const text = out.copy();
-    this.cached = { text, gzip: await gzipAsync(text) };
+    await compress();
+    gzip.end();
+    await ended;
+    this.cached = new Rendered(Buffer.concat(chunks));
     return { longestFamilyMs, longestFamily };
   }
 
@@ -308,7 +323,7 @@ export class Metrics {
 
   /** The text of the last rendering. */
   async render(): Promise<string> {
-    return (await this.rendered()).text.toString('utf8');
+    return (await (await this.rendered()).text()).toString('utf8');
   }
 
   private clusterSubject(cluster: string): Subject {
@@ -326,10 +341,17 @@ export class Metrics {
   }
 }
 
-/** The exposition as served: its bytes, and the same gzipped. */
+/** The exposition as served: gzipped, and its text inflated on demand. */
 export interface RenderedMetrics {
-  text: Buffer;
-  gzip: Buffer;
+  readonly gzip: Buffer;
+  text(): Promise<Buffer>;
+}
+
+class Rendered implements RenderedMetrics {
+  constructor(readonly gzip: Buffer) {}
+  text(): Promise<Buffer> {
+    return gunzipAsync(this.gzip);
+  }
 }
 
 /** The labels of one node or one cluster, and the same formatted once for the exposition (`cluster="c",node="n"`). */
@@ -577,8 +599,8 @@ class TextBuffer {
     this.length += this.buffer.write(text, this.length, 'utf8');
   }
 
-  /** The text so far, in a buffer of its own. */
-  copy(): Buffer {
-    return Buffer.from(this.buffer.subarray(0, this.length));
+  /** The text so far, in the buffer itself: valid until the next write or clear. */
+  view(): Buffer {
+    return this.buffer.subarray(0, this.length);
   }
 }

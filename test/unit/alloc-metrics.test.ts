@@ -142,10 +142,10 @@ test('the exposition is rendered into a reused buffer, but each rendering served
   const metrics = new Metrics('test');
   metrics.recordCycle({ startedAt: 0, durationMs: 1, outcomes: [ok('c', 'a', 1_000, 2)] } as CycleResult, 0);
   const first = await metrics.rendered();
-  const firstText = first.text.toString('utf8');
+  const firstText = (await first.text()).toString('utf8');
   metrics.recordCycle({ startedAt: 0, durationMs: 1, outcomes: [failed('c', 'a', 'timeout')] } as CycleResult, 0);
   await metrics.renderCache();
-  assert.equal(first.text.toString('utf8'), firstText, 'a rendering being sent is not overwritten by the next one');
+  assert.equal((await first.text()).toString('utf8'), firstText, 'a rendering being sent is not overwritten by the next one');
   assert.match(firstText, /^gcache_advisor_up\{cluster="c",node="a"\} 1$/m);
   assert.match(await metrics.render(), /^gcache_advisor_up\{cluster="c",node="a"\} 0$/m);
   assert.match(await metrics.render(), /\n$/, 'ends with a newline, as prom-client ends it');

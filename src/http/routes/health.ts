@@ -33,10 +33,10 @@ export function healthRoutes(app: Api, { store, metrics, health }: ServerDeps): 
     '/metrics',
     { schema: { hide: true, response: { 200: Type.Unsafe<Buffer>(Type.String({ description: 'Prometheus text format 0.0.4, gzipped when asked for' })) } } },
     async (req, reply) => {
-      const { text, gzip } = await metrics.rendered();
+      const rendered = await metrics.rendered();
       reply.type('text/plain; version=0.0.4; charset=utf-8').header('vary', 'accept-encoding');
-      if (acceptsGzip(req.headers['accept-encoding'])) return reply.header('content-encoding', 'gzip').send(gzip);
-      return reply.send(text);
+      if (acceptsGzip(req.headers['accept-encoding'])) return reply.header('content-encoding', 'gzip').send(rendered.gzip);
+      return reply.send(await rendered.text());
     },
   );
 }
