@@ -388,6 +388,7 @@ async function run(o: Options, cleanup: Cleanup): Promise<BenchFigures> {
     daemonCpuShare: (cpu1 - cpu0) / seconds,
     simulatorCpuShare: (simCpu1 - simCpu0) / seconds,
     rssBytes: memory.rssBytes,
+    fileBackedRssBytes: memory.fileBackedBytes,
     peakRssBytes: memory.peakRssBytes,
     memory: {
       heapUsedBytes: unlabelledValue(scraper.lastText ?? '', 'nodejs_heap_size_used_bytes'),

@@ -19,6 +19,7 @@ import { classifyFailure } from '../../src/sampler/failure.ts';
 import { epochBreakReason } from '../../src/sampler/epoch.ts';
 import type { NodeStatus } from '../../src/sampler/status.ts';
 import type { BenchFigures } from '../../tools/fleet/bench-report.ts';
+import { shippedRuntimeTuning } from '../../tools/fleet/image-env.ts';
 
 const ROOT = path.join(import.meta.dirname, '..', '..');
 const PASSWORD_ENV = 'FLEET_TEST_PASSWORD';
@@ -207,6 +208,15 @@ test('the fleet benchmark runs the daemon against a simulated fleet and reports 
   assert.ok(f.daemonCpuShare > 0 && f.daemonCpuShare < f.machine.cores, `daemon CPU ${f.daemonCpuShare}`);
   assert.ok(f.simulatorCpuShare >= 0 && f.simulatorCpuShare < f.machine.cores);
   assert.ok(f.rssBytes > 10e6 && f.peakRssBytes >= f.rssBytes, `RSS ${f.rssBytes}, peak ${f.peakRssBytes}`);
+  assert.ok(f.fileBackedRssBytes > 1e6 && f.fileBackedRssBytes < f.rssBytes, `of the RSS, ${f.fileBackedRssBytes} mapped from files`);
+  // Without --node-flags or --daemon-env, the daemon runs with the runtime tuning the image ships.
+  const shipped = shippedRuntimeTuning(ROOT);
+  assert.deepEqual(f.machine.daemonEnv, shipped.env);
+  assert.deepEqual(
+    f.machine.daemonNodeFlags,
+    shipped.nodeFlags.split(/\s+/).filter((flag) => flag !== ''),
+  );
+  assert.ok(Object.keys(shipped.env).length > 0 && f.machine.daemonNodeFlags.length > 0, 'the image ships some tuning');
   assert.ok(f.cycles.count >= 1 && f.cycles.ticks >= 2, `${f.cycles.count} cycles completed in ${f.cycles.ticks} ticks`);
   assert.ok(f.cycles.p50Ms !== null && f.cycles.p50Ms >= 0 && f.cycles.p99Ms !== null && f.cycles.p99Ms >= f.cycles.p50Ms);
   assert.ok(Number.isInteger(f.cycles.skipped) && f.cycles.skipped === f.cycles.skippedByDaemon + f.cycles.missedTicks);

@@ -20,6 +20,8 @@ export interface BenchFigures {
   simulatorCpuShare: number;
   rssBytes: number;
   peakRssBytes: number;
+  /** Of the resident set now, the pages mapped from files: the Node.js binary and the libraries' code. */
+  fileBackedRssBytes: number;
   /**
    * Where the resident set goes, from the daemon's own gauges at the end: the V8 heap (used and
    * reserved), memory outside it (typed arrays, buffers), and the analysis state's share of that.
@@ -91,7 +93,7 @@ export function formatTable(f: BenchFigures): string {
     ],
     ['measured', `${Math.round(f.measuredSeconds)} s after the warm-up (daemon start to warm: ${f.startupSeconds.toFixed(1)} s)`],
     ['daemon CPU', `${pct(f.daemonCpuShare)} of one core (simulator: ${pct(f.simulatorCpuShare)})`],
-    ['RSS', `${mb(f.rssBytes)} now, ${mb(f.peakRssBytes)} peak`],
+    ['RSS', `${mb(f.rssBytes)} now, ${mb(f.peakRssBytes)} peak; of it ${mb(f.fileBackedRssBytes)} mapped from files (the Node.js binary, libraries)`],
     [
       'memory',
       `V8 heap ${mb(f.memory.heapUsedBytes)} used of ${mb(f.memory.heapTotalBytes)}; outside it ${mb(f.memory.externalBytes)}, of which analysis state ${mb(f.memory.analysisStateBytes)}`,

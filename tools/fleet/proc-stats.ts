@@ -36,6 +36,8 @@ export interface MemoryUse {
   rssBytes: number;
   /** The highest resident set size so far (VmHWM), bytes. */
   peakRssBytes: number;
+  /** Of the resident set, pages mapped from files (RssFile): the Node.js binary and the libraries' code. */
+  fileBackedBytes: number;
 }
 
 export function memoryUse(pid: number): MemoryUse {
@@ -45,7 +47,7 @@ export function memoryUse(pid: number): MemoryUse {
     if (!match) throw new Error(`/proc/${pid}/status: no ${key}`);
     return Number(match[1]) * 1024;
   };
-  return { rssBytes: kib('VmRSS'), peakRssBytes: kib('VmHWM') };
+  return { rssBytes: kib('VmRSS'), peakRssBytes: kib('VmHWM'), fileBackedBytes: kib('RssFile') };
 }
 
 export function cpuModel(): string {
