@@ -84,6 +84,7 @@ export class Metrics {
   private readonly nodeFamilies: readonly SubjectFamily[];
   private skippedSeen = 0;
   private cached: RenderedMetrics | null = null;
+  private rendering: Promise<unknown> = Promise.resolve();
   private readonly output = new TextBuffer();
   private readonly storeErrorsSeen = new Map<string, number>();
   /** Label sets by cluster, and by cluster and node: made once, reused by every cycle. */
@@ -276,7 +277,18 @@ export class Metrics {
    * that does not accept gzip gets the text inflated for it. The process_* and nodejs_* figures
    * are as of that moment, which at the sampling interval is as fresh as Prometheus needs them.
    */
-  async renderCache(): Promise<{ longestFamilyMs: number; longestFamily: string | null }> {
+  renderCache(): Promise<{ longestFamilyMs: number; longestFamily: string | null }> {
+    // One rendering at a time: they share the buffer, and a scrape before the first cycle's
+    // rendering would otherwise interleave with it.
+    const next = this.rendering.then(
+      () => this.renderOnce(),
+      () => this.renderOnce(),
+    );
+    this.rendering = next;
+    return next;
+  }
+
+  private async renderOnce(): Promise<{ longestFamilyMs: number; longestFamily: string | null }> {
     // One family at a time, each handed to zlib before the next is rendered into the same
     // buffer: a thousand nodes make a few MB of text, which is never held whole, and waiting
     // for zlib between families lets the HTTP requests in.

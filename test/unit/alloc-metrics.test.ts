@@ -150,3 +150,19 @@ test('the exposition is rendered into a reused buffer, but each rendering served
   assert.match(await metrics.render(), /^gcache_advisor_up\{cluster="c",node="a"\} 0$/m);
   assert.match(await metrics.render(), /\n$/, 'ends with a newline, as prom-client ends it');
 });
+
+test('renderings asked for at once run one after the other, each whole', async () => {
+  const metrics = new Metrics('test');
+  metrics.recordCycle({ startedAt: 0, durationMs: 1, outcomes: [ok('c', 'a', 1_000, 2), ok('c', 'b', 1_000, 2)] } as CycleResult, 0);
+  await Promise.all([metrics.renderCache(), metrics.renderCache(), metrics.rendered()]);
+  const alone = new Metrics('test');
+  alone.recordCycle({ startedAt: 0, durationMs: 1, outcomes: [ok('c', 'a', 1_000, 2), ok('c', 'b', 1_000, 2)] } as CycleResult, 0);
+  await alone.renderCache();
+  // Process-wide figures (CPU, heap, garbage collections) differ between two registries.
+  const strip = (text: string) =>
+    text
+      .split('\n')
+      .filter((line) => line !== '' && !/^(# (HELP|TYPE) )?(process|nodejs)_/.test(line))
+      .join('\n');
+  assert.equal(strip(await metrics.render()), strip(await alone.render()));
+});
