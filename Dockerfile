@@ -21,12 +21,13 @@ ENV NODE_ENV=production \
     GCACHE_ADVISOR_STORAGE__PATH=/var/lib/gcache-advisor/gcache-advisor.db \
     GCACHE_ADVISOR_HTTP__LISTEN=0.0.0.0:9106
 # Memory at fleet scale, measured with npm run bench:fleet (README, "A fleet"), which runs the
-# daemon with these: a young generation of 2 × 4 MB rather than V8's 2 × 16 MB, and one malloc
-# arena instead of one per thread (the threads that allocate, V8's helpers, libuv's pool and the
-# checkpoint worker, held their own arenas mostly empty). The daemon bounds the heap's growth
-# between full collections itself (src/cli/heap.ts).
+# daemon with these: a young generation of 2 × 4 MB rather than V8's 2 × 16 MB, and two malloc
+# arenas instead of one per thread (the threads that allocate, V8's helpers, libuv's pool and the
+# checkpoint worker, held their own arenas mostly empty; with a single arena, what the start-up
+# load freed stayed resident in a small fleet). The daemon bounds the heap's growth between full
+# collections itself (src/cli/heap.ts).
 ENV NODE_OPTIONS="--max-semi-space-size=4" \
-    MALLOC_ARENA_MAX=1
+    MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
