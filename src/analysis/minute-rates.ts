@@ -1,20 +1,22 @@
 /**
  * A node's write rates kept up to date one sample at a time, so that a cycle's cost does not
  * depend on how much history there is:
- * - per-minute buckets (minute, epoch) over the long horizon, with running sums for the long rate
- *   and the bucket rates kept sorted for the quantiles (an insert and a removal per minute);
+ * - per-minute buckets (minute, epoch) over the long horizon, with running sums for the long rate;
+ *   the quantiles of the bucket rates are taken again only when a bucket closes or expires (once
+ *   a minute), and a cycle adds the open bucket's rate to them without sorting anything;
  * - per-day totals for the trend, whose daily rates are recomputed when a day closes.
  * The buckets are the same as the store's per-minute rollups, so the figures equal those that
  * `rateOf` and `minuteRateDistribution` compute from the rollups. Pure: no I/O.
  */
-import { quantileSorted } from 'simple-statistics';
 import type { Delta, Rate, RateDistribution } from './rates.js';
+import { SlidingColumns } from './sliding-columns.js';
 import { dailyRates, type DailyRate } from './trend.js';
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86400_000;
 /** Minutes with less data than this give noisy rates and stay out of the quantiles (as in minuteRateDistribution). */
 const MIN_BUCKET_SECONDS = 30;
+const QUANTILES = { p50: 0.5, p95: 0.95, p99: 0.99 } as const;
 
 interface Bucket {
   minute: number;
@@ -24,19 +26,24 @@ interface Bucket {
   writeSets: number;
 }
 
+/**
+ * Columns of the closed buckets, oldest first, 14 bytes a bucket: the minute number as a 16-bit
+ * offset (sliding-columns.ts); a bucket's seconds, bytes and write-sets as Float32, exact to seven
+ * digits, which is what a rate over them can mean. The running sums over them are kept in doubles.
+ */
+const MINUTE = 0;
+const SECONDS = 1;
+const BYTES = 2;
+const WRITE_SETS = 3;
+
 export class MinuteRates {
-  /** Closed buckets, oldest first, in typed-array columns (a day of minutes is 23 kB, not 1,440 objects). */
-  private readonly closed = new BucketColumns();
+  private readonly closed = new SlidingColumns(['packed16', 'float32', 'float32', 'float32']);
   private open: Bucket | null = null;
   private sumSeconds = 0;
   private sumBytes = 0;
   private sumWriteSets = 0;
-  /**
-   * Rates of the closed buckets that count for the quantiles, ascending. Float32: a rate to seven
-   * significant digits is more than any quantile of them can mean, and a day of them is 6 kB.
-   */
-  private sorted = new Float32Array(64);
-  private sortedLength = 0;
+  /** The closed buckets' rates that the quantiles read; null when a bucket closed or expired since. */
+  private ranked: RankedRates | null = null;
 
   constructor(private readonly horizonMs: number) {}
 
@@ -52,15 +59,9 @@ export class MinuteRates {
 
   /** Room for `buckets` closed buckets, allocated at once (before seeding that many). */
   reserve(buckets: number): void {
-    // What the horizon holds at steady state (its minutes, the boundary one, and the open one's
-    // rate taken in for a moment by `distribution`), so that a day of buckets never grows by half.
-    const capacity = Math.max(buckets, Math.ceil(this.horizonMs / MINUTE_MS) + 4);
-    this.closed.reserve(capacity);
-    if (capacity > this.sorted.length) {
-      const grown = new Float32Array(capacity);
-      grown.set(this.sorted.subarray(0, this.sortedLength));
-      this.sorted = grown;
-    }
+    // What the horizon holds at steady state (its minutes, the boundary one and the open one),
+    // so that a day of buckets is not reallocated as it fills.
+    this.closed.reserve(Math.max(buckets, Math.ceil(this.horizonMs / MINUTE_MS) + 4));
   }
 
   /** Seeds a whole bucket (from the store's rollups at start); buckets come in time order. */
@@ -77,10 +78,10 @@ export class MinuteRates {
     let bytes = this.sumBytes;
     let writeSets = this.sumWriteSets;
     // The oldest kept bucket may sit exactly on the boundary that the distribution keeps and the rate does not.
-    if (this.closed.length > 0 && this.closed.minute(0) <= from) {
-      seconds -= this.closed.seconds(0);
-      bytes -= this.closed.bytes(0);
-      writeSets -= this.closed.writeSets(0);
+    if (this.closed.length > 0 && this.minuteAt(0) <= from) {
+      seconds -= this.closed.get(SECONDS, 0);
+      bytes -= this.closed.get(BYTES, 0);
+      writeSets -= this.closed.get(WRITE_SETS, 0);
     }
     if (this.open && this.open.minute > from) {
       seconds += this.open.seconds;
@@ -95,22 +96,10 @@ export class MinuteRates {
   distribution(now: number): RateDistribution | null {
     this.expire(now);
     const extraRate = this.open && this.open.seconds >= MIN_BUCKET_SECONDS && this.open.minute >= now - this.horizonMs - MINUTE_MS ? rateOfBucket(this.open) : null;
-    // Rounded like the stored rates, so that it is found again when it is taken out.
+    // Rounded like the closed buckets' rates.
     const extra = extraRate === null ? null : Math.fround(extraRate);
-    if (extra !== null) this.insertSorted(extra);
-    try {
-      if (this.sortedLength === 0) return null;
-      const rates = this.sorted.subarray(0, this.sortedLength) as unknown as number[];
-      return {
-        p50: quantileSorted(rates, 0.5),
-        p95: quantileSorted(rates, 0.95),
-        p99: quantileSorted(rates, 0.99),
-        peak: rates[this.sortedLength - 1]!,
-        minutes: this.sortedLength,
-      };
-    } finally {
-      if (extra !== null) this.removeSorted(extra);
-    }
+    this.ranked ??= RankedRates.of(this.closedRates());
+    return this.ranked.distribution(extra);
   }
 
   /** Number of buckets held (closed and open). */
@@ -120,147 +109,117 @@ export class MinuteRates {
 
   /** Bytes of memory held. */
   get byteSize(): number {
-    return this.closed.byteSize + this.sorted.byteLength;
+    return this.closed.byteSize;
+  }
+
+  private minuteAt(i: number): number {
+    return this.closed.get(MINUTE, i) * MINUTE_MS;
   }
 
   private close(): void {
-    const b = this.closed.push(this.open!);
+    const b = this.open!;
     this.open = null;
-    this.sumSeconds += b.seconds;
-    this.sumBytes += b.bytes;
-    this.sumWriteSets += b.writeSets;
-    if (b.seconds >= MIN_BUCKET_SECONDS) this.insertSorted(rateOfBucket(b));
+    this.closed.push(b.minute / MINUTE_MS, b.seconds, b.bytes, b.writeSets);
+    // The sums take the bucket as stored (rounded to Float32), as they give it back on expiry.
+    const last = this.closed.length - 1;
+    this.sumSeconds += this.closed.get(SECONDS, last);
+    this.sumBytes += this.closed.get(BYTES, last);
+    this.sumWriteSets += this.closed.get(WRITE_SETS, last);
+    this.ranked = null;
   }
 
   /** Drops the closed buckets older than the distribution's reach (minute < now - horizon - 1 min). */
   private expire(now: number): void {
     const keepFrom = now - this.horizonMs - MINUTE_MS;
-    while (this.closed.length > 0 && this.closed.minute(0) < keepFrom) {
-      const b = { minute: 0, epoch: 0, seconds: this.closed.seconds(0), bytes: this.closed.bytes(0), writeSets: this.closed.writeSets(0) };
-      this.closed.shift();
-      this.sumSeconds -= b.seconds;
-      this.sumBytes -= b.bytes;
-      this.sumWriteSets -= b.writeSets;
-      if (b.seconds >= MIN_BUCKET_SECONDS) this.removeSorted(rateOfBucket(b));
+    let drop = 0;
+    while (drop < this.closed.length && this.minuteAt(drop) < keepFrom) {
+      this.sumSeconds -= this.closed.get(SECONDS, drop);
+      this.sumBytes -= this.closed.get(BYTES, drop);
+      this.sumWriteSets -= this.closed.get(WRITE_SETS, drop);
+      drop++;
     }
+    if (drop === 0) return;
+    this.closed.dropFront(drop);
+    this.ranked = null;
     // Running sums drift by rounding; when nothing is left they are exactly zero again.
     if (this.closed.length === 0) this.sumSeconds = this.sumBytes = this.sumWriteSets = 0;
   }
 
-  private insertSorted(rate: number): void {
-    if (this.sortedLength === this.sorted.length) {
-      const grown = new Float32Array(Math.ceil(this.sorted.length * 1.5));
-      grown.set(this.sorted);
-      this.sorted = grown;
+  /** The rates of the closed buckets that count for the quantiles, sorted, in a buffer shared by all nodes. */
+  private closedRates(): Float32Array {
+    const n = this.closed.length;
+    if (scratch.length < n) scratch = new Float32Array(Math.ceil(n * 1.25));
+    let k = 0;
+    for (let i = 0; i < n; i++) {
+      const seconds = this.closed.get(SECONDS, i);
+      if (seconds >= MIN_BUCKET_SECONDS) scratch[k++] = this.closed.get(BYTES, i) / seconds;
     }
-    const r = Math.fround(rate);
-    const i = lowerBound(this.sorted, this.sortedLength, r);
-    this.sorted.copyWithin(i + 1, i, this.sortedLength);
-    this.sorted[i] = r;
-    this.sortedLength++;
-  }
-
-  private removeSorted(rate: number): void {
-    const r = Math.fround(rate);
-    const i = lowerBound(this.sorted, this.sortedLength, r);
-    if (i >= this.sortedLength || this.sorted[i] !== r) return;
-    this.sorted.copyWithin(i, i + 1, this.sortedLength);
-    this.sortedLength--;
+    return scratch.subarray(0, k).sort();
   }
 }
 
+/** Work space for sorting one node's bucket rates (a day is 6 kB); the analysis runs one node at a time. */
+let scratch = new Float32Array(0);
+
 /**
- * A queue of closed buckets in typed-array columns (push at the end, shift at the front), kept
- * as a ring: a queue that holds a horizon's worth of buckets, one in and one out a minute, never
- * grows past it. 16 bytes a bucket: the minute as a minute number (32 bits last until the year
- * 10,000); a bucket's seconds, bytes and write-sets as Float32, exact to seven digits, which is
- * what a rate over them can mean. The running sums over them are kept in doubles.
+ * The few order statistics of n sorted rates that the quantiles (type 7, as simple-statistics'
+ * quantileSorted) read, both of those n rates and of those n and one more: for the latter, the
+ * value at rank r is found from ranks r - 1 and r of the n without knowing where the extra goes.
  */
-class BucketColumns {
-  private minutes: Uint32Array = new Uint32Array(64);
-  private secondsCol: Float32Array = new Float32Array(64);
-  private bytesCol: Float32Array = new Float32Array(64);
-  private writeSetsCol: Float32Array = new Float32Array(64);
-  private head = 0;
-  private size = 0;
+class RankedRates {
+  private constructor(
+    private readonly n: number,
+    private readonly ranks: readonly number[],
+    private readonly values: readonly number[],
+  ) {}
 
-  get length(): number {
-    return this.size;
-  }
-  get byteSize(): number {
-    return this.minutes.length * 16;
-  }
-  minute(i: number): number {
-    return this.minutes[this.at(i)]! * MINUTE_MS;
-  }
-  seconds(i: number): number {
-    return this.secondsCol[this.at(i)]!;
-  }
-  bytes(i: number): number {
-    return this.bytesCol[this.at(i)]!;
-  }
-  writeSets(i: number): number {
-    return this.writeSetsCol[this.at(i)]!;
+  static of(sorted: Float32Array): RankedRates {
+    const n = sorted.length;
+    const ranks = new Set<number>([n - 1]);
+    for (const p of Object.values(QUANTILES)) {
+      for (const idx of [(n - 1) * p, n * p]) {
+        for (const r of [Math.floor(idx) - 1, Math.floor(idx), Math.ceil(idx) - 1, Math.ceil(idx)]) if (r >= 0 && r < n) ranks.add(r);
+      }
+    }
+    const kept = [...ranks];
+    return new RankedRates(
+      n,
+      kept,
+      kept.map((r) => sorted[r]!),
+    );
   }
 
-  /** Pushes a bucket; returns it as stored (rounded to Float32), for the running sums. */
-  push(b: Bucket): Bucket {
-    if (this.size === this.minutes.length) this.resize(Math.ceil(this.size * 1.5));
-    const j = this.at(this.size);
-    this.minutes[j] = b.minute / MINUTE_MS;
-    this.secondsCol[j] = b.seconds;
-    this.bytesCol[j] = b.bytes;
-    this.writeSetsCol[j] = b.writeSets;
-    this.size++;
-    return { minute: b.minute, epoch: b.epoch, seconds: this.secondsCol[j]!, bytes: this.bytesCol[j]!, writeSets: this.writeSetsCol[j]! };
+  /** The distribution of the n rates, with `extra` among them when not null. */
+  distribution(extra: number | null): RateDistribution | null {
+    const m = extra === null ? this.n : this.n + 1;
+    if (m === 0) return null;
+    const at = extra === null ? (r: number) => this.old(r) : (r: number) => this.withExtra(r, extra);
+    return { p50: quantile(at, m, QUANTILES.p50), p95: quantile(at, m, QUANTILES.p95), p99: quantile(at, m, QUANTILES.p99), peak: at(m - 1), minutes: m };
   }
 
-  shift(): void {
-    this.head = this.at(1);
-    this.size--;
-    if (this.size === 0) this.head = 0;
+  private old(r: number): number {
+    return this.values[this.ranks.indexOf(r)]!;
   }
 
-  /** Room for `capacity` buckets in one allocation per column (a load that knows its size). */
-  reserve(capacity: number): void {
-    if (capacity > this.minutes.length) this.resize(Math.ceil(capacity));
+  /** Rank r of the n rates with `extra` inserted in order. */
+  private withExtra(r: number, extra: number): number {
+    if (r < this.n && this.old(r) < extra) return this.old(r);
+    if (r === 0 || this.old(r - 1) < extra) return extra;
+    return this.old(r - 1);
   }
+}
 
-  private at(i: number): number {
-    const j = this.head + i;
-    return j < this.minutes.length ? j : j - this.minutes.length;
-  }
-
-  /** New columns of `capacity`, the live buckets moved to their front in order. */
-  private resize(capacity: number): void {
-    const move = <T extends Uint32Array | Float32Array>(col: T, make: (n: number) => T): T => {
-      const grown = make(capacity);
-      const tail = Math.min(this.size, col.length - this.head);
-      grown.set(col.subarray(this.head, this.head + tail));
-      grown.set(col.subarray(0, this.size - tail), tail);
-      return grown;
-    };
-    this.minutes = move(this.minutes, (n) => new Uint32Array(n));
-    this.secondsCol = move(this.secondsCol, (n) => new Float32Array(n));
-    this.bytesCol = move(this.bytesCol, (n) => new Float32Array(n));
-    this.writeSetsCol = move(this.writeSetsCol, (n) => new Float32Array(n));
-    this.head = 0;
-  }
+/** Quantile p (type 7, linear between ranks) of m sorted values read by rank: simple-statistics' quantileSorted. */
+function quantile(at: (rank: number) => number, m: number, p: number): number {
+  const idx = (m - 1) * p;
+  if (idx % 1 === 0) return at(idx);
+  const lower = Math.floor(idx);
+  const upper = Math.ceil(idx);
+  return at(lower) + (idx - lower) * (at(upper) - at(lower));
 }
 
 function rateOfBucket(b: Bucket): number {
   return b.bytes / b.seconds;
-}
-
-function lowerBound(a: Float32Array, n: number, x: number): number {
-  let lo = 0;
-  let hi = n;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**

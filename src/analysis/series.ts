@@ -4,7 +4,7 @@
  * compact columnar history (`ColumnSeries`). Pure: no I/O.
  */
 import type { TimelinePoint } from './timeline.js';
-import { capacityFor } from './capacity.js';
+import { SlidingColumns } from './sliding-columns.js';
 
 export interface SeriesPoint extends TimelinePoint {
   /** wsrep_local_cached_downto; null when the gcache is empty. */
@@ -72,48 +72,42 @@ export function latestEpochStart(s: PointSeries): number {
   return i;
 }
 
-const NO_DOWNTO = -1;
 const MINUTE_MS = 60_000;
+/** Column numbers in the table of a node's points; a timeline keeps only the first two. */
+const T = 0;
+const SEQNO = 1;
+const BYTES = 2;
+const DOWNTO = 3;
+const EPOCH = 4;
+const SYNCED = 5;
 
 /**
- * A growable sliding window of points in typed-array columns: 37 bytes a point instead of an
- * object each, plus about an eighth of free room (capacity.ts).
+ * A growable sliding window of points in typed-array columns (sliding-columns.ts): times, seqnos,
+ * byte counters and cached_downto as 32-bit offsets while they fit, 21 bytes a point instead of
+ * an object each, plus about an eighth of free room (capacity.ts).
  * Appends at the end, trims at the front, and thins old points to the last one of each minute
  * (and epoch), so the memory a node costs follows the span of its gcache, not the length of the
  * history. Also tracks whether the ring wrapped within the newest epoch, which thinning would
  * otherwise hide.
  */
 export class ColumnSeries implements PointSeries {
-  private ts: Float64Array;
-  private seqnos: Float64Array;
-  private bytesCol: Float64Array;
-  private downtos: Float64Array;
-  private epochs: Int32Array;
-  private syncedCol: Uint8Array;
-  private head = 0;
-  private size = 0;
+  private readonly rows: SlidingColumns;
   private epochFirstDownto: number | null = null;
   private wrapped = false;
 
   /**
    * @param timelineOnly keep only (time, seqno): a cluster's seqno timeline needs no more, and
-   *   then costs 16 bytes a point; the other columns read as 0, null and Synced.
+   *   then costs 8 bytes a point; the other columns read as 0, null and Synced.
    */
   constructor(
     initialCapacity = 64,
     private readonly timelineOnly = false,
   ) {
-    const rest = timelineOnly ? 0 : initialCapacity;
-    this.ts = new Float64Array(initialCapacity);
-    this.seqnos = new Float64Array(initialCapacity);
-    this.bytesCol = new Float64Array(rest);
-    this.downtos = new Float64Array(rest);
-    this.epochs = new Int32Array(rest);
-    this.syncedCol = new Uint8Array(rest);
+    this.rows = new SlidingColumns(timelineOnly ? ['packed32', 'packed32'] : ['packed32', 'packed32', 'packed32', 'packed32', 'int32', 'uint8'], initialCapacity);
   }
 
   get length(): number {
-    return this.size;
+    return this.rows.length;
   }
 
   get wrappedInLatestEpoch(): boolean {
@@ -122,33 +116,34 @@ export class ColumnSeries implements PointSeries {
 
   /** Bytes of memory the columns take. */
   get byteSize(): number {
-    return this.ts.length * (this.timelineOnly ? 16 : 8 * 4 + 4 + 1);
+    return this.rows.byteSize;
   }
 
   t(i: number): number {
-    return this.ts[this.head + i]!;
+    return this.rows.get(T, i);
   }
   seqno(i: number): number {
-    return this.seqnos[this.head + i]!;
+    return this.rows.get(SEQNO, i);
   }
   bytes(i: number): number {
-    return this.timelineOnly ? 0 : this.bytesCol[this.head + i]!;
+    return this.timelineOnly ? 0 : this.rows.get(BYTES, i);
   }
   epoch(i: number): number {
-    return this.timelineOnly ? 0 : this.epochs[this.head + i]!;
+    return this.timelineOnly ? 0 : this.rows.get(EPOCH, i);
   }
   downto(i: number): number | null {
     if (this.timelineOnly) return null;
-    const d = this.downtos[this.head + i]!;
-    return d === NO_DOWNTO ? null : d;
+    const d = this.rows.get(DOWNTO, i);
+    return Number.isNaN(d) ? null : d;
   }
   synced(i: number): boolean {
-    return this.timelineOnly || this.syncedCol[this.head + i] === 1;
+    return this.timelineOnly || this.rows.get(SYNCED, i) === 1;
   }
 
   /** Appends a point; points must come in time order. */
   push(p: SeriesPoint): void {
-    if (this.size > 0 && p.epoch !== this.epoch(this.size - 1)) {
+    const n = this.rows.length;
+    if (n > 0 && p.epoch !== this.epoch(n - 1)) {
       this.epochFirstDownto = null;
       this.wrapped = false;
     }
@@ -156,27 +151,15 @@ export class ColumnSeries implements PointSeries {
       if (this.epochFirstDownto === null) this.epochFirstDownto = p.downto;
       else if (p.downto > this.epochFirstDownto) this.wrapped = true;
     }
-    if (this.head + this.size === this.ts.length) this.makeRoom();
-    const j = this.head + this.size;
-    this.ts[j] = p.t;
-    this.seqnos[j] = p.seqno;
-    this.size++;
-    if (this.timelineOnly) return;
-    this.bytesCol[j] = p.bytes;
-    this.downtos[j] = p.downto ?? NO_DOWNTO;
-    this.epochs[j] = p.epoch;
-    this.syncedCol[j] = p.synced ? 1 : 0;
+    if (this.timelineOnly) this.rows.push(p.t, p.seqno);
+    else this.rows.push(p.t, p.seqno, p.bytes, p.downto ?? Number.NaN, p.epoch, p.synced ? 1 : 0);
   }
 
   /** Drops the oldest `n` points; gives memory back when the columns are left mostly empty. */
   dropFront(n: number): void {
-    const k = Math.min(n, this.size);
-    this.head += k;
-    this.size -= k;
-    if (this.size === 0) this.head = 0;
     // A window that shrank (or a start that loaded more than the gcache holds) leaves room that
-    // only the end of the columns would reclaim: reallocate to fit now.
-    this.shrinkToFit();
+    // only the end of the columns would reclaim: the table reallocates to fit.
+    this.rows.dropFront(n);
   }
 
   /**
@@ -184,35 +167,13 @@ export class ColumnSeries implements PointSeries {
    * points stay at full resolution). Returns how many were dropped. O(points).
    */
   thinBefore(before: number): number {
-    let write = this.head;
-    const end = this.head + this.size;
-    let dropped = 0;
-    for (let read = this.head; read < end; read++) {
-      const t = this.ts[read]!;
-      const next = read + 1 < end ? read + 1 : -1;
-      const old = t < before;
-      const sameBucketAsNext =
-        next !== -1 && this.ts[next]! < before && Math.floor(this.ts[next]! / MINUTE_MS) === Math.floor(t / MINUTE_MS) && this.epochs[next] === this.epochs[read];
-      if (old && sameBucketAsNext) {
-        dropped++;
-        continue;
-      }
-      if (write !== read) this.copy(read, write);
-      write++;
-    }
-    this.size -= dropped;
-    this.shrinkToFit();
-    return dropped;
-  }
-
-  private copy(from: number, to: number): void {
-    this.ts[to] = this.ts[from]!;
-    this.seqnos[to] = this.seqnos[from]!;
-    if (this.timelineOnly) return;
-    this.bytesCol[to] = this.bytesCol[from]!;
-    this.downtos[to] = this.downtos[from]!;
-    this.epochs[to] = this.epochs[from]!;
-    this.syncedCol[to] = this.syncedCol[from]!;
+    const n = this.rows.length;
+    return this.rows.keepWhere((i) => {
+      const t = this.t(i);
+      if (t >= before || i + 1 >= n) return true;
+      const next = this.t(i + 1);
+      return next >= before || Math.floor(next / MINUTE_MS) !== Math.floor(t / MINUTE_MS) || this.epoch(i + 1) !== this.epoch(i);
+    });
   }
 
   /**
@@ -220,34 +181,11 @@ export class ColumnSeries implements PointSeries {
    * column instead of a ladder of growing ones, whose freed steps the allocator keeps.
    */
   reserve(capacity: number): void {
-    if (capacity > this.ts.length) this.makeRoom(Math.ceil(capacity));
+    this.rows.reserve(capacity);
   }
 
   /** Gives back the room a trim or a load left unused, when it is well past the slack (see capacity.ts). */
   shrinkToFit(): void {
-    const capacity = capacityFor(this.size, this.ts.length);
-    if (capacity < this.ts.length) this.makeRoom(capacity);
-  }
-
-  /** Moves the live points to the front, into columns of `reserve` points or of what capacity.ts says. */
-  private makeRoom(reserve = 0): void {
-    const capacity = reserve > 0 ? reserve : capacityFor(this.size, this.ts.length);
-    const move = <T extends Float64Array | Int32Array | Uint8Array>(col: T, make: (n: number) => T): T => {
-      const target = capacity === col.length ? col : make(capacity);
-      if (target === col) col.copyWithin(0, this.head, this.head + this.size);
-      else target.set(col.subarray(this.head, this.head + this.size));
-      return target;
-    };
-    this.ts = move(this.ts, (n) => new Float64Array(n));
-    this.seqnos = move(this.seqnos, (n) => new Float64Array(n));
-    if (this.timelineOnly) {
-      this.head = 0;
-      return;
-    }
-    this.bytesCol = move(this.bytesCol, (n) => new Float64Array(n));
-    this.downtos = move(this.downtos, (n) => new Float64Array(n));
-    this.epochs = move(this.epochs, (n) => new Int32Array(n));
-    this.syncedCol = move(this.syncedCol, (n) => new Uint8Array(n));
-    this.head = 0;
+    this.rows.shrinkToFit();
   }
 }

@@ -4,7 +4,7 @@
  * binary searches. Kept compact: 16 bytes a point, full resolution for the recent span, one point
  * a minute before it, and one every ten minutes past a day, back to the forecast's reach. Pure.
  */
-import { capacityFor } from './capacity.js';
+import { SlidingColumns } from './sliding-columns.js';
 
 /** Cumulative bytes by time, oldest first; `cum` never decreases. */
 export interface ByteSeries {
@@ -76,15 +76,13 @@ const MINUTE_MS = 60_000;
 const DAY_MS = 86400_000;
 
 /**
- * The daemon's write history of one cluster, in typed-array columns. Appends at the end, drops
- * points older than its reach, and thins old points (once a minute): a day at 10 s sampling with
- * an hour at full resolution is about 1,800 points, 29 kB.
+ * The daemon's write history of one cluster, in sliding typed-array columns (sliding-columns.ts).
+ * Appends at the end, drops points older than its reach, and thins old points (once a minute): a
+ * day at 10 s sampling with an hour at full resolution is about 1,800 points, 14 kB while the
+ * bytes written over the reach fit in 32 bits, 22 kB when not.
  */
 export class WriteHistory implements ByteSeries {
-  private ts: Float64Array = new Float64Array(64);
-  private cums: Float64Array = new Float64Array(64);
-  private head = 0;
-  private size = 0;
+  private readonly rows = new SlidingColumns(['packed32', 'packed32']);
   private lastThinned = 0;
 
   constructor(
@@ -95,17 +93,17 @@ export class WriteHistory implements ByteSeries {
   ) {}
 
   get length(): number {
-    return this.size;
+    return this.rows.length;
   }
   t(i: number): number {
-    return this.ts[this.head + i]!;
+    return this.rows.get(0, i);
   }
   cum(i: number): number {
-    return this.cums[this.head + i]!;
+    return this.rows.get(1, i);
   }
   /** Bytes of memory the columns take. */
   get byteSize(): number {
-    return this.ts.length * 16;
+    return this.rows.byteSize;
   }
 
   /** Adds `bytes` written up to `t` (points in time order; a point not after the last one is merged into it). */
@@ -115,75 +113,46 @@ export class WriteHistory implements ByteSeries {
 
   /** Appends without trimming; false when the point merged into the last one. */
   private append(t: number, bytes: number): boolean {
-    const last = this.size - 1;
+    const last = this.rows.length - 1;
     const cum = (last >= 0 ? this.cum(last) : 0) + Math.max(0, bytes);
     if (last >= 0 && t <= this.t(last)) {
-      this.cums[this.head + last] = cum;
+      this.rows.set(1, last, cum);
       return false;
     }
-    if (this.head + this.size === this.ts.length) this.makeRoom();
-    this.ts[this.head + this.size] = t;
-    this.cums[this.head + this.size] = cum;
-    this.size++;
+    this.rows.push(t, cum);
     return true;
   }
 
   /** Loads points (time, bytes written up to it) in time order at once, thinned once at the end: a start-up seed. */
   load(points: ReadonlyArray<readonly [number, number]>): void {
-    this.reserve(this.size + points.length + 64);
+    this.rows.reserve(this.rows.length + points.length + 64);
     for (const [t, bytes] of points) this.append(t, bytes);
-    if (this.size > 0) this.trim(this.t(this.size - 1), true);
+    if (this.rows.length > 0) this.trim(this.t(this.rows.length - 1), true);
   }
 
   /** Room for `capacity` points at once (a load that knows its size). */
   reserve(capacity: number): void {
-    if (capacity > this.ts.length) this.makeRoom(Math.ceil(capacity));
+    this.rows.reserve(capacity);
   }
 
   private trim(now: number, thinNow: boolean): void {
     let drop = 0;
-    while (drop < this.size - 2 && this.t(drop + 1) <= now - this.reachMs) drop++;
-    if (drop > 0) {
-      this.head += drop;
-      this.size -= drop;
-    }
+    while (drop < this.rows.length - 2 && this.t(drop + 1) <= now - this.reachMs) drop++;
+    if (drop > 0) this.rows.dropFront(drop);
     if (!thinNow && now - this.lastThinned < MINUTE_MS) return;
     this.lastThinned = now;
     this.thin(now - this.fullResolutionMs, MINUTE_MS);
     this.thin(now - DAY_MS, 10 * MINUTE_MS);
-    const capacity = capacityFor(this.size, this.ts.length);
-    if (capacity < this.ts.length) this.makeRoom(capacity);
   }
 
   /** Keeps, of the points before `before`, the last of each `bucketMs`. */
   private thin(before: number, bucketMs: number): void {
-    let write = this.head;
-    const end = this.head + this.size;
-    for (let read = this.head; read < end; read++) {
-      const t = this.ts[read]!;
-      const next = read + 1;
-      const keep = t >= before || next >= end || this.ts[next]! >= before || Math.floor(this.ts[next]! / bucketMs) !== Math.floor(t / bucketMs);
-      if (!keep) continue;
-      this.ts[write] = t;
-      this.cums[write] = this.cums[read]!;
-      write++;
-    }
-    this.size = write - this.head;
-  }
-
-  private makeRoom(reserve = 0): void {
-    const capacity = reserve > 0 ? reserve : capacityFor(this.size, this.ts.length);
-    const move = (col: Float64Array): Float64Array => {
-      if (capacity === col.length) {
-        col.copyWithin(0, this.head, this.head + this.size);
-        return col;
-      }
-      const next = new Float64Array(capacity);
-      next.set(col.subarray(this.head, this.head + this.size));
-      return next;
-    };
-    this.ts = move(this.ts);
-    this.cums = move(this.cums);
-    this.head = 0;
+    const n = this.rows.length;
+    this.rows.keepWhere((i) => {
+      const t = this.t(i);
+      if (t >= before || i + 1 >= n) return true;
+      const next = this.t(i + 1);
+      return next >= before || Math.floor(next / bucketMs) !== Math.floor(t / bucketMs);
+    });
   }
 }

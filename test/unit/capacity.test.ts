@@ -4,7 +4,8 @@ import { capacityFor, slackFor } from '../../src/analysis/capacity.ts';
 import { ColumnSeries } from '../../src/analysis/series.ts';
 import { WriteHistory } from '../../src/analysis/write-history.ts';
 
-const POINT_BYTES = 37;
+// Four 32-bit offsets (time, seqno, bytes, cached_downto), the epoch (32 bits) and the Synced flag.
+const POINT_BYTES = 21;
 const point = (i: number) => ({ t: i * 10_000, seqno: i, bytes: i * 100, epoch: 1, downto: i > 50 ? i - 50 : null, synced: true });
 
 test('a steady series (one point in, one out) keeps about an eighth of room, and its points', () => {
@@ -39,7 +40,7 @@ test('the write history keeps the same room', () => {
   for (let i = 0; i < 20_000; i++) w.add(i * 10_000, 1000);
   // An hour back: 600 s at full resolution (60 points), one a minute before (50), the boundary.
   assert.ok(w.length < 130, `${w.length} points`);
-  assert.ok(w.byteSize / 16 <= w.length + 4 * slackFor(w.length), `capacity ${w.byteSize / 16} for ${w.length}`);
+  assert.ok(w.byteSize / 8 <= w.length + 4 * slackFor(w.length), `capacity ${w.byteSize / 8} for ${w.length}`);
   assert.equal(w.cum(w.length - 1), 20_000 * 1000);
 });
 

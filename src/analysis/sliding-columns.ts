@@ -1,0 +1,273 @@
+/**
+ * A table of typed-array columns kept as a ring: rows are appended at the end and dropped or
+ * thinned at the front, so a table that takes in as many rows as it lets go never moves them; it
+ * grows only when full and gives room back when mostly empty (capacity.ts says how much). A
+ * node's points, a cluster's timeline and write history, and a node's per-minute rates are all
+ * such tables.
+ *
+ * Most of what they hold are integers that move slowly: times in ms, seqnos, byte counters,
+ * minute numbers. A `packed` column keeps them as offsets from a base in 32 bits (or 16), exact,
+ * and moves the base when a value falls outside the range; only when the live values themselves
+ * span more than the range (or one is not an integer) does the column widen to doubles for good.
+ * Pure: no I/O.
+ */
+import { capacityFor } from './capacity.js';
+
+export type ColumnKind = 'packed32' | 'packed16' | 'float32' | 'int32' | 'uint8';
+
+/** Where a table's live rows are: row i (0 the oldest) in slot `slotOf(i)`. */
+interface Rows {
+  readonly length: number;
+  slotOf(i: number): number;
+}
+
+interface Column {
+  readonly bytesPerRow: number;
+  get(j: number): number;
+  /** Stores v in slot j, which holds a live row of `rows` or the next one. */
+  set(j: number, v: number, rows: Rows): void;
+  copy(from: number, to: number): void;
+  /** Moves the live rows, in order, to the start of a column of `capacity` rows. */
+  relocate(capacity: number, rows: Rows): void;
+}
+
+type PlainArray = Float32Array | Int32Array | Uint8Array;
+
+class PlainColumn implements Column {
+  constructor(
+    private values: PlainArray,
+    private readonly make: (n: number) => PlainArray,
+  ) {}
+  get bytesPerRow(): number {
+    return this.values.BYTES_PER_ELEMENT;
+  }
+  get(j: number): number {
+    return this.values[j]!;
+  }
+  set(j: number, v: number): void {
+    this.values[j] = v;
+  }
+  copy(from: number, to: number): void {
+    this.values[to] = this.values[from]!;
+  }
+  relocate(capacity: number, rows: Rows): void {
+    this.values = moveRows(this.values, capacity, rows, this.make);
+  }
+}
+
+/** Integers as offsets from a base (NaN allowed: a marker); doubles once they no longer fit. */
+class PackedColumn implements Column {
+  private ints: Int16Array | Int32Array | null;
+  private doubles: Float64Array | null = null;
+  private base = 0;
+  private readonly limit: number;
+  private readonly nanMark: number;
+
+  constructor(
+    capacity: number,
+    private readonly bits: 16 | 32,
+  ) {
+    this.ints = this.makeInts(capacity);
+    this.limit = bits === 16 ? 0x7fff : 0x7fffffff;
+    this.nanMark = -this.limit - 1;
+  }
+
+  get bytesPerRow(): number {
+    return this.ints ? this.ints.BYTES_PER_ELEMENT : 8;
+  }
+
+  get(j: number): number {
+    const ints = this.ints;
+    if (ints === null) return this.doubles![j]!;
+    const x = ints[j]!;
+    return x === this.nanMark ? Number.NaN : this.base + x;
+  }
+
+  set(j: number, v: number, rows: Rows): void {
+    if (this.ints === null) {
+      this.doubles![j] = v;
+      return;
+    }
+    if (Number.isNaN(v)) {
+      this.ints[j] = this.nanMark;
+      return;
+    }
+    const offset = v - this.base;
+    if (Number.isInteger(offset) && offset >= -this.limit && offset <= this.limit) {
+      this.ints[j] = offset;
+      return;
+    }
+    this.refit(v, j, rows);
+    this.set(j, v, rows);
+  }
+
+  copy(from: number, to: number): void {
+    if (this.ints) this.ints[to] = this.ints[from]!;
+    else this.doubles![to] = this.doubles![from]!;
+  }
+
+  relocate(capacity: number, rows: Rows): void {
+    if (this.ints) this.ints = moveRows(this.ints, capacity, rows, (n) => this.makeInts(n));
+    else this.doubles = moveRows(this.doubles!, capacity, rows, (n) => new Float64Array(n));
+  }
+
+  /**
+   * Moves the base so that the live values and v fit, with the most room above them (the values
+   * mostly grow); widens to doubles when they cannot all fit, or v is not an integer.
+   */
+  private refit(v: number, slot: number, rows: Rows): void {
+    let min = v;
+    let max = v;
+    for (let i = 0; i < rows.length; i++) {
+      const j = rows.slotOf(i);
+      const x = j === slot ? Number.NaN : this.get(j);
+      if (Number.isNaN(x)) continue;
+      if (x < min) min = x;
+      if (x > max) max = x;
+    }
+    const ints = this.ints!;
+    if (!Number.isInteger(v) || max - min > 2 * this.limit) {
+      const doubles = new Float64Array(ints.length);
+      for (let i = 0; i < rows.length; i++) doubles[rows.slotOf(i)] = this.get(rows.slotOf(i));
+      this.doubles = doubles;
+      this.ints = null;
+      return;
+    }
+    const base = min + this.limit;
+    for (let i = 0; i < rows.length; i++) {
+      const j = rows.slotOf(i);
+      const x = ints[j]!;
+      if (j !== slot && x !== this.nanMark) ints[j] = this.base + x - base;
+    }
+    this.base = base;
+  }
+
+  private makeInts(n: number): Int16Array | Int32Array {
+    return this.bits === 16 ? new Int16Array(n) : new Int32Array(n);
+  }
+}
+
+/** The live rows of `col`, in order, at the start of a column of `capacity` (a new one). */
+function moveRows<T extends PlainArray | Int16Array | Float64Array>(col: T, capacity: number, rows: Rows, make: (n: number) => T): T {
+  const next = make(capacity);
+  if (rows.length === 0) return next;
+  const first = rows.slotOf(0);
+  const last = rows.slotOf(rows.length - 1);
+  if (first <= last) {
+    next.set(col.subarray(first, last + 1) as never);
+  } else {
+    const wrapped = col.length - first;
+    next.set(col.subarray(first) as never);
+    next.set(col.subarray(0, last + 1) as never, wrapped);
+  }
+  return next;
+}
+
+function makeColumn(kind: ColumnKind, capacity: number): Column {
+  switch (kind) {
+    case 'packed32':
+      return new PackedColumn(capacity, 32);
+    case 'packed16':
+      return new PackedColumn(capacity, 16);
+    case 'float32':
+      return new PlainColumn(new Float32Array(capacity), (n) => new Float32Array(n));
+    case 'int32':
+      return new PlainColumn(new Int32Array(capacity), (n) => new Int32Array(n));
+    case 'uint8':
+      return new PlainColumn(new Uint8Array(capacity), (n) => new Uint8Array(n));
+  }
+}
+
+export class SlidingColumns implements Rows {
+  private readonly columns: Column[];
+  private head = 0;
+  private size = 0;
+  private capacity: number;
+
+  constructor(kinds: readonly ColumnKind[], initialCapacity = 64) {
+    this.capacity = initialCapacity;
+    this.columns = kinds.map((kind) => makeColumn(kind, initialCapacity));
+  }
+
+  get length(): number {
+    return this.size;
+  }
+
+  /** Bytes of memory the columns take. */
+  get byteSize(): number {
+    let perRow = 0;
+    for (const c of this.columns) perRow += c.bytesPerRow;
+    return perRow * this.capacity;
+  }
+
+  slotOf(i: number): number {
+    const j = this.head + i;
+    return j < this.capacity ? j : j - this.capacity;
+  }
+
+  /** Column c of row i (0 is the oldest live row). */
+  get(c: number, i: number): number {
+    return this.columns[c]!.get(this.slotOf(i));
+  }
+
+  /** Overwrites column c of live row i. */
+  set(c: number, i: number, v: number): void {
+    this.columns[c]!.set(this.slotOf(i), v, this);
+  }
+
+  /** Appends a row, its columns in order. */
+  push(...values: number[]): void {
+    if (this.size === this.capacity) this.relocate(capacityFor(this.size, this.capacity));
+    const j = this.slotOf(this.size);
+    for (let c = 0; c < values.length; c++) this.columns[c]!.set(j, values[c]!, this);
+    this.size++;
+  }
+
+  /** Drops the oldest `n` rows; gives memory back when the columns are left mostly empty. */
+  dropFront(n: number): void {
+    const k = Math.min(n, this.size);
+    this.head = this.size === k ? 0 : this.slotOf(k);
+    this.size -= k;
+    this.shrinkToFit();
+  }
+
+  /**
+   * Keeps, in order, the rows for which `keep(i)` is true; returns how many were dropped. O(rows).
+   * `keep(i)` may read rows i and later (i as in `get`): rows are only moved towards the front,
+   * over rows already judged.
+   */
+  keepWhere(keep: (i: number) => boolean): number {
+    let write = 0;
+    for (let read = 0; read < this.size; read++) {
+      if (!keep(read)) continue;
+      if (write !== read) {
+        const from = this.slotOf(read);
+        const to = this.slotOf(write);
+        for (const c of this.columns) c.copy(from, to);
+      }
+      write++;
+    }
+    const dropped = this.size - write;
+    this.size = write;
+    if (this.size === 0) this.head = 0;
+    this.shrinkToFit();
+    return dropped;
+  }
+
+  /** Room for `capacity` rows at once (a load that knows its size): one allocation per column. */
+  reserve(capacity: number): void {
+    if (capacity > this.capacity) this.relocate(Math.ceil(capacity));
+  }
+
+  /** Gives back the room a trim or a load left unused, when it is well past the slack (see capacity.ts). */
+  shrinkToFit(): void {
+    const capacity = capacityFor(this.size, this.capacity);
+    if (capacity < this.capacity) this.relocate(capacity);
+  }
+
+  private relocate(capacity: number): void {
+    for (const c of this.columns) c.relocate(capacity, this);
+    this.capacity = capacity;
+    this.head = 0;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The ring of typed-array columns under the analysis' histories: rows read back exactly as they
+ * went in, whether they wrap the ring, are thinned across its end, or outgrow the 32-bit (or
+ * 16-bit) offsets that packed columns keep, which then move their base or widen to doubles.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SlidingColumns } from '../../src/analysis/sliding-columns.ts';
+
+function rowsOf(table: SlidingColumns, columns: number): number[][] {
+  const rows: number[][] = [];
+  for (let i = 0; i < table.length; i++) rows.push(Array.from({ length: columns }, (_, c) => table.get(c, i)));
+  return rows;
+}
+
+test('a steady table wraps its ring without moving or growing, and reads back in order', () => {
+  const table = new SlidingColumns(['packed32', 'float32', 'uint8'], 100);
+  const expected: number[][] = [];
+  for (let i = 0; i < 1000; i++) {
+    table.push(1_795_000_000_000 + i * 10_000, i / 4, i % 2);
+    expected.push([1_795_000_000_000 + i * 10_000, i / 4, i % 2]);
+    if (table.length > 90) {
+      table.dropFront(1);
+      expected.shift();
+    }
+  }
+  assert.equal(table.byteSize, 100 * (4 + 4 + 1), 'the ring kept its size');
+  assert.deepEqual(rowsOf(table, 3), expected);
+});
+
+test('thinning across the end of the ring keeps the chosen rows in order', () => {
+  const table = new SlidingColumns(['packed32', 'int32'], 64);
+  for (let i = 0; i < 50; i++) table.push(i, -i);
+  table.dropFront(40); // the live rows now start near the end of the ring
+  for (let i = 50; i < 100; i++) table.push(i, -i);
+  const dropped = table.keepWhere((i) => table.get(0, i) % 3 === 0 || i === table.length - 1);
+  const kept = rowsOf(table, 2);
+  assert.deepEqual(
+    kept.map(([t]) => t),
+    Array.from({ length: 60 }, (_, k) => 40 + k).filter((t) => t % 3 === 0 || t === 99),
+  );
+  assert.equal(dropped, 60 - kept.length);
+  assert.ok(kept.every(([t, u]) => u === -t!));
+});
+
+test('packed values that outgrow their offsets move the base, and widen to doubles only when the live ones cannot fit', () => {
+  const table = new SlidingColumns(['packed16'], 16);
+  // Minute numbers a day apart: each push leaves the 16-bit range of the last base, the live ones fit.
+  const day = 1440;
+  for (let k = 0; k < 200; k++) {
+    table.push(29_900_000 + k * day);
+    if (table.length > 4) table.dropFront(1);
+  }
+  assert.equal(table.byteSize, 16 * 2, 'still 16 bits a row');
+  assert.deepEqual(
+    rowsOf(table, 1).flat(),
+    [196, 197, 198, 199].map((k) => 29_900_000 + k * day),
+  );
+  // A live span wider than 16 bits can say: doubles, with every value kept.
+  table.push(29_900_000 + 250 * day * 50);
+  assert.equal(table.byteSize, 16 * 8);
+  assert.deepEqual(rowsOf(table, 1).flat(), [...[196, 197, 198, 199].map((k) => 29_900_000 + k * day), 29_900_000 + 250 * day * 50]);
+});
+
+test('packed columns keep NaN, negative steps and overwrites; a fraction widens them', () => {
+  const table = new SlidingColumns(['packed32'], 8);
+  const values = [5_000_000_000, Number.NaN, 4_999_000_000, 7_000_000_000, Number.NaN];
+  for (const v of values) table.push(v);
+  assert.deepEqual(rowsOf(table, 1).flat(), values);
+  table.set(0, 2, 6_500_000_000);
+  assert.equal(table.get(0, 2), 6_500_000_000);
+  assert.equal(table.byteSize, 8 * 4);
+  table.push(1.5);
+  assert.equal(table.byteSize, 8 * 8);
+  assert.deepEqual(rowsOf(table, 1).flat(), [5_000_000_000, Number.NaN, 6_500_000_000, 7_000_000_000, Number.NaN, 1.5]);
+});
+
+test('a full ring grows with its rows in order, and a trimmed one gives the room back', () => {
+  const table = new SlidingColumns(['packed32', 'float32'], 32);
+  for (let i = 0; i < 20; i++) table.push(i, i);
+  table.dropFront(15);
+  for (let i = 20; i < 400; i++) table.push(i, i); // wraps, then grows from a wrapped state
+  assert.deepEqual(
+    rowsOf(table, 2).map(([t]) => t),
+    Array.from({ length: 385 }, (_, k) => 15 + k),
+  );
+  table.dropFront(380);
+  assert.ok(table.byteSize <= (5 + 32) * 8, `${table.byteSize} bytes for 5 rows`);
+  assert.deepEqual(
+    rowsOf(table, 2),
+    [395, 396, 397, 398, 399].map((v) => [v, v]),
+  );
+});
