@@ -29,7 +29,7 @@ import { cpuModel, cpuSeconds, memoryUse } from '../tools/fleet/proc-stats.js';
 import { usedDatabaseBytes } from '../tools/fleet/db-size.js';
 import { max, percentile } from '../tools/fleet/stats.js';
 import { formatDuration, formatJsonLine, formatTable, type BenchFigures } from '../tools/fleet/bench-report.js';
-import { shippedRuntimeTuning } from '../tools/fleet/image-env.js';
+import { parseAssignments, shippedRuntimeTuning } from '../tools/fleet/image-env.js';
 
 const HERE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const USAGE = `usage: npm run bench:fleet -- [options]
@@ -158,12 +158,8 @@ function parseOptions(argv: string[]): Options | null {
 }
 
 function parseDaemonEnv(value: string): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const pair of value.split(/\s+/).filter((p) => p !== '')) {
-    const match = /^([A-Za-z_]\w*)=(.*)$/.exec(pair);
-    if (!match) throw new UsageError(`--daemon-env: expected NAME=VALUE pairs such as MALLOC_ARENA_MAX=2, got "${pair}"`);
-    env[match[1]!] = match[2]!;
-  }
+  const { env, invalid } = parseAssignments(value);
+  if (invalid.length > 0) throw new UsageError(`--daemon-env: expected NAME=VALUE pairs such as MALLOC_ARENA_MAX=2, got "${invalid[0]}"`);
   return env;
 }
 

@@ -1,11 +1,9 @@
 /**
- * How much room the sliding typed-array columns (a node's points, a cluster's write history)
- * keep past their live points. Points are appended at the end and dropped or thinned at the
- * front; when the end is reached the live points slide back to the start, an O(points) copy.
- * The columns used to grow by half whenever they were more than two thirds full, which left
- * every series at 1.5 to 2.25 times its live points. Here the free room is about an eighth of
- * the points: a slide then comes at most once every eighth of the points' worth of appends
- * (eight element copies per append, amortised), and the slack costs an eighth of the memory.
+ * How much room the rings of typed-array columns (sliding-columns.ts: a node's points and
+ * per-minute rates, a cluster's timeline and write history) keep past their live rows. Rows are
+ * appended at the end and dropped or thinned at the front; a full ring grows by a quarter of its
+ * rows (two slacks), and one that a trim left more than four slacks unused shrinks to two.
+ * Growing by half, as the columns once did, left every series at 1.5 to 2.25 times its points.
  */
 
 /** The free room to aim for behind `size` live points. */
@@ -14,9 +12,9 @@ export function slackFor(size: number): number {
 }
 
 /**
- * The capacity the columns should have once `size` live points are moved to their start, given
- * their current `capacity`: the same (a slide) while the room left is at least the slack, larger
- * when not, and smaller when a trim left more than four times the slack unused.
+ * The capacity the columns should have for `size` live rows, given their current `capacity`: the
+ * same while the room left is at least the slack, larger when not, and smaller when a trim left
+ * more than four times the slack unused.
  */
 export function capacityFor(size: number, capacity: number): number {
   const slack = slackFor(size);

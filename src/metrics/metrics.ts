@@ -306,13 +306,11 @@ export class Metrics {
     };
     let longestFamilyMs = 0;
     let longestFamily: string | null = null;
-    let first = true;
-    for (const metric of this.registry.getMetricsAsArray()) {
+    for (const [index, metric] of this.registry.getMetricsAsArray().entries()) {
       const started = performance.now();
       const family: unknown = metric; // the registry types its entries as prom-client's, ours among them
       // Families apart by a blank line, as prom-client's own registry.metrics() joins them.
-      if (!first) out.write('\n\n');
-      first = false;
+      if (index > 0) out.write('\n\n');
       if (family instanceof SubjectFamily) family.renderInto(out);
       else out.write(await this.registry.getSingleMetricAsString(metric.name));
       const took = performance.now() - started;

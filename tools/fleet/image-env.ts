@@ -6,8 +6,22 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-/** Variables of the image that tune Node.js and the C library rather than the daemon's config. */
-export const RUNTIME_TUNING_VARIABLES = ['NODE_OPTIONS', 'MALLOC_ARENA_MAX'] as const;
+/** Variables of the image, besides NODE_OPTIONS, that tune the runtime (here the C library's allocator) rather than the daemon. */
+const RUNTIME_TUNING_ENV = ['MALLOC_ARENA_MAX'] as const;
+
+/**
+ * NAME=VALUE pairs separated by white space, a value in double quotes when it holds spaces (as in
+ * a Dockerfile's ENV, or the benchmark's --daemon-env); `invalid` lists the words that are not pairs.
+ */
+export function parseAssignments(text: string): { env: Record<string, string>; invalid: string[] } {
+  const env: Record<string, string> = {};
+  const invalid: string[] = [];
+  for (const [word, key, quoted, bare] of text.matchAll(/([A-Za-z_]\w*)=(?:"([^"]*)"|(\S*))|\S+/g)) {
+    if (key === undefined) invalid.push(word);
+    else env[key] = quoted ?? bare!;
+  }
+  return { env, invalid };
+}
 
 /** The runtime (last) stage's ENV as key → value; quotes around a value are removed. */
 export function imageEnv(dockerfile: string): Record<string, string> {
@@ -18,9 +32,7 @@ export function imageEnv(dockerfile: string): Record<string, string> {
     .filter((l) => !l.trim().startsWith('#'))
     .join('\n')
     .replace(/\\\n/g, ' ');
-  for (const [, block] of joined.matchAll(/^ENV (.*)$/gm)) {
-    for (const [, key, quoted, bare] of block!.matchAll(/(\w+)=(?:"([^"]*)"|(\S+))/g)) env[key!] = quoted ?? bare!;
-  }
+  for (const [, block] of joined.matchAll(/^ENV (.*)$/gm)) Object.assign(env, parseAssignments(block!).env);
   return env;
 }
 
@@ -29,6 +41,6 @@ export function shippedRuntimeTuning(root: string): { nodeFlags: string; env: Re
   const file = path.join(root, 'Dockerfile');
   const env = fs.existsSync(file) ? imageEnv(fs.readFileSync(file, 'utf8')) : {};
   const tuning: Record<string, string> = {};
-  for (const key of RUNTIME_TUNING_VARIABLES) if (key !== 'NODE_OPTIONS' && env[key] !== undefined) tuning[key] = env[key]!;
+  for (const key of RUNTIME_TUNING_ENV) if (env[key] !== undefined) tuning[key] = env[key]!;
   return { nodeFlags: env.NODE_OPTIONS ?? '', env: tuning };
 }
