@@ -18,6 +18,9 @@ import { throttled } from '../log/throttle.js';
 import type { CheckpointOwner } from './database.js';
 import type { CheckpointResult, WorkerReply } from './checkpoint-worker.js';
 
+/** Heap limits of the checkpoint worker; past them it stops and checkpoints move back to the daemon's connection. */
+const WORKER_HEAP_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 };
+
 export class BackgroundCheckpointer {
   readonly #worker: Worker;
   #inFlight: Array<(result: CheckpointResult | null) => void> | null = null;
@@ -35,7 +38,12 @@ export class BackgroundCheckpointer {
     // The worker's source sits next to this module: .ts under tsx (tests), .js once built.
     const self = fileURLToPath(import.meta.url);
     this.#logFailure = throttled(log);
-    this.#worker = new Worker(path.join(path.dirname(self), `checkpoint-worker${path.extname(self)}`), { workerData: { file: path.resolve(file) } });
+    this.#worker = new Worker(path.join(path.dirname(self), `checkpoint-worker${path.extname(self)}`), {
+      workerData: { file: path.resolve(file) },
+      // It runs one pragma and allocates next to nothing: a small heap keeps its isolate from
+      // reserving what the daemon's own heap may (the young generation alone is 2 × 4 MB there).
+      resourceLimits: WORKER_HEAP_LIMITS,
+    });
     // Never what keeps the process alive: a daemon that fails to start still exits.
     this.#worker.unref();
     this.#worker.on('message', (reply: WorkerReply) => this.#settle(reply));
