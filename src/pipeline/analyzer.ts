@@ -18,6 +18,7 @@ import { nodeKey } from '../config/keys.js';
 import { WriteHistory } from '../analysis/write-history.js';
 import { calibration } from '../analysis/forecast.js';
 import { rejoinMethod } from '../analysis/rejoin.js';
+import { inSlices, yieldToLoop } from '../loop/slices.js';
 
 export { toPoint };
 
@@ -175,29 +176,14 @@ export class Analyzer {
    * analysis never holds up HTTP requests for longer than a slice.
    */
   async onCycleAsync(result: CycleResult, sliceMs = 10): Promise<CycleAnalysis> {
-    let sliceStart = performance.now();
+    const started = performance.now();
     const cycle = this.ingest(result);
     const longest = cycle.out.longestBlockMs;
-    for (const cluster of this.config.clusters) {
-      this.analyzeCluster(cluster, cycle);
-      const held = performance.now() - sliceStart;
-      if (held >= sliceMs) {
-        longest.clusters = Math.max(longest.clusters, held);
-        await yieldToLoop();
-        sliceStart = performance.now();
-      }
-    }
-    longest.clusters = Math.max(longest.clusters, performance.now() - sliceStart);
-    // A backtest is 120 forecasts: it too runs in slices.
+    longest.clusters = Math.max(longest.clusters, await inSlices(this.config.clusters, sliceMs, (cluster) => this.analyzeCluster(cluster, cycle), started));
+    // A backtest is 120 forecasts, a step each: it too runs in slices.
     for (const { steps } of cycle.backtests) {
-      let done = false;
-      while (!done) {
-        await yieldToLoop();
-        const started = performance.now();
-        do done = steps.next().done === true;
-        while (!done && performance.now() - started < sliceMs);
-        longest.backtest = Math.max(longest.backtest, performance.now() - started);
-      }
+      await yieldToLoop();
+      longest.backtest = Math.max(longest.backtest, await inSlices(steps, sliceMs, () => undefined));
     }
     return cycle.out;
   }
@@ -352,11 +338,6 @@ export class Analyzer {
       timeline.thinBefore(now - FULL_RESOLUTION_MS);
     }
   }
-}
-
-/** Lets the event loop serve what waits (HTTP requests) before the next slice of work. */
-export function yieldToLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function settingsView(s: NodeSettings): NodeSettingsView {

@@ -13,6 +13,7 @@ import { loadRules, type Rule } from './rule-file.js';
 import { renderTemplate } from './template.js';
 import { clusterValues, nodeValues, type NodeContext } from './variables.js';
 import { step, type AlertState } from './lifecycle.js';
+import { inSlices, yieldToLoop } from '../loop/slices.js';
 import { payloadFor, sinkDefinition } from '../sinks/registry.js';
 import type { AlertView } from '../sinks/view.js';
 
@@ -139,21 +140,14 @@ export class RuleEngine {
   ): Promise<{ longestSliceMs: number }> {
     this.evaluation++;
     const rules = this.rules; // a reload (SIGHUP) in between takes effect next cycle
-    let longestSliceMs = 0;
-    let sliceStart = performance.now();
-    for (const a of analyses) {
-      this.evaluateCluster(rules, a, contextOf, now);
-      const held = performance.now() - sliceStart;
-      if (held >= sliceMs) {
-        longestSliceMs = Math.max(longestSliceMs, held);
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        sliceStart = performance.now();
-      }
-    }
+    const longestSliceMs = await inSlices(analyses, sliceMs, (a) => this.evaluateCluster(rules, a, contextOf, now));
+    // The alerts' bookkeeping is a slice of its own.
+    await yieldToLoop();
+    const endingStarted = performance.now();
     this.resolveUnseen(rules, analyses, now);
     this.forgetUnseenSeries();
     this.persist(now);
-    return { longestSliceMs: Math.max(longestSliceMs, performance.now() - sliceStart) };
+    return { longestSliceMs: Math.max(longestSliceMs, performance.now() - endingStarted) };
   }
 
   /** Every rule over one cluster and its nodes; each node's values are computed once for all rules. */

@@ -10,7 +10,7 @@ import path from 'node:path';
 const SRC = path.join(import.meta.dirname, '..', '..', 'src');
 
 /** The stages in pipeline order; `daemon` is src/*.ts (the composition root and the version). */
-const ORDER = ['units', 'log', 'sinks', 'config', 'sampler', 'analysis', 'store', 'rules', 'alerts', 'metrics', 'pipeline', 'http', 'daemon', 'cli'] as const;
+const ORDER = ['units', 'log', 'loop', 'sinks', 'config', 'sampler', 'analysis', 'store', 'rules', 'alerts', 'metrics', 'pipeline', 'http', 'daemon', 'cli'] as const;
 /** Stages with the same rank may import each other's modules: none today. */
 const rank = (stage: string): number => ORDER.indexOf(stage as (typeof ORDER)[number]);
 
