@@ -22,6 +22,7 @@ import type { CycleResult } from '../sampler/sampler.js';
 import type { Config } from '../config/load.js';
 import { FAILURE_REASONS } from '../sampler/failure.js';
 import { HISTORY_DROP_KINDS } from '../analysis/window.js';
+import { SubjectRows } from './subject-rows.js';
 
 /** Store error codes exported at 0 from the start, so that increase() sees the first one. */
 const KNOWN_STORE_ERRORS = ['SQLITE_BUSY', 'SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_IOERR', 'SQLITE_CORRUPT'];
@@ -414,14 +415,18 @@ interface OwnLabel {
 
 /** What every family kept here has: a row of numbers per subject, and its HELP and TYPE lines. */
 abstract class SubjectFamily {
-  protected readonly rows = new Map<Subject, Float64Array>();
+  protected readonly rows: SubjectRows<Subject>;
   protected readonly header: string;
 
   constructor(
     readonly name: string,
     readonly help: string,
     readonly type: 'gauge' | 'counter' | 'histogram',
+    /** Numbers in a subject's row, and what a new row holds. */
+    width: number,
+    initial: number,
   ) {
+    this.rows = new SubjectRows(width, initial);
     this.header = `# HELP ${escapeText(name)} ${escapeText(help)}\n# TYPE ${escapeText(name)} ${type}`;
   }
 
@@ -455,7 +460,7 @@ class SeriesFamily extends SubjectFamily {
     type: 'gauge' | 'counter',
     private readonly own: OwnLabel | null = null,
   ) {
-    super(name, help, type);
+    super(name, help, type, own ? own.values.length : 1, Number.NaN);
     this.slotTexts = own ? own.values.map((v) => `,${own.name}="${escapeLabelValue(v)}"`) : [''];
   }
 
@@ -467,29 +472,32 @@ class SeriesFamily extends SubjectFamily {
   }
 
   set(subject: Subject, slot: number, value: number): void {
-    this.row(subject)[slot] = value;
+    const offset = this.rows.offsetOf(subject);
+    this.rows.array[offset + slot] = value;
   }
 
   /** Sets a finite value, or removes the series for anything else (an unknown figure is absent, not NaN). */
   setOrRemove(subject: Subject, slot: number, value: number | null | undefined): void {
-    if (typeof value === 'number' && Number.isFinite(value)) this.row(subject)[slot] = value;
+    if (typeof value === 'number' && Number.isFinite(value)) this.set(subject, slot, value);
     else {
-      const row = this.rows.get(subject);
-      if (row) row[slot] = Number.NaN;
+      const offset = this.rows.find(subject);
+      if (offset >= 0) this.rows.array[offset + slot] = Number.NaN;
     }
   }
 
   /** Adds to a counter (a delta of 0 makes the series exist at 0). */
   inc(subject: Subject, slot: number, delta: number): void {
-    const row = this.row(subject);
-    row[slot] = (Number.isNaN(row[slot]!) ? 0 : row[slot]!) + delta;
+    const offset = this.rows.offsetOf(subject);
+    const values = this.rows.array;
+    values[offset + slot] = (Number.isNaN(values[offset + slot]!) ? 0 : values[offset + slot]!) + delta;
   }
 
   renderInto(out: TextBuffer): void {
     out.write(this.header);
-    this.rows.forEach((row, subject) => {
-      for (let slot = 0; slot < row.length; slot++) {
-        const value = row[slot]!;
+    const values = this.rows.array;
+    this.rows.forEach((offset, subject) => {
+      for (let slot = 0; slot < this.slotTexts.length; slot++) {
+        const value = values[offset + slot]!;
         if (Number.isNaN(value)) continue;
         out.write('\n');
         out.write(this.name);
@@ -504,18 +512,14 @@ class SeriesFamily extends SubjectFamily {
 
   get(): FamilySnapshot {
     const values: FamilySnapshot['values'] = [];
-    this.rows.forEach((row, subject) => {
-      row.forEach((value, slot) => {
+    const row = this.rows.array;
+    this.rows.forEach((offset, subject) => {
+      for (let slot = 0; slot < this.slotTexts.length; slot++) {
+        const value = row[offset + slot]!;
         if (!Number.isNaN(value)) values.push({ labels: this.own ? { ...subject.labels, [this.own.name]: this.own.values[slot]! } : { ...subject.labels }, value });
-      });
+      }
     });
     return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' };
-  }
-
-  private row(subject: Subject): Float64Array {
-    let row = this.rows.get(subject);
-    if (!row) this.rows.set(subject, (row = new Float64Array(this.slotTexts.length).fill(Number.NaN)));
-    return row;
   }
 }
 
@@ -532,29 +536,30 @@ class HistogramFamily extends SubjectFamily {
     help: string,
     private readonly buckets: readonly number[],
   ) {
-    super(name, help, 'histogram');
+    super(name, help, 'histogram', buckets.length + 2, 0);
     this.bucketTexts = [...buckets.map((b) => `\n${name}_bucket{le="${b}",`), `\n${name}_bucket{le="+Inf",`];
   }
 
   observe(subject: Subject, value: number): void {
     if (!Number.isFinite(value)) throw new TypeError(`${this.name}: not a finite value: ${value}`);
     const n = this.buckets.length;
-    let row = this.rows.get(subject);
-    if (!row) this.rows.set(subject, (row = new Float64Array(n + 2)));
+    const offset = this.rows.offsetOf(subject);
+    const row = this.rows.array;
     let bucket = 0;
     while (bucket < n && !(value <= this.buckets[bucket]!)) bucket++;
-    if (bucket < n) row[bucket]!++;
-    row[n]! += value;
-    row[n + 1]!++;
+    if (bucket < n) row[offset + bucket]!++;
+    row[offset + n]! += value;
+    row[offset + n + 1]!++;
   }
 
   renderInto(out: TextBuffer): void {
     out.write(this.header);
     const n = this.buckets.length;
-    this.rows.forEach((row, subject) => {
+    const row = this.rows.array;
+    this.rows.forEach((offset, subject) => {
       let cumulative = 0;
       for (let i = 0; i <= n; i++) {
-        cumulative = i < n ? cumulative + row[i]! : row[n + 1]!;
+        cumulative = i < n ? cumulative + row[offset + i]! : row[offset + n + 1]!;
         out.write(this.bucketTexts[i]!);
         out.write(subject.text);
         out.write('} ');
@@ -567,7 +572,7 @@ class HistogramFamily extends SubjectFamily {
         out.write(i === 0 ? '_sum{' : '_count{');
         out.write(subject.text);
         out.write('} ');
-        out.write(formatValue(row[n + i]!));
+        out.write(formatValue(row[offset + n + i]!));
       }
     });
   }
@@ -575,15 +580,16 @@ class HistogramFamily extends SubjectFamily {
   get(): FamilySnapshot {
     const values: FamilySnapshot['values'] = [];
     const n = this.buckets.length;
-    this.rows.forEach((row, subject) => {
+    const row = this.rows.array;
+    this.rows.forEach((offset, subject) => {
       let cumulative = 0;
       for (let i = 0; i < n; i++) {
-        cumulative += row[i]!;
+        cumulative += row[offset + i]!;
         values.push({ labels: { le: this.buckets[i]!, ...subject.labels }, value: cumulative, metricName: `${this.name}_bucket` });
       }
-      values.push({ labels: { le: '+Inf', ...subject.labels }, value: row[n + 1]!, metricName: `${this.name}_bucket` });
-      values.push({ labels: { ...subject.labels }, value: row[n]!, metricName: `${this.name}_sum` });
-      values.push({ labels: { ...subject.labels }, value: row[n + 1]!, metricName: `${this.name}_count` });
+      values.push({ labels: { le: '+Inf', ...subject.labels }, value: row[offset + n + 1]!, metricName: `${this.name}_bucket` });
+      values.push({ labels: { ...subject.labels }, value: row[offset + n]!, metricName: `${this.name}_sum` });
+      values.push({ labels: { ...subject.labels }, value: row[offset + n + 1]!, metricName: `${this.name}_count` });
     });
     return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' };
   }
