@@ -27,17 +27,17 @@ interface Bucket {
 }
 
 /**
- * Columns of the closed buckets, oldest first, 14 bytes a bucket: the minute number as a 16-bit
- * offset (sliding-columns.ts); a bucket's seconds, bytes and write-sets as Float32, exact to seven
- * digits, which is what a rate over them can mean. The running sums over them are kept in doubles.
+ * Columns of the closed buckets, oldest first, 12 bytes a bucket (sliding-columns.ts): a bucket's
+ * seconds, bytes and write-sets as Float32, exact to seven digits, which is what a rate over them
+ * can mean. The running sums over them are kept in doubles. Their minutes are kept as runs.
  */
-const MINUTE = 0;
-const SECONDS = 1;
-const BYTES = 2;
-const WRITE_SETS = 3;
+const SECONDS = 0;
+const BYTES = 1;
+const WRITE_SETS = 2;
 
 export class MinuteRates {
-  private readonly closed = new SlidingColumns(['packed16', 'float32', 'float32', 'float32']);
+  private readonly closed = new SlidingColumns(['float32', 'float32', 'float32']);
+  private readonly closedMinutes = new MinuteRuns();
   private open: Bucket | null = null;
   private sumSeconds = 0;
   private sumBytes = 0;
@@ -109,17 +109,18 @@ export class MinuteRates {
 
   /** Bytes of memory held. */
   get byteSize(): number {
-    return this.closed.byteSize;
+    return this.closed.byteSize + this.closedMinutes.byteSize;
   }
 
   private minuteAt(i: number): number {
-    return this.closed.get(MINUTE, i) * MINUTE_MS;
+    return this.closedMinutes.at(i) * MINUTE_MS;
   }
 
   private close(): void {
     const b = this.open!;
     this.open = null;
-    this.closed.push(b.minute / MINUTE_MS, b.seconds, b.bytes, b.writeSets);
+    this.closed.push(b.seconds, b.bytes, b.writeSets);
+    this.closedMinutes.push(b.minute / MINUTE_MS);
     // The sums take the bucket as stored (rounded to Float32), as they give it back on expiry.
     const last = this.closed.length - 1;
     this.sumSeconds += this.closed.get(SECONDS, last);
@@ -140,6 +141,7 @@ export class MinuteRates {
     }
     if (drop === 0) return;
     this.closed.dropFront(drop);
+    this.closedMinutes.dropFront(drop);
     this.ranked = null;
     // Running sums drift by rounding; when nothing is left they are exactly zero again.
     if (this.closed.length === 0) this.sumSeconds = this.sumBytes = this.sumWriteSets = 0;
@@ -155,6 +157,53 @@ export class MinuteRates {
       if (seconds >= MIN_BUCKET_SECONDS) scratch[k++] = this.closed.get(BYTES, i) / seconds;
     }
     return scratch.subarray(0, k).sort();
+  }
+}
+
+/**
+ * The minute numbers of the closed buckets, oldest first, as runs of consecutive minutes: a node
+ * sampled without a break has one run over the whole horizon; a gap or a new epoch starts another.
+ */
+class MinuteRuns {
+  private readonly firsts: number[] = [];
+  private readonly lengths: number[] = [];
+
+  get byteSize(): number {
+    return this.firsts.length * 16;
+  }
+
+  push(minute: number): void {
+    const last = this.firsts.length - 1;
+    if (last >= 0 && this.firsts[last]! + this.lengths[last]! === minute) this.lengths[last]!++;
+    else {
+      this.firsts.push(minute);
+      this.lengths.push(1);
+    }
+  }
+
+  /** The minute of bucket i (0 the oldest); O(runs before it). */
+  at(i: number): number {
+    let rest = i;
+    for (let r = 0; r < this.firsts.length; r++) {
+      if (rest < this.lengths[r]!) return this.firsts[r]! + rest;
+      rest -= this.lengths[r]!;
+    }
+    throw new RangeError(`no bucket ${i}`);
+  }
+
+  dropFront(n: number): void {
+    let rest = n;
+    while (rest > 0 && this.firsts.length > 0) {
+      if (this.lengths[0]! <= rest) {
+        rest -= this.lengths[0]!;
+        this.firsts.shift();
+        this.lengths.shift();
+      } else {
+        this.firsts[0]! += rest;
+        this.lengths[0]! -= rest;
+        rest = 0;
+      }
+    }
   }
 }
 

@@ -5,15 +5,15 @@
  * node's points, a cluster's timeline and write history, and a node's per-minute rates are all
  * such tables.
  *
- * Most of what they hold are integers that move slowly: times in ms, seqnos, byte counters,
- * minute numbers. A `packed` column keeps them as offsets from a base in 32 bits (or 16), exact,
- * and moves the base when a value falls outside the range; only when the live values themselves
- * span more than the range (or one is not an integer) does the column widen to doubles for good.
+ * Most of what they hold are integers that move slowly: times in ms, seqnos, byte counters. A
+ * `packed32` column keeps them as offsets from a base in 32 bits, exact, and moves the base when
+ * a value falls outside the range; only when the live values themselves span more than the range
+ * (or one is not an integer) does the column widen to doubles for good.
  * Pure: no I/O.
  */
 import { capacityFor } from './capacity.js';
 
-export type ColumnKind = 'packed32' | 'packed16' | 'float32' | 'int32' | 'uint8';
+export type ColumnKind = 'packed32' | 'float32' | 'int32' | 'uint8';
 
 /** Where a table's live rows are: row i (0 the oldest) in slot `slotOf(i)`. */
 interface Rows {
@@ -57,19 +57,15 @@ class PlainColumn implements Column {
 
 /** Integers as offsets from a base (NaN allowed: a marker); doubles once they no longer fit. */
 class PackedColumn implements Column {
-  private ints: Int16Array | Int32Array | null;
+  private ints: Int32Array | null;
   private doubles: Float64Array | null = null;
   private base = 0;
-  private readonly limit: number;
-  private readonly nanMark: number;
+  private readonly limit = 0x7fffffff;
+  /** The one 32-bit integer an offset never takes: NaN. */
+  private readonly nanMark = -0x80000000;
 
-  constructor(
-    capacity: number,
-    private readonly bits: 16 | 32,
-  ) {
-    this.ints = this.makeInts(capacity);
-    this.limit = bits === 16 ? 0x7fff : 0x7fffffff;
-    this.nanMark = -this.limit - 1;
+  constructor(capacity: number) {
+    this.ints = new Int32Array(capacity);
   }
 
   get bytesPerRow(): number {
@@ -107,7 +103,7 @@ class PackedColumn implements Column {
   }
 
   relocate(capacity: number, rows: Rows): void {
-    if (this.ints) this.ints = moveRows(this.ints, capacity, rows, (n) => this.makeInts(n));
+    if (this.ints) this.ints = moveRows(this.ints, capacity, rows, (n) => new Int32Array(n));
     else this.doubles = moveRows(this.doubles!, capacity, rows, (n) => new Float64Array(n));
   }
 
@@ -141,14 +137,10 @@ class PackedColumn implements Column {
     }
     this.base = base;
   }
-
-  private makeInts(n: number): Int16Array | Int32Array {
-    return this.bits === 16 ? new Int16Array(n) : new Int32Array(n);
-  }
 }
 
 /** The live rows of `col`, in order, at the start of a column of `capacity` (a new one). */
-function moveRows<T extends PlainArray | Int16Array | Float64Array>(col: T, capacity: number, rows: Rows, make: (n: number) => T): T {
+function moveRows<T extends PlainArray | Float64Array>(col: T, capacity: number, rows: Rows, make: (n: number) => T): T {
   const next = make(capacity);
   if (rows.length === 0) return next;
   const first = rows.slotOf(0);
@@ -166,9 +158,7 @@ function moveRows<T extends PlainArray | Int16Array | Float64Array>(col: T, capa
 function makeColumn(kind: ColumnKind, capacity: number): Column {
   switch (kind) {
     case 'packed32':
-      return new PackedColumn(capacity, 32);
-    case 'packed16':
-      return new PackedColumn(capacity, 16);
+      return new PackedColumn(capacity);
     case 'float32':
       return new PlainColumn(new Float32Array(capacity), (n) => new Float32Array(n));
     case 'int32':

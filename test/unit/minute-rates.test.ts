@@ -54,5 +54,42 @@ test('three days through a one-hour horizon: every hour the same figures as from
     for (const q of ['p50', 'p95', 'p99', 'peak'] as const)
       assert.ok(Math.abs(got[q] - expected[q]) <= 1e-6 * expected[q], `${q} at ${new Date(now).toISOString()}: ${got[q]} against ${expected[q]}`);
   }
-  assert.equal(rates.byteSize, reserved, 'the ring grew past what one horizon needs');
+  // The columns never grew; the minutes are one run (the load never stopped being sampled).
+  assert.equal(rates.byteSize, reserved + 16, 'the ring grew past what one horizon needs');
+});
+
+test('gaps in sampling and new epochs: the buckets that leave the horizon are the right ones', () => {
+  const horizonMs = 3600_000;
+  const rates = new MinuteRates(horizonMs);
+  const buckets: Array<{ minute: number; epoch: number; seconds: number; bytes: number; writeSets: number }> = [];
+  const start = Date.UTC(2026, 10, 2);
+  let checked = 0;
+  for (let t = start + 10_000; t <= start + 8 * 3600_000; t += 10_000) {
+    const sinceStart = t - start;
+    // Unreachable for 25 minutes of every second hour; a counter reset (new epoch) every 3 h 10 min.
+    if (sinceStart % (2 * 3600_000) >= 3600_000 && sinceStart % (2 * 3600_000) < 3600_000 + 25 * MINUTE) continue;
+    const epoch = 1 + Math.floor(sinceStart / (190 * MINUTE));
+    const d = { seconds: 10, bytes: 1000 + (Math.floor(sinceStart / MINUTE) % 37) * 100, writeSets: 3 };
+    rates.add(t, epoch, d);
+    const minute = Math.floor(t / MINUTE) * MINUTE;
+    const last = buckets.at(-1);
+    if (last && last.minute === minute && last.epoch === epoch) {
+      last.seconds += d.seconds;
+      last.bytes += d.bytes;
+      last.writeSets += d.writeSets;
+    } else buckets.push({ minute, epoch, ...d });
+    if (sinceStart % (7 * MINUTE) !== 0) continue;
+    const stored = buckets.map((b) => ({ ...b, seconds: Math.fround(b.seconds), bytes: Math.fround(b.bytes), writeSets: Math.fround(b.writeSets) }));
+    stored[stored.length - 1] = buckets.at(-1)!;
+    const expectedRate = rateOf(stored.filter((b) => b.minute > t - horizonMs - MINUTE))!;
+    const gotRate = rates.long(t)!;
+    assert.ok(Math.abs(gotRate.bytesPerSecond - expectedRate.bytesPerSecond) <= 1e-6 * expectedRate.bytesPerSecond, `rate at ${new Date(t).toISOString()}`);
+    assert.equal(gotRate.coveredSeconds, expectedRate.coveredSeconds, `covered seconds at ${new Date(t).toISOString()}`);
+    const expected = minuteRateDistribution(stored.filter((b) => b.minute >= t - horizonMs - MINUTE))!;
+    const got = rates.distribution(t)!;
+    assert.equal(got.minutes, expected.minutes, `minutes at ${new Date(t).toISOString()}`);
+    for (const q of ['p50', 'p95', 'p99', 'peak'] as const) assert.ok(Math.abs(got[q] - expected[q]) <= 1e-6 * expected[q], `${q} at ${new Date(t).toISOString()}`);
+    checked++;
+  }
+  assert.ok(checked > 50, `${checked} times checked`);
 });

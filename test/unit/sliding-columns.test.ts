@@ -44,22 +44,22 @@ test('thinning across the end of the ring keeps the chosen rows in order', () =>
 });
 
 test('packed values that outgrow their offsets move the base, and widen to doubles only when the live ones cannot fit', () => {
-  const table = new SlidingColumns(['packed16'], 16);
-  // Minute numbers a day apart: each push leaves the 16-bit range of the last base, the live ones fit.
-  const day = 1440;
+  const table = new SlidingColumns(['packed32'], 16);
+  // Byte counters 1.5 GB apart: every other push leaves the 32-bit range of the last base; the live ones fit.
+  const step = 1_500_000_000;
   for (let k = 0; k < 200; k++) {
-    table.push(29_900_000 + k * day);
-    if (table.length > 4) table.dropFront(1);
+    table.push(9_000_000_000_000 + k * step);
+    if (table.length > 2) table.dropFront(1);
   }
-  assert.equal(table.byteSize, 16 * 2, 'still 16 bits a row');
+  assert.equal(table.byteSize, 16 * 4, 'still 32 bits a row');
   assert.deepEqual(
     rowsOf(table, 1).flat(),
-    [196, 197, 198, 199].map((k) => 29_900_000 + k * day),
+    [198, 199].map((k) => 9_000_000_000_000 + k * step),
   );
-  // A live span wider than 16 bits can say: doubles, with every value kept.
-  table.push(29_900_000 + 250 * day * 50);
+  // A live span wider than 32 bits can say: doubles, with every value kept.
+  table.push(9_000_000_000_000 + 202 * step);
   assert.equal(table.byteSize, 16 * 8);
-  assert.deepEqual(rowsOf(table, 1).flat(), [...[196, 197, 198, 199].map((k) => 29_900_000 + k * day), 29_900_000 + 250 * day * 50]);
+  assert.deepEqual(rowsOf(table, 1).flat(), [...[198, 199].map((k) => 9_000_000_000_000 + k * step), 9_000_000_000_000 + 202 * step]);
 });
 
 test('packed columns keep NaN, negative steps and overwrites; a fraction widens them', () => {
