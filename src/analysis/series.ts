@@ -4,7 +4,7 @@
  * compact columnar history (`ColumnSeries`). Pure: no I/O.
  */
 import type { TimelinePoint } from './timeline.js';
-import { SlidingColumns } from './sliding-columns.js';
+import { SlidingColumns, type ColumnReader } from './sliding-columns.js';
 
 export interface SeriesPoint extends TimelinePoint {
   /** wsrep_local_cached_downto; null when the gcache is empty. */
@@ -92,6 +92,8 @@ const SYNCED = 5;
  */
 export class ColumnSeries implements PointSeries {
   private readonly rows: SlidingColumns;
+  private readonly times: ColumnReader;
+  private readonly seqnos: ColumnReader;
   private epochFirstDownto: number | null = null;
   private wrapped = false;
 
@@ -104,6 +106,8 @@ export class ColumnSeries implements PointSeries {
     private readonly timelineOnly = false,
   ) {
     this.rows = new SlidingColumns(timelineOnly ? ['packed32', 'packed32'] : ['packed32', 'packed32', 'packed32', 'packed32', 'int32', 'uint8'], initialCapacity);
+    this.times = this.rows.column(T);
+    this.seqnos = this.rows.column(SEQNO);
   }
 
   get length(): number {
@@ -120,10 +124,10 @@ export class ColumnSeries implements PointSeries {
   }
 
   t(i: number): number {
-    return this.rows.get(T, i);
+    return this.times.get(this.rows.slotOf(i));
   }
   seqno(i: number): number {
-    return this.rows.get(SEQNO, i);
+    return this.seqnos.get(this.rows.slotOf(i));
   }
   bytes(i: number): number {
     return this.timelineOnly ? 0 : this.rows.get(BYTES, i);

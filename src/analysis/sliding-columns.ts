@@ -21,9 +21,13 @@ interface Rows {
   slotOf(i: number): number;
 }
 
-interface Column {
-  readonly bytesPerRow: number;
+/** One column's values by slot (see `SlidingColumns.slotOf`). */
+export interface ColumnReader {
   get(j: number): number;
+}
+
+interface Column extends ColumnReader {
+  readonly bytesPerRow: number;
   /** Stores v in slot j, which holds a live row of `rows` or the next one. */
   set(j: number, v: number, rows: Rows): void;
   copy(from: number, to: number): void;
@@ -198,6 +202,14 @@ export class SlidingColumns implements Rows {
   /** Column c of row i (0 is the oldest live row). */
   get(c: number, i: number): number {
     return this.columns[c]!.get(this.slotOf(i));
+  }
+
+  /**
+   * Column c, to read by slot: for the hot readers (binary searches), a call site that sees one
+   * kind of column only, which `get` shared by every table and column kind is not.
+   */
+  column(c: number): ColumnReader {
+    return this.columns[c]!;
   }
 
   /** Overwrites column c of live row i. */

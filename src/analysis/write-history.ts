@@ -83,6 +83,8 @@ const DAY_MS = 86400_000;
  */
 export class WriteHistory implements ByteSeries {
   private readonly rows = new SlidingColumns(['packed32', 'packed32']);
+  private readonly times = this.rows.column(0);
+  private readonly cums = this.rows.column(1);
   private lastThinned = 0;
 
   constructor(
@@ -96,10 +98,10 @@ export class WriteHistory implements ByteSeries {
     return this.rows.length;
   }
   t(i: number): number {
-    return this.rows.get(0, i);
+    return this.times.get(this.rows.slotOf(i));
   }
   cum(i: number): number {
-    return this.rows.get(1, i);
+    return this.cums.get(this.rows.slotOf(i));
   }
   /** Bytes of memory the columns take. */
   get byteSize(): number {
