@@ -2,18 +2,19 @@
  * A node's write rates kept up to date one sample at a time, so that a cycle's cost does not
  * depend on how much history there is:
  * - per-minute buckets (minute, epoch) over the long horizon, with running sums for the long rate;
- *   the quantiles of the bucket rates are taken again only when a bucket closes or expires (once
- *   a minute), and a cycle adds the open bucket's rate to them without sorting anything;
+ *   the bucket rates are sorted again only when a bucket that counts closes (once a minute; the
+ *   expiry that follows is foreseen by that sort), and a cycle adds the open bucket's rate to
+ *   their quantiles without sorting anything;
  * - per-day totals for the trend, whose daily rates are recomputed when a day closes.
  * The buckets are the same as the store's per-minute rollups, so the figures equal those that
  * `rateOf` and `minuteRateDistribution` compute from the rollups. Pure: no I/O.
  */
+import { quantileSorted } from 'simple-statistics';
 import type { Delta, Rate, RateDistribution } from './rates.js';
 import { SlidingColumns } from './sliding-columns.js';
 import { dailyRates, type DailyRate } from './trend.js';
+import { DAY_MS, MINUTE_MS } from '../units/time.js';
 
-const MINUTE_MS = 60_000;
-const DAY_MS = 86400_000;
 /** Minutes with less data than this give noisy rates and stay out of the quantiles (as in minuteRateDistribution). */
 const MIN_BUCKET_SECONDS = 30;
 const QUANTILES = { p50: 0.5, p95: 0.95, p99: 0.99 } as const;
@@ -37,13 +38,26 @@ const WRITE_SETS = 2;
 
 export class MinuteRates {
   private readonly closed = new SlidingColumns(['float32', 'float32', 'float32']);
+  private readonly closedSeconds = this.closed.column(SECONDS);
+  private readonly closedBytes = this.closed.column(BYTES);
+  private readonly closedWriteSets = this.closed.column(WRITE_SETS);
   private readonly closedMinutes = new MinuteRuns();
   private open: Bucket | null = null;
   private sumSeconds = 0;
   private sumBytes = 0;
   private sumWriteSets = 0;
-  /** The closed buckets' rates that the quantiles read; null when a bucket closed or expired since. */
+  /**
+   * The order statistics of the closed buckets' rates that the quantiles read: null when the
+   * rates changed since, to be taken again (one sort) at the next read, whatever the changes were.
+   */
   private ranked: RankedRates | null = null;
+  /**
+   * Those of the same rates less the oldest one, taken with them: the bucket that expires next.
+   * A bucket closes when a sample of the next minute comes in, the oldest expires when a cycle's
+   * clock passes the minute, and the two fall in different cycles often enough (always when the
+   * clocks keep to whole seconds, as in a replay); this spares the expiry a second sort.
+   */
+  private afterExpiry: { rate: number; ranked: RankedRates } | null = null;
 
   constructor(private readonly horizonMs: number) {}
 
@@ -79,9 +93,9 @@ export class MinuteRates {
     let writeSets = this.sumWriteSets;
     // The oldest kept bucket may sit exactly on the boundary that the distribution keeps and the rate does not.
     if (this.closed.length > 0 && this.minuteAt(0) <= from) {
-      seconds -= this.closed.get(SECONDS, 0);
-      bytes -= this.closed.get(BYTES, 0);
-      writeSets -= this.closed.get(WRITE_SETS, 0);
+      seconds -= this.closedSeconds.at(0);
+      bytes -= this.closedBytes.at(0);
+      writeSets -= this.closedWriteSets.at(0);
     }
     if (this.open && this.open.minute > from) {
       seconds += this.open.seconds;
@@ -98,7 +112,7 @@ export class MinuteRates {
     const extraRate = this.open && this.open.seconds >= MIN_BUCKET_SECONDS && this.open.minute >= now - this.horizonMs - MINUTE_MS ? rateOfBucket(this.open) : null;
     // Rounded like the closed buckets' rates.
     const extra = extraRate === null ? null : Math.fround(extraRate);
-    this.ranked ??= RankedRates.of(this.closedRates());
+    this.ranked ??= this.rank();
     return this.ranked.distribution(extra);
   }
 
@@ -123,40 +137,66 @@ export class MinuteRates {
     this.closedMinutes.push(b.minute / MINUTE_MS);
     // The sums take the bucket as stored (rounded to Float32), as they give it back on expiry.
     const last = this.closed.length - 1;
-    this.sumSeconds += this.closed.get(SECONDS, last);
-    this.sumBytes += this.closed.get(BYTES, last);
-    this.sumWriteSets += this.closed.get(WRITE_SETS, last);
-    this.ranked = null;
+    this.sumSeconds += this.closedSeconds.at(last);
+    this.sumBytes += this.closedBytes.at(last);
+    this.sumWriteSets += this.closedWriteSets.at(last);
+    if (this.countedRate(last) !== null) this.ranked = this.afterExpiry = null;
   }
 
   /** Drops the closed buckets older than the distribution's reach (minute < now - horizon - 1 min). */
   private expire(now: number): void {
     const keepFrom = now - this.horizonMs - MINUTE_MS;
     let drop = 0;
+    let counted = 0;
+    let rate = Number.NaN;
     while (drop < this.closed.length && this.minuteAt(drop) < keepFrom) {
-      this.sumSeconds -= this.closed.get(SECONDS, drop);
-      this.sumBytes -= this.closed.get(BYTES, drop);
-      this.sumWriteSets -= this.closed.get(WRITE_SETS, drop);
+      this.sumSeconds -= this.closedSeconds.at(drop);
+      this.sumBytes -= this.closedBytes.at(drop);
+      this.sumWriteSets -= this.closedWriteSets.at(drop);
+      const r = this.countedRate(drop);
+      if (r !== null) {
+        counted++;
+        rate = r;
+      }
       drop++;
     }
     if (drop === 0) return;
     this.closed.dropFront(drop);
     this.closedMinutes.dropFront(drop);
-    this.ranked = null;
+    if (counted > 0) {
+      // Only the oldest rate went, as the last sort foresaw: its order statistics without it are ready.
+      const foreseen = counted === 1 && this.afterExpiry !== null && Object.is(this.afterExpiry.rate, rate);
+      this.ranked = foreseen ? this.afterExpiry!.ranked : null;
+      this.afterExpiry = null;
+    }
     // Running sums drift by rounding; when nothing is left they are exactly zero again.
     if (this.closed.length === 0) this.sumSeconds = this.sumBytes = this.sumWriteSets = 0;
   }
 
-  /** The rates of the closed buckets that count for the quantiles, sorted, in a buffer shared by all nodes. */
-  private closedRates(): Float32Array {
+  /**
+   * Sorts the rates of the closed buckets that count for the quantiles (in a buffer shared by all
+   * nodes) and returns their order statistics; keeps those without the oldest rate for its expiry.
+   */
+  private rank(): RankedRates {
     const n = this.closed.length;
     if (scratch.length < n) scratch = new Float32Array(Math.ceil(n * 1.25));
     let k = 0;
     for (let i = 0; i < n; i++) {
-      const seconds = this.closed.get(SECONDS, i);
-      if (seconds >= MIN_BUCKET_SECONDS) scratch[k++] = this.closed.get(BYTES, i) / seconds;
+      const rate = this.countedRate(i);
+      if (rate !== null) scratch[k++] = rate;
     }
-    return scratch.subarray(0, k).sort();
+    const sorted = scratch.subarray(0, k);
+    const oldest = sorted[0];
+    sorted.sort();
+    const ranked = RankedRates.of(sorted);
+    this.afterExpiry = oldest === undefined ? null : { rate: oldest, ranked: RankedRates.of(withoutOne(sorted, oldest)) };
+    return ranked;
+  }
+
+  /** The rate of closed bucket i as the quantiles take it (rounded to Float32), or null when the bucket is too short to count. */
+  private countedRate(i: number): number | null {
+    const seconds = this.closedSeconds.at(i);
+    return seconds >= MIN_BUCKET_SECONDS ? Math.fround(this.closedBytes.at(i) / seconds) : null;
   }
 }
 
@@ -210,6 +250,17 @@ class MinuteRuns {
 /** Work space for sorting one node's bucket rates (a day is 6 kB); the analysis runs one node at a time. */
 let scratch = new Float32Array(0);
 
+/** `sorted` (which it reuses) less one value equal to v (the same bits: +0 and -0 differ), still sorted. */
+function withoutOne(sorted: Float32Array, v: number): Float32Array {
+  const k = sorted.findIndex((x) => Object.is(x, v));
+  if (k < 0) throw new RangeError(`${v} is not among the rates`);
+  sorted.copyWithin(k, k + 1);
+  return sorted.subarray(0, sorted.length - 1);
+}
+
+/** The two order statistics a quantile reads, reused: the analysis runs one node at a time. */
+const pair = [0, 0];
+
 /**
  * The few order statistics of n sorted rates that the quantiles (type 7, as simple-statistics'
  * quantileSorted) read, both of those n rates and of those n and one more: for the latter, the
@@ -224,7 +275,7 @@ class RankedRates {
 
   static of(sorted: Float32Array): RankedRates {
     const n = sorted.length;
-    const ranks = new Set<number>([n - 1]);
+    const ranks = new Set<number>(n > 0 ? [n - 1] : []);
     for (const p of Object.values(QUANTILES)) {
       for (const idx of [(n - 1) * p, n * p]) {
         for (const r of [Math.floor(idx) - 1, Math.floor(idx), Math.ceil(idx) - 1, Math.ceil(idx)]) if (r >= 0 && r < n) ranks.add(r);
@@ -242,29 +293,38 @@ class RankedRates {
   distribution(extra: number | null): RateDistribution | null {
     const m = extra === null ? this.n : this.n + 1;
     if (m === 0) return null;
-    const at = extra === null ? (r: number) => this.old(r) : (r: number) => this.withExtra(r, extra);
-    return { p50: quantile(at, m, QUANTILES.p50), p95: quantile(at, m, QUANTILES.p95), p99: quantile(at, m, QUANTILES.p99), peak: at(m - 1), minutes: m };
+    return {
+      p50: this.quantile(m, QUANTILES.p50, extra),
+      p95: this.quantile(m, QUANTILES.p95, extra),
+      p99: this.quantile(m, QUANTILES.p99, extra),
+      peak: this.at(m - 1, extra),
+      minutes: m,
+    };
+  }
+
+  /**
+   * Quantile p of the m rates, by simple-statistics' quantileSorted over the two order statistics
+   * it interpolates between (ranks floor and ceil of (m - 1) p, type 7), with p moved to where the
+   * quantile falls between them: the same arithmetic, to the bit, as over all m rates.
+   */
+  private quantile(m: number, p: number, extra: number | null): number {
+    const idx = (m - 1) * p;
+    const lower = Math.floor(idx);
+    pair[0] = this.at(lower, extra);
+    pair[1] = this.at(Math.ceil(idx), extra);
+    return quantileSorted(pair, idx - lower);
+  }
+
+  /** Rank r of the n rates, with `extra` inserted in order when not null. */
+  private at(r: number, extra: number | null): number {
+    if (extra === null || (r < this.n && this.old(r) < extra)) return this.old(r);
+    if (r === 0 || this.old(r - 1) < extra) return extra;
+    return this.old(r - 1);
   }
 
   private old(r: number): number {
     return this.values[this.ranks.indexOf(r)]!;
   }
-
-  /** Rank r of the n rates with `extra` inserted in order. */
-  private withExtra(r: number, extra: number): number {
-    if (r < this.n && this.old(r) < extra) return this.old(r);
-    if (r === 0 || this.old(r - 1) < extra) return extra;
-    return this.old(r - 1);
-  }
-}
-
-/** Quantile p (type 7, linear between ranks) of m sorted values read by rank: simple-statistics' quantileSorted. */
-function quantile(at: (rank: number) => number, m: number, p: number): number {
-  const idx = (m - 1) * p;
-  if (idx % 1 === 0) return at(idx);
-  const lower = Math.floor(idx);
-  const upper = Math.ceil(idx);
-  return at(lower) + (idx - lower) * (at(upper) - at(lower));
 }
 
 function rateOfBucket(b: Bucket): number {

@@ -5,6 +5,7 @@
  */
 import type { TimelinePoint } from './timeline.js';
 import { SlidingColumns, type ColumnReader } from './sliding-columns.js';
+import { MINUTE_MS } from '../units/time.js';
 
 export interface SeriesPoint extends TimelinePoint {
   /** wsrep_local_cached_downto; null when the gcache is empty. */
@@ -72,7 +73,6 @@ export function latestEpochStart(s: PointSeries): number {
   return i;
 }
 
-const MINUTE_MS = 60_000;
 /** Column numbers in the table of a node's points; a timeline keeps only the first two. */
 const T = 0;
 const SEQNO = 1;
@@ -94,6 +94,11 @@ export class ColumnSeries implements PointSeries {
   private readonly rows: SlidingColumns;
   private readonly times: ColumnReader;
   private readonly seqnos: ColumnReader;
+  /** The columns that a timeline does not keep: null there. */
+  private readonly byteCounts: ColumnReader | null;
+  private readonly downtos: ColumnReader | null;
+  private readonly epochs: ColumnReader | null;
+  private readonly synceds: ColumnReader | null;
   private epochFirstDownto: number | null = null;
   private wrapped = false;
 
@@ -108,6 +113,10 @@ export class ColumnSeries implements PointSeries {
     this.rows = new SlidingColumns(timelineOnly ? ['packed32', 'packed32'] : ['packed32', 'packed32', 'packed32', 'packed32', 'int32', 'uint8'], initialCapacity);
     this.times = this.rows.column(T);
     this.seqnos = this.rows.column(SEQNO);
+    this.byteCounts = timelineOnly ? null : this.rows.column(BYTES);
+    this.downtos = timelineOnly ? null : this.rows.column(DOWNTO);
+    this.epochs = timelineOnly ? null : this.rows.column(EPOCH);
+    this.synceds = timelineOnly ? null : this.rows.column(SYNCED);
   }
 
   get length(): number {
@@ -124,24 +133,24 @@ export class ColumnSeries implements PointSeries {
   }
 
   t(i: number): number {
-    return this.times.get(this.rows.slotOf(i));
+    return this.times.at(i);
   }
   seqno(i: number): number {
-    return this.seqnos.get(this.rows.slotOf(i));
+    return this.seqnos.at(i);
   }
   bytes(i: number): number {
-    return this.timelineOnly ? 0 : this.rows.get(BYTES, i);
+    return this.byteCounts === null ? 0 : this.byteCounts.at(i);
   }
   epoch(i: number): number {
-    return this.timelineOnly ? 0 : this.rows.get(EPOCH, i);
+    return this.epochs === null ? 0 : this.epochs.at(i);
   }
   downto(i: number): number | null {
-    if (this.timelineOnly) return null;
-    const d = this.rows.get(DOWNTO, i);
+    if (this.downtos === null) return null;
+    const d = this.downtos.at(i);
     return Number.isNaN(d) ? null : d;
   }
   synced(i: number): boolean {
-    return this.timelineOnly || this.rows.get(SYNCED, i) === 1;
+    return this.synceds === null || this.synceds.at(i) === 1;
   }
 
   /** Appends a point; points must come in time order. */

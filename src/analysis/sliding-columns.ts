@@ -21,29 +21,41 @@ interface Rows {
   slotOf(i: number): number;
 }
 
-/** One column's values by slot (see `SlidingColumns.slotOf`). */
+/**
+ * One column of a table, read by row (0 the oldest live row): the only way to read a table. A
+ * reader keeps the handle of each column it reads, so that each of its call sites sees one class
+ * of column (a packed one, or a plain one) and stays monomorphic; an accessor shared by every
+ * table and column kind was not, and cost the forecast's binary searches about twice their time.
+ */
 export interface ColumnReader {
-  get(j: number): number;
+  at(i: number): number;
 }
 
 interface Column extends ColumnReader {
   readonly bytesPerRow: number;
-  /** Stores v in slot j, which holds a live row of `rows` or the next one. */
-  set(j: number, v: number, rows: Rows): void;
+  /** The value in slot j (see `SlidingColumns.slotOf`). */
+  get(j: number): number;
+  /** Stores v in slot j, which holds a live row of the table or the next one. */
+  set(j: number, v: number): void;
   copy(from: number, to: number): void;
   /** Moves the live rows, in order, to the start of a column of `capacity` rows. */
-  relocate(capacity: number, rows: Rows): void;
+  relocate(capacity: number): void;
 }
 
 type PlainArray = Float32Array | Int32Array | Uint8Array;
 
+// `at` is written out in each class of column, not inherited: a shared one would see both classes.
 class PlainColumn implements Column {
   constructor(
+    private readonly rows: Rows,
     private values: PlainArray,
     private readonly make: (n: number) => PlainArray,
   ) {}
   get bytesPerRow(): number {
     return this.values.BYTES_PER_ELEMENT;
+  }
+  at(i: number): number {
+    return this.values[this.rows.slotOf(i)]!;
   }
   get(j: number): number {
     return this.values[j]!;
@@ -54,8 +66,8 @@ class PlainColumn implements Column {
   copy(from: number, to: number): void {
     this.values[to] = this.values[from]!;
   }
-  relocate(capacity: number, rows: Rows): void {
-    this.values = moveRows(this.values, capacity, rows, this.make);
+  relocate(capacity: number): void {
+    this.values = moveRows(this.values, capacity, this.rows, this.make);
   }
 }
 
@@ -68,12 +80,19 @@ class PackedColumn implements Column {
   /** The one 32-bit integer an offset never takes: NaN. */
   private readonly nanMark = -0x80000000;
 
-  constructor(capacity: number) {
+  constructor(
+    private readonly rows: Rows,
+    capacity: number,
+  ) {
     this.ints = new Int32Array(capacity);
   }
 
   get bytesPerRow(): number {
     return this.ints ? this.ints.BYTES_PER_ELEMENT : 8;
+  }
+
+  at(i: number): number {
+    return this.get(this.rows.slotOf(i));
   }
 
   get(j: number): number {
@@ -83,7 +102,7 @@ class PackedColumn implements Column {
     return x === this.nanMark ? Number.NaN : this.base + x;
   }
 
-  set(j: number, v: number, rows: Rows): void {
+  set(j: number, v: number): void {
     if (this.ints === null) {
       this.doubles![j] = v;
       return;
@@ -97,8 +116,8 @@ class PackedColumn implements Column {
       this.ints[j] = offset;
       return;
     }
-    this.refit(v, j, rows);
-    this.set(j, v, rows);
+    this.refit(v, j);
+    this.set(j, v);
   }
 
   copy(from: number, to: number): void {
@@ -106,16 +125,17 @@ class PackedColumn implements Column {
     else this.doubles![to] = this.doubles![from]!;
   }
 
-  relocate(capacity: number, rows: Rows): void {
-    if (this.ints) this.ints = moveRows(this.ints, capacity, rows, (n) => new Int32Array(n));
-    else this.doubles = moveRows(this.doubles!, capacity, rows, (n) => new Float64Array(n));
+  relocate(capacity: number): void {
+    if (this.ints) this.ints = moveRows(this.ints, capacity, this.rows, (n) => new Int32Array(n));
+    else this.doubles = moveRows(this.doubles!, capacity, this.rows, (n) => new Float64Array(n));
   }
 
   /**
    * Moves the base so that the live values and v fit, with the most room above them (the values
    * mostly grow); widens to doubles when they cannot all fit, or v is not an integer.
    */
-  private refit(v: number, slot: number, rows: Rows): void {
+  private refit(v: number, slot: number): void {
+    const rows = this.rows;
     let min = v;
     let max = v;
     for (let i = 0; i < rows.length; i++) {
@@ -159,16 +179,16 @@ function moveRows<T extends PlainArray | Float64Array>(col: T, capacity: number,
   return next;
 }
 
-function makeColumn(kind: ColumnKind, capacity: number): Column {
+function makeColumn(kind: ColumnKind, capacity: number, rows: Rows): Column {
   switch (kind) {
     case 'packed32':
-      return new PackedColumn(capacity);
+      return new PackedColumn(rows, capacity);
     case 'float32':
-      return new PlainColumn(new Float32Array(capacity), (n) => new Float32Array(n));
+      return new PlainColumn(rows, new Float32Array(capacity), (n) => new Float32Array(n));
     case 'int32':
-      return new PlainColumn(new Int32Array(capacity), (n) => new Int32Array(n));
+      return new PlainColumn(rows, new Int32Array(capacity), (n) => new Int32Array(n));
     case 'uint8':
-      return new PlainColumn(new Uint8Array(capacity), (n) => new Uint8Array(n));
+      return new PlainColumn(rows, new Uint8Array(capacity), (n) => new Uint8Array(n));
   }
 }
 
@@ -180,7 +200,7 @@ export class SlidingColumns implements Rows {
 
   constructor(kinds: readonly ColumnKind[], initialCapacity = 64) {
     this.capacity = initialCapacity;
-    this.columns = kinds.map((kind) => makeColumn(kind, initialCapacity));
+    this.columns = kinds.map((kind) => makeColumn(kind, initialCapacity, this));
   }
 
   get length(): number {
@@ -199,29 +219,23 @@ export class SlidingColumns implements Rows {
     return j < this.capacity ? j : j - this.capacity;
   }
 
-  /** Column c of row i (0 is the oldest live row). */
-  get(c: number, i: number): number {
-    return this.columns[c]!.get(this.slotOf(i));
-  }
-
-  /**
-   * Column c, to read by slot: for the hot readers (binary searches), a call site that sees one
-   * kind of column only, which `get` shared by every table and column kind is not.
-   */
+  /** Column c (numbered as the kinds were given), to read by row; a reader takes it once and keeps it. */
   column(c: number): ColumnReader {
-    return this.columns[c]!;
+    const column = this.columns[c];
+    if (column === undefined) throw new RangeError(`no column ${c}: the table has ${this.columns.length}`);
+    return column;
   }
 
   /** Overwrites column c of live row i. */
   set(c: number, i: number, v: number): void {
-    this.columns[c]!.set(this.slotOf(i), v, this);
+    this.columns[c]!.set(this.slotOf(i), v);
   }
 
   /** Appends a row, its columns in order. */
   push(...values: number[]): void {
     if (this.size === this.capacity) this.relocate(capacityFor(this.size, this.capacity));
     const j = this.slotOf(this.size);
-    for (let c = 0; c < values.length; c++) this.columns[c]!.set(j, values[c]!, this);
+    for (let c = 0; c < values.length; c++) this.columns[c]!.set(j, values[c]!);
     this.size++;
   }
 
@@ -235,7 +249,7 @@ export class SlidingColumns implements Rows {
 
   /**
    * Keeps, in order, the rows for which `keep(i)` is true; returns how many were dropped. O(rows).
-   * `keep(i)` may read rows i and later (i as in `get`): rows are only moved towards the front,
+   * `keep(i)` may read rows i and later (i as in `ColumnReader.at`): rows are only moved towards the front,
    * over rows already judged.
    */
   keepWhere(keep: (i: number) => boolean): number {
@@ -268,7 +282,7 @@ export class SlidingColumns implements Rows {
   }
 
   private relocate(capacity: number): void {
-    for (const c of this.columns) c.relocate(capacity, this);
+    for (const c of this.columns) c.relocate(capacity);
     this.capacity = capacity;
     this.head = 0;
   }

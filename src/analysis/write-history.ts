@@ -5,6 +5,7 @@
  * a minute before it, and one every ten minutes past a day, back to the forecast's reach. Pure.
  */
 import { SlidingColumns } from './sliding-columns.js';
+import { DAY_MS, MINUTE_MS } from '../units/time.js';
 
 /** Cumulative bytes by time, oldest first; `cum` never decreases. */
 export interface ByteSeries {
@@ -72,8 +73,9 @@ export function timeAtCum(s: ByteSeries, target: number, from: number, to: numbe
   return rise <= 0 ? s.t(lo) : s.t(a) + ((target - s.cum(a)) / rise) * (s.t(lo) - s.t(a));
 }
 
-const MINUTE_MS = 60_000;
-const DAY_MS = 86400_000;
+/** Column numbers in the table of points. */
+const T = 0;
+const CUM = 1;
 
 /**
  * The daemon's write history of one cluster, in sliding typed-array columns (sliding-columns.ts).
@@ -83,8 +85,8 @@ const DAY_MS = 86400_000;
  */
 export class WriteHistory implements ByteSeries {
   private readonly rows = new SlidingColumns(['packed32', 'packed32']);
-  private readonly times = this.rows.column(0);
-  private readonly cums = this.rows.column(1);
+  private readonly times = this.rows.column(T);
+  private readonly cums = this.rows.column(CUM);
   private lastThinned = 0;
 
   constructor(
@@ -98,10 +100,10 @@ export class WriteHistory implements ByteSeries {
     return this.rows.length;
   }
   t(i: number): number {
-    return this.times.get(this.rows.slotOf(i));
+    return this.times.at(i);
   }
   cum(i: number): number {
-    return this.cums.get(this.rows.slotOf(i));
+    return this.cums.at(i);
   }
   /** Bytes of memory the columns take. */
   get byteSize(): number {
@@ -118,23 +120,21 @@ export class WriteHistory implements ByteSeries {
     const last = this.rows.length - 1;
     const cum = (last >= 0 ? this.cum(last) : 0) + Math.max(0, bytes);
     if (last >= 0 && t <= this.t(last)) {
-      this.rows.set(1, last, cum);
+      this.rows.set(CUM, last, cum);
       return false;
     }
     this.rows.push(t, cum);
     return true;
   }
 
-  /** Loads points (time, bytes written up to it) in time order at once, thinned once at the end: a start-up seed. */
+  /**
+   * Loads points (time, bytes written up to it) in time order at once, thinned once at the end: a
+   * start-up seed, with room for all of them made at once.
+   */
   load(points: ReadonlyArray<readonly [number, number]>): void {
     this.rows.reserve(this.rows.length + points.length + 64);
     for (const [t, bytes] of points) this.append(t, bytes);
     if (this.rows.length > 0) this.trim(this.t(this.rows.length - 1), true);
-  }
-
-  /** Room for `capacity` points at once (a load that knows its size). */
-  reserve(capacity: number): void {
-    this.rows.reserve(capacity);
   }
 
   private trim(now: number, thinNow: boolean): void {

@@ -7,8 +7,7 @@
  */
 import type { Store } from '../store/store.js';
 import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
-
-const MINUTE_MS = 60_000;
+import { MINUTE_MS } from '../units/time.js';
 
 export class AnalysisRecorder {
   private readonly lastMinute = new Map<string, number>();

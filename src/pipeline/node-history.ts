@@ -11,10 +11,10 @@ import { intervalAverageWriteSet, type NodeInput, type RejoinRecord } from '../a
 import { UNCALIBRATED, type Calibration } from '../analysis/forecast.js';
 import type { RejoinVerdict } from '../analysis/rejoin.js';
 import type { StoredSample } from '../store/store.js';
+import { HOUR_MS, MINUTE_MS } from '../units/time.js';
 
 /** Points newer than this stay at full resolution; older ones are thinned to one a minute. */
-export const FULL_RESOLUTION_MS = 3600_000;
-const MINUTE_MS = 60_000;
+export const FULL_RESOLUTION_MS = HOUR_MS;
 export const TREND_DAYS = 30;
 /** States of a node that is in the group and needs no IST: a donor stays a member. */
 const IN_GROUP_STATES = new Set(['Synced', 'Donor/Desynced']);

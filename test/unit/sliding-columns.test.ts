@@ -1,15 +1,16 @@
 /**
  * The ring of typed-array columns under the analysis' histories: rows read back exactly as they
- * went in, whether they wrap the ring, are thinned across its end, or outgrow the 32-bit (or
- * 16-bit) offsets that packed columns keep, which then move their base or widen to doubles.
+ * went in, whether they wrap the ring, are thinned across its end, or outgrow the 32-bit offsets
+ * that packed columns keep, which then move their base or widen to doubles.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SlidingColumns } from '../../src/analysis/sliding-columns.ts';
 
 function rowsOf(table: SlidingColumns, columns: number): number[][] {
+  const readers = Array.from({ length: columns }, (_, c) => table.column(c));
   const rows: number[][] = [];
-  for (let i = 0; i < table.length; i++) rows.push(Array.from({ length: columns }, (_, c) => table.get(c, i)));
+  for (let i = 0; i < table.length; i++) rows.push(readers.map((r) => r.at(i)));
   return rows;
 }
 
@@ -33,7 +34,8 @@ test('thinning across the end of the ring keeps the chosen rows in order', () =>
   for (let i = 0; i < 50; i++) table.push(i, -i);
   table.dropFront(40); // the live rows now start near the end of the ring
   for (let i = 50; i < 100; i++) table.push(i, -i);
-  const dropped = table.keepWhere((i) => table.get(0, i) % 3 === 0 || i === table.length - 1);
+  const times = table.column(0);
+  const dropped = table.keepWhere((i) => times.at(i) % 3 === 0 || i === table.length - 1);
   const kept = rowsOf(table, 2);
   assert.deepEqual(
     kept.map(([t]) => t),
@@ -68,7 +70,7 @@ test('packed columns keep NaN, negative steps and overwrites; a fraction widens 
   for (const v of values) table.push(v);
   assert.deepEqual(rowsOf(table, 1).flat(), values);
   table.set(0, 2, 6_500_000_000);
-  assert.equal(table.get(0, 2), 6_500_000_000);
+  assert.equal(table.column(0).at(2), 6_500_000_000);
   assert.equal(table.byteSize, 8 * 4);
   table.push(1.5);
   assert.equal(table.byteSize, 8 * 8);
@@ -90,4 +92,21 @@ test('a full ring grows with its rows in order, and a trimmed one gives the room
     rowsOf(table, 2),
     [395, 396, 397, 398, 399].map((v) => [v, v]),
   );
+});
+
+test('a column handle taken before the table wraps, grows, widens and shrinks still reads the live rows', () => {
+  const table = new SlidingColumns(['packed32', 'uint8'], 8);
+  const values = table.column(0);
+  const flags = table.column(1);
+  for (let i = 0; i < 6; i++) table.push(i, i % 2);
+  table.dropFront(4); // the live rows start near the end of the ring
+  for (let i = 6; i < 40; i++) table.push(i === 39 ? 0.5 : 5_000_000_000 + i, i % 2); // wraps, grows, then widens to doubles
+  table.dropFront(30); // shrinks
+  const read = Array.from({ length: table.length }, (_, i) => [values.at(i), flags.at(i)]);
+  assert.deepEqual(read, [...Array.from({ length: 5 }, (_, k) => [5_000_000_000 + 34 + k, (34 + k) % 2]), [0.5, 1]]);
+});
+
+test('a column the table does not have is refused, naming it', () => {
+  const table = new SlidingColumns(['packed32', 'packed32']);
+  assert.throws(() => table.column(2), { name: 'RangeError', message: 'no column 2: the table has 2' });
 });
