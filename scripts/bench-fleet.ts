@@ -202,8 +202,8 @@ class Cleanup {
 async function seedForRun(o: Options, dbFile: string, model: FleetModel, now: number, runSeconds: number): Promise<SeedResult> {
   if (o.historySeconds === 0) return { samples: 0, rollupOnlySamples: 0, seconds: 0 };
   const storeModule = (await import(pathToFileURL(path.join(o.root, 'src', 'store', 'store.ts')).href)) as { Store: typeof StoreClass };
-  // The seeding connection's own page cache: the indexes outgrow the default 2 MB at once.
-  const store = new storeModule.Store(dbFile, { cacheSizeKiB: 262_144 });
+  // The seeding connection's own page cache: a bulk load outgrows the daemon's small one at once.
+  const store = new storeModule.Store(dbFile, { cacheSizeBytes: 256 * 1024 * 1024 });
   try {
     return await seedHistory(store, model.nodes, o.historySeconds, o.intervalSeconds, now, RAW_RETENTION_SECONDS - 3600 - runSeconds);
   } finally {

@@ -39,7 +39,7 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
   let store: Store;
   let engine: RuleEngine;
   try {
-    store = new Store(config.storage.path);
+    store = new Store(config.storage.path, { cacheSizeBytes: config.storage.cacheSize });
   } catch (err) {
     lock.release();
     throw err;

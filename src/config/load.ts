@@ -88,7 +88,7 @@ export interface Config {
   sharding: { index: number; count: number; totalClusters: number };
   sampling: { schedule: string; timeoutSeconds: number; concurrency: number };
   horizons: { shortSeconds: number; longSeconds: number };
-  storage: { path: string; retention: { rawSeconds: number; rollupSeconds: number } };
+  storage: { path: string; retention: { rawSeconds: number; rollupSeconds: number }; cacheSize: number };
   http: { host: string; port: number; token: Secret | null };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
   rules: { dir: string };
@@ -255,6 +255,7 @@ function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): 
     storage: {
       path: path.resolve(parsed.storage.path),
       retention: { rawSeconds: parsed.storage.retention.raw, rollupSeconds: parsed.storage.retention.rollups },
+      cacheSize: parsed.storage.cacheSize,
     },
     http: {
       host: host!,

@@ -76,11 +76,12 @@ export class StoreDatabase {
   /** The database's directory, whose filesystem's free space that is; null in memory. */
   readonly #dir: string | null;
 
-  constructor(file: string, options: { cacheSizeKiB?: number } = {}) {
+  constructor(file: string, options: { cacheSizeBytes?: number } = {}) {
     this.#dir = file === ':memory:' ? null : path.dirname(path.resolve(file));
     if (this.#dir) fs.mkdirSync(this.#dir, { recursive: true });
     this.#db = new Database(file);
-    if (options.cacheSizeKiB !== undefined) this.#db.pragma(`cache_size = ${-Math.round(options.cacheSizeKiB)}`);
+    // A negative cache_size is in KiB rather than pages.
+    if (options.cacheSizeBytes !== undefined) this.#db.pragma(`cache_size = ${-Math.max(1, Math.round(options.cacheSizeBytes / 1024))}`);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
     this.#db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);

@@ -35,8 +35,8 @@ export class Store {
   readonly #outbox: OutboxRepository;
   readonly #retention: RetentionRepository;
 
-  /** `cacheSizeKiB`: this connection's page cache (SQLite's default is 2 MB), for bulk loads. */
-  constructor(file: string, options: { cacheSizeKiB?: number } = {}) {
+  /** `cacheSizeBytes`: this connection's page cache (better-sqlite3's SQLite keeps up to 16 MB unless told). */
+  constructor(file: string, options: { cacheSizeBytes?: number } = {}) {
     this.#database = new StoreDatabase(file, options);
     this.#samples = new SampleRepository(this.#database);
     this.#analyses = new AnalysisRepository(this.#database);

@@ -38,6 +38,7 @@ test('defaults fill every setting the issue names', () => {
   assert.equal(c.horizons.longSeconds, 86400);
   assert.equal(c.clusters[0]!.targetWindowSeconds, 3600);
   assert.equal(c.storage.path, path.resolve('./data/gcache-advisor.db'));
+  assert.equal(c.storage.cacheSize, 2 * 1024 * 1024);
   assert.deepEqual(c.http, { host: '127.0.0.1', port: 9106, token: null });
   const [db1, db2, db3] = c.clusters[0]!.nodes;
   assert.equal(db1!.port, 3306);
@@ -75,6 +76,9 @@ test('bad values name the key and what was expected', () => {
   rejects(base.replace('port: 3307', 'port: 70000'), /clusters\[0\]\.nodes\[1\]\.port: expected a port between 1 and 65535/);
   rejects(base.replace('port: 3307', 'port: "abc"'), /clusters\[0\]\.nodes\[1\]\.port: expected a port number/);
   rejects(base + 'storage: { retention: { raw: 0s } }', /storage\.retention\.raw: expected a duration greater than zero/);
+  rejects(base + 'storage: { cacheSize: lots }', /storage\.cacheSize: expected a size such as .*128M.*, got "lots"/);
+  rejects(base + 'storage: { cacheSize: 4K }', /storage\.cacheSize: expected a page cache of at least 64K/);
+  rejects(base + 'storage: { cacheSize: 1T }', /storage\.cacheSize: expected a page cache of at most 16G/);
   rejects('clusters: []', /clusters: expected at least one cluster/);
   rejects('{}', /clusters: expected a list of clusters/);
 });
@@ -103,8 +107,10 @@ test('environment variables override keys, typed as YAML', () => {
     GCACHE_ADVISOR_CLUSTERS__0__TARGET_WINDOW: '4h',
     GCACHE_ADVISOR_CLUSTERS__0__NODES__1__PORT: '3310',
     GCACHE_ADVISOR_SAMPLING__SCHEDULE: '*/30 * * * * *',
+    GCACHE_ADVISOR_STORAGE__CACHE_SIZE: '8M',
   });
   assert.equal(c.storage.path, '/var/lib/ga.db');
+  assert.equal(c.storage.cacheSize, 8 * 1024 * 1024);
   assert.equal(c.http.host, '0.0.0.0');
   assert.equal(c.http.port, 9200);
   assert.equal(c.http.token?.reveal(), 'api-token-for-test');

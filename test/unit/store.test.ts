@@ -28,6 +28,20 @@ test('a new database is migrated to the latest version, in WAL mode', () => {
   again.close();
 });
 
+test("the connection's page cache is the one asked for, and better-sqlite3's 16 MB without it", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ga-store-cache-'));
+  try {
+    const sized = new Store(path.join(dir, 'sized.db'), { cacheSizeBytes: 2 * 1024 * 1024 });
+    assert.equal(sized.db.pragma('cache_size', { simple: true }), -2048);
+    sized.close();
+    const unsized = new Store(path.join(dir, 'unsized.db'));
+    assert.equal(unsized.db.pragma('cache_size', { simple: true }), -16000);
+    unsized.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a database from a newer version is refused', () => {
   const file = tmpDb();
   new Store(file).close();
