@@ -16,7 +16,6 @@ import { RuleEngine } from './rules/engine.js';
 import { Outbox } from './alerts/outbox.js';
 import type { SinkTarget } from './alerts/sender.js';
 import { CyclePipeline } from './pipeline/cycle.js';
-import { BackgroundCheckpointer } from './store/checkpointer.js';
 import { acquireDatabaseLock } from './store/lock.js';
 
 export interface Daemon {
@@ -69,7 +68,7 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
   const analyzer = new Analyzer(config, store, log);
   const metrics = new Metrics(VERSION);
   metrics.declareNodes(config);
-  const checkpointer = config.storage.path === ':memory:' ? null : new BackgroundCheckpointer(config.storage.path, store.checkpoints, log);
+  const checkpointer = store.startCheckpointer(log);
   const pipeline = new CyclePipeline({
     config,
     store,

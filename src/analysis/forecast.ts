@@ -21,6 +21,7 @@
  */
 import { quantileSorted } from 'simple-statistics';
 import { cumAt, cumBetween, lastAtOrBefore, lastIndexAtMost, timeAtCum, type ByteSeries } from './write-history.js';
+import { DAY_MS, HOUR_MS } from '../units/time.js';
 
 export interface ForecastOptions {
   /** Start points looked at, spread evenly over the history. */
@@ -58,9 +59,6 @@ export interface TimeForecast {
   /** The shorter one: the load right now, whose rate rescaled the durations. */
   recentSeconds: number;
 }
-
-const DAY_MS = 86400_000;
-const HOUR_MS = 3600_000;
 
 /**
  * The forecast of how long writing `budgetBytes` takes from `now`; null when the history holds

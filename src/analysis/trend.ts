@@ -3,6 +3,7 @@
  * current growth, the window falls below the target. Pure.
  */
 import { linearRegression } from 'simple-statistics';
+import { DAY_MS } from '../units/time.js';
 
 export interface DailyRate {
   dayStart: number; // ms, UTC midnight
@@ -19,7 +20,6 @@ export interface Trend {
 }
 
 export const MIN_TREND_DAYS = 3;
-const DAY_MS = 86400_000;
 
 /** Daily rates from per-minute rollups: Σbytes / Σseconds per UTC day, days with at least an hour of data. */
 export function dailyRates(minutes: ReadonlyArray<{ minute: number; seconds: number; bytes: number }>): DailyRate[] {

@@ -19,6 +19,7 @@ import { WriteHistory } from '../analysis/write-history.js';
 import { calibration } from '../analysis/forecast.js';
 import { rejoinMethod } from '../analysis/rejoin.js';
 import { inSlices, yieldToLoop } from '../loop/slices.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../units/time.js';
 
 export { toPoint };
 
@@ -101,7 +102,7 @@ export class Analyzer {
     const samples = store.samplesForAnalysis(cluster, node, start - rawMs, start - FULL_RESOLUTION_MS);
     h.points.reserve(samples.length);
     for (const s of samples) h.append(s, false);
-    const rollups = store.rollups(cluster, node, start - longMs - 60_000, start);
+    const rollups = store.rollups(cluster, node, start - longMs - MINUTE_MS, start);
     h.minutes.reserve(rollups.length);
     const seed = this.seedMinutes.get(cluster);
     for (const m of rollups) {
@@ -109,7 +110,7 @@ export class Analyzer {
       // A bucket can hold a gap of several minutes: its rate over one minute, not its whole delta.
       if (seed && m.seconds > 0) seed.set(m.minute, Math.max(seed.get(m.minute) ?? 0, (m.bytes / m.seconds) * Math.min(60, m.seconds)));
     }
-    for (const d of store.dailyTotals(cluster, node, start - TREND_DAYS * 86400_000)) h.days.add(d.minute, d);
+    for (const d of store.dailyTotals(cluster, node, start - TREND_DAYS * DAY_MS)) h.days.add(d.minute, d);
     for (const e of store.events(cluster, node, start - longMs, start)) {
       if (e.kind === 'page_store_purge') h.purges.push(e.at);
       else if (e.kind === 'rejoin') h.lastRejoin = e.detail as unknown as RejoinRecord;
@@ -122,12 +123,12 @@ export class Analyzer {
 
   /** The write history of a cluster, seeded from the per-minute rollups its nodes had at start. */
   private seededWrites(cluster: string): WriteHistory {
-    const w = new WriteHistory(Math.max(this.config.horizons.longSeconds * 1000, 3600_000), FULL_RESOLUTION_MS);
+    const w = new WriteHistory(Math.max(this.config.horizons.longSeconds * 1000, HOUR_MS), FULL_RESOLUTION_MS);
     const seed = this.seedMinutes.get(cluster);
     if (seed) {
       // The newest bucket is a minute in progress: its point goes at now, not in the future.
       const now = this.now();
-      w.load([...seed.entries()].sort((a, b) => a[0] - b[0]).map(([minute, bytes]) => [Math.min(minute + 60_000, now), bytes] as const));
+      w.load([...seed.entries()].sort((a, b) => a[0] - b[0]).map(([minute, bytes]) => [Math.min(minute + MINUTE_MS, now), bytes] as const));
       this.seedMinutes.delete(cluster);
     }
     return w;
@@ -301,7 +302,7 @@ export class Analyzer {
     const bytes = n.istBudget.current?.bytes;
     // Clusters are analysed one after the other: the newest backtest queued is this cluster's, if any.
     if (bytes == null || bytes <= 0 || cycle.backtests.length >= CALIBRATIONS_PER_CYCLE || cycle.backtests.at(-1)?.cluster === cluster) return;
-    const every = Math.min(3600_000, Math.max(60_000, 2000 * (n.istBudget.forecast?.likelySeconds ?? 1800)));
+    const every = Math.min(HOUR_MS, Math.max(MINUTE_MS, 2000 * (n.istBudget.forecast?.likelySeconds ?? 1800)));
     if (now - h.calibration.at < every) return;
     cycle.backtests.push({
       cluster,
@@ -333,7 +334,7 @@ export class Analyzer {
     let drop = 0;
     while (drop < timeline.length - 2 && timeline.t(drop + 1) <= floor) drop++;
     if (drop > 0) timeline.dropFront(drop);
-    if (now - (this.lastThinned.get(cluster) ?? 0) >= 60_000) {
+    if (now - (this.lastThinned.get(cluster) ?? 0) >= MINUTE_MS) {
       this.lastThinned.set(cluster, now);
       timeline.thinBefore(now - FULL_RESOLUTION_MS);
     }

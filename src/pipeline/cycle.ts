@@ -18,6 +18,7 @@ import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
 import type { Analyzer } from './analyzer.js';
 import { yieldToLoop } from '../loop/slices.js';
 import { RetentionRunner } from './retention.js';
+import { HOUR_MS, MINUTE_MS } from '../units/time.js';
 import { AnalysisRecorder } from './analysis-recorder.js';
 import { nodeKey } from '../config/keys.js';
 
@@ -58,7 +59,7 @@ export class CyclePipeline {
     this.now = deps.now ?? Date.now;
     this.retention = new RetentionRunner(deps.store, deps.config.storage.retention, deps.log);
     this.recorder = new AnalysisRecorder(deps.store);
-    this.logFailure = throttled(deps.log, 60_000, this.now);
+    this.logFailure = throttled(deps.log, MINUTE_MS, this.now);
     this.maintenance = new Map(deps.config.clusters.map((c) => [c.name, c.maintenanceAllowanceSeconds]));
     this.loopDelay.enable();
     this.gcObserver.observe({ entryTypes: ['gc'] });
@@ -66,7 +67,7 @@ export class CyclePipeline {
 
   /** How often cycles run, in ms (measured between the last two; a default until two have run). */
   expectedIntervalMs(): number {
-    return this.cycleStarts.length === 2 ? this.cycleStarts[1]! - this.cycleStarts[0]! : 60_000;
+    return this.cycleStarts.length === 2 ? this.cycleStarts[1]! - this.cycleStarts[0]! : MINUTE_MS;
   }
 
   /**
@@ -113,7 +114,7 @@ export class CyclePipeline {
         analyses,
         (cluster, node) => ({
           missedCycles: missed.get(nodeKey(cluster, node)) ?? 0,
-          purgesLastHour: analyzer.purgesSince(cluster, node, now - 3600_000),
+          purgesLastHour: analyzer.purgesSince(cluster, node, now - HOUR_MS),
           maintenanceAllowanceSeconds: this.maintenance.get(cluster) ?? 0,
         }),
         now,

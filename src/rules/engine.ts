@@ -31,6 +31,8 @@ interface AlertIdentity {
 interface OpenAlert {
   identity: AlertIdentity;
   alert: StoredAlert;
+  /** The evaluation that last evaluated its rule for its node or cluster (0: none since the start): one that did not has lost its rule, node or cluster. */
+  seenIn: number;
 }
 
 /** A notification a transition calls for, queued once the alert has its id (the key needs it). */
@@ -72,10 +74,12 @@ export class RuleEngine {
   private readonly unsaved = new Map<AlertIdentity, Unsaved>();
   /** When each firing alert was last posted to each Alertmanager sink (memory only: a restart re-posts at once). */
   private readonly alertmanagerSentAt = new Map<string, number>();
-  /** By rule, cluster and node ('' for a cluster rule): found without building a key string. */
+  /** The one index of the series: by rule, cluster and node ('' for a cluster rule), found without building a key string. */
   private readonly series = new Map<Rule, Map<string, Map<string, AlertSeries>>>();
-  private readonly seriesByFingerprint = new Map<string, AlertSeries>();
-  /** Counts evaluations; a series met in the current one has `seenIn` equal to it. */
+  /** How many series the index holds, and how many of them the current evaluation has met: when to drop the others, without counting them every cycle. */
+  private seriesHeld = 0;
+  private seriesMet = 0;
+  /** Counts evaluations; a series or open alert met in the current one has `seenIn` equal to it. */
   private evaluation = 0;
 
   constructor(
@@ -85,7 +89,7 @@ export class RuleEngine {
     rules: Rule[],
   ) {
     this.rules = rules;
-    for (const a of store.openAlerts()) this.open.set(a.fingerprint, { identity: { id: a.id }, alert: a });
+    for (const a of store.openAlerts()) this.open.set(a.fingerprint, { identity: { id: a.id }, alert: a, seenIn: 0 });
   }
 
   /** Loads the rules folder; throws RuleFileError naming the file and line. */
@@ -121,6 +125,7 @@ export class RuleEngine {
 
   evaluate(analyses: readonly ClusterAnalysis[], contextOf: (cluster: string, node: string) => NodeContext, now: number): void {
     this.evaluation++;
+    this.seriesMet = 0;
     const rules = this.rules;
     for (const a of analyses) this.evaluateCluster(rules, a, contextOf, now);
     this.resolveUnseen(rules, analyses, now);
@@ -139,6 +144,7 @@ export class RuleEngine {
     sliceMs = 10,
   ): Promise<{ longestSliceMs: number }> {
     this.evaluation++;
+    this.seriesMet = 0;
     const rules = this.rules; // a reload (SIGHUP) in between takes effect next cycle
     const longestSliceMs = await inSlices(analyses, sliceMs, (a) => this.evaluateCluster(rules, a, contextOf, now));
     // The alerts' bookkeeping is a slice of its own.
@@ -161,6 +167,7 @@ export class RuleEngine {
   }
 
   private evaluateOne(rule: Rule, series: AlertSeries, values: Record<string, Value>, now: number): void {
+    if (series.seenIn !== this.evaluation) this.seriesMet++;
     series.seenIn = this.evaluation;
     const active = truthy(evaluate(rule.condition, values));
     this.advance(rule, series.fingerprint, series.labels, active ? annotationsFor(rule, values) : null, now);
@@ -176,11 +183,10 @@ export class RuleEngine {
     if (!series) {
       const instanceLabels: Record<string, string> = node === null ? { cluster } : { cluster, node };
       const labels = { alertname: rule.name, ...instanceLabels, severity: rule.severity, ...rule.labels };
-      const fingerprint = fingerprintOf(labels);
-      // Two rules of the same name and labels make one alert: they share its series too.
-      series = this.seriesByFingerprint.get(fingerprint) ?? { labels, fingerprint, seenIn: 0 };
+      // Two rules of the same name and labels have equal series, hence one fingerprint and one alert.
+      series = { labels, fingerprint: fingerprintOf(labels), seenIn: 0 };
       byNode.set(node ?? '', series);
-      this.seriesByFingerprint.set(fingerprint, series);
+      this.seriesHeld++;
     }
     return series;
   }
@@ -190,17 +196,20 @@ export class RuleEngine {
    * once they are as many as those it met: the cache follows the fleet without a sweep every cycle.
    */
   private forgetUnseenSeries(): void {
-    // A reload (SIGHUP) makes new rules: the old ones' maps go, even where they share series with the new.
-    for (const rule of this.series.keys()) if (!this.rules.includes(rule)) this.series.delete(rule);
-    let unseen = 0;
-    for (const s of this.seriesByFingerprint.values()) if (s.seenIn !== this.evaluation) unseen++;
-    if (unseen <= Math.max(64, this.seriesByFingerprint.size - unseen)) return;
+    // A reload (SIGHUP) makes new rules: the old ones' series go.
+    for (const [rule, byCluster] of this.series) {
+      if (this.rules.includes(rule)) continue;
+      for (const byNode of byCluster.values()) this.seriesHeld -= byNode.size;
+      this.series.delete(rule);
+    }
+    const unseen = this.seriesHeld - this.seriesMet;
+    if (unseen <= Math.max(64, this.seriesMet)) return;
     for (const [rule, byCluster] of this.series) {
       for (const [cluster, byNode] of byCluster) {
         for (const [node, s] of byNode) {
           if (s.seenIn === this.evaluation) continue;
           byNode.delete(node);
-          this.seriesByFingerprint.delete(s.fingerprint);
+          this.seriesHeld--;
         }
         if (byNode.size === 0) byCluster.delete(cluster);
       }
@@ -215,8 +224,8 @@ export class RuleEngine {
   private resolveUnseen(rules: readonly Rule[], analyses: readonly ClusterAnalysis[], now: number): void {
     const analysed = new Set(analyses.map((a) => a.cluster));
     const configured = new Set(this.config.clusters.map((c) => c.name));
-    for (const [fingerprint, { alert }] of this.open) {
-      if (this.seriesByFingerprint.get(fingerprint)?.seenIn === this.evaluation) continue;
+    for (const [fingerprint, { alert, seenIn }] of this.open) {
+      if (seenIn === this.evaluation) continue;
       const cluster = alert.labels.cluster ?? '';
       const ruleGone = !rules.some((r) => r.name === alert.rule);
       if (ruleGone || analysed.has(cluster) || !configured.has(cluster)) this.advance(null, fingerprint, alert.labels, null, now);
@@ -280,7 +289,8 @@ export class RuleEngine {
     if (transition === 'repeat') notices.push({ kind: 'firing', key: `repeat/${now}`, alert, at: now, which: (s) => sinkDefinition(s.type).repeats });
     this.change(identity, alert, ...notices);
     if (alertmanagerDue) this.alertmanagerSentAt.set(fingerprint, now);
-    this.open.set(fingerprint, { identity, alert });
+    // Here only from an evaluation of the rule: resolveUnseen's calls, inactive, ended above.
+    this.open.set(fingerprint, { identity, alert, seenIn: this.evaluation });
     if (transition === 'firing') this.log.warn('alert firing', { alertname: alert.rule, ...alert.labels, summary: alert.annotations.summary });
   }
 

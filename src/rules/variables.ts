@@ -4,6 +4,7 @@
  */
 import type { ClusterAnalysis, NodeAnalysis } from '../analysis/cluster-analysis.js';
 import type { Value } from './expression.js';
+import { DAY_MS } from '../units/time.js';
 
 export type Scope = 'node' | 'cluster';
 
@@ -72,7 +73,7 @@ export function variablesFor(scope: Scope): Record<string, VariableDoc> {
 }
 
 function daysToTarget(a: ClusterAnalysis): number | null {
-  return a.trend.crossesTargetAt === null ? null : Math.max(0, (a.trend.crossesTargetAt - a.computedAt) / 86400_000);
+  return a.trend.crossesTargetAt === null ? null : Math.max(0, (a.trend.crossesTargetAt - a.computedAt) / DAY_MS);
 }
 
 function sizesUniform(a: ClusterAnalysis): boolean | null {

@@ -126,9 +126,8 @@ function parseOptionalNumber(variable: string, value: string | undefined): numbe
   return n;
 }
 
-/** Each status variable's place in STATUS_VARIABLES: by its name as spelt there, and in lower case. */
-const STATUS_POSITION = new Map<string, number>(STATUS_VARIABLES.map((name, i) => [name, i]));
-const STATUS_INDEX = new Map<string, number>(STATUS_VARIABLES.map((name, i) => [name.toLowerCase(), i]));
+/** Each status variable's place in STATUS_VARIABLES, under its name as spelt there and in lower case (one key when they are the same). */
+const STATUS_INDEX = new Map<string, number>(STATUS_VARIABLES.flatMap((name, i) => [[name, i] as const, [name.toLowerCase(), i] as const]));
 
 /** Builds a NodeStatus from SHOW GLOBAL STATUS rows ({Variable_name, Value}). */
 export function parseStatusRows(rows: ReadonlyArray<{ Variable_name: string; Value: string | null }>): NodeStatus {
@@ -139,7 +138,7 @@ export function parseStatusRows(rows: ReadonlyArray<{ Variable_name: string; Val
     const i = STATUS_INDEX.get(row.Variable_name) ?? STATUS_INDEX.get(row.Variable_name.toLowerCase());
     if (i !== undefined) values[i] = row.Value ?? '';
   }
-  const get = (name: (typeof STATUS_VARIABLES)[number]) => values[STATUS_POSITION.get(name)!];
+  const get = (name: (typeof STATUS_VARIABLES)[number]) => values[STATUS_INDEX.get(name)!];
   const lastCommitted = get('wsrep_last_committed');
   // A server with wsrep off still answers, but has none of these: say so plainly.
   if (lastCommitted === undefined && get('wsrep_local_state_comment') === undefined) {

@@ -73,11 +73,14 @@ export class StoreDatabase {
   #checkpointOwed = false;
   /** The owed checkpoint waits for RESUME_FREE_BYTES free first (the failure was SQLITE_FULL). */
   #waitingForSpace = false;
+  /** The database file, as given; null in memory. */
+  readonly file: string | null;
   /** The database's directory, whose filesystem's free space that is; null in memory. */
   readonly #dir: string | null;
 
   constructor(file: string, options: { cacheSizeBytes?: number } = {}) {
-    this.#dir = file === ':memory:' ? null : path.dirname(path.resolve(file));
+    this.file = file === ':memory:' ? null : file;
+    this.#dir = this.file === null ? null : path.dirname(path.resolve(this.file));
     if (this.#dir) fs.mkdirSync(this.#dir, { recursive: true });
     this.#db = new Database(file);
     // A negative cache_size is in KiB rather than pages.

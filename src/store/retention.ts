@@ -3,6 +3,7 @@
  * the daemon spreads over cycles (src/pipeline/retention.ts runs them).
  */
 import { Repository, type Statement, type StoreDatabase } from './database.js';
+import { DAY_MS, HOUR_MS } from '../units/time.js';
 
 /** Rows deleted per statement by retention: small enough that one batch takes a few ms. */
 const RETENTION_BATCH = 500;
@@ -10,7 +11,7 @@ const RETENTION_BATCH = 500;
  * How much of a node's oldest raw history one retention batch deletes: an hour is 360 samples at
  * 10 s; the per-minute tables take a day (24 spans) per batch, 1,440 rows.
  */
-const RETENTION_SPAN_MS = 3600_000;
+const RETENTION_SPAN_MS = HOUR_MS;
 
 export interface RetentionTask {
   name: string;
@@ -28,7 +29,7 @@ export interface RetentionCutoffs {
 }
 
 /** How long a delivered or expired notification stays in the outbox for inspection. */
-export const NOTIFICATION_RETENTION_MS = 7 * 86400_000;
+export const NOTIFICATION_RETENTION_MS = 7 * DAY_MS;
 
 export function retentionCutoffs(now: number, rawSeconds: number, rollupSeconds: number): RetentionCutoffs {
   return { raw: now - rawSeconds * 1000, rollups: now - rollupSeconds * 1000, notifications: now - NOTIFICATION_RETENTION_MS };

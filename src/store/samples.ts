@@ -8,6 +8,7 @@ import type { StoredSample, StoredFailure, NodeSettings, StoredEvent } from '../
 import { nodeKey } from '../config/keys.js';
 import type { Row } from './columns.js';
 import { Repository, type StoreDatabase } from './database.js';
+import { DAY_MS, MINUTE_MS } from '../units/time.js';
 import { INSERT_SAMPLE_SQL, SELECT_SAMPLES_SQL, UPSERT_EPOCH_SQL, epochRowKey, sampleFromRow, sampleToRow } from './sample-columns.js';
 
 export type { StoredSample, StoredFailure, NodeSettings, StoredEvent } from '../sampler/records.js';
@@ -55,7 +56,7 @@ function prepareStatements(db: StoreDatabase) {
     latestSample: db.prepare(`${SELECT_SAMPLES_SQL} WHERE s.cluster = ? AND s.node = ? ORDER BY s.taken_at DESC LIMIT 1`),
     samplesForAnalysis: db.prepare(`${SELECT_SAMPLES_SQL}
       WHERE s.cluster = @cluster AND s.node = @node AND s.taken_at >= @from AND (s.taken_at >= @fullFrom OR s.taken_at IN (
-        SELECT MAX(taken_at) FROM samples WHERE cluster = @cluster AND node = @node AND taken_at >= @from AND taken_at < @fullFrom GROUP BY taken_at / 60000, epoch
+        SELECT MAX(taken_at) FROM samples WHERE cluster = @cluster AND node = @node AND taken_at >= @from AND taken_at < @fullFrom GROUP BY taken_at / ${MINUTE_MS}, epoch
         UNION SELECT MIN(taken_at) FROM samples WHERE cluster = @cluster AND node = @node AND taken_at >= @from AND taken_at < @fullFrom GROUP BY epoch
         UNION SELECT MIN(taken_at) FROM samples WHERE cluster = @cluster AND node = @node AND taken_at >= @from AND taken_at < @fullFrom AND cached_downto IS NOT NULL GROUP BY epoch))
       ORDER BY s.taken_at`),
@@ -66,8 +67,8 @@ function prepareStatements(db: StoreDatabase) {
     latestSettings: db.prepare(`SELECT * FROM node_settings WHERE cluster = ? AND node = ? ORDER BY epoch DESC LIMIT 1`),
     rollupsBetween: db.prepare(`SELECT minute, epoch, seconds, bytes, write_sets, samples, last_at, last_committed FROM rollups_1m
       WHERE cluster = ? AND node = ? AND minute >= ? AND minute <= ? ORDER BY minute, epoch`),
-    dailyTotals: db.prepare(`SELECT (minute / 86400000) * 86400000 AS minute, SUM(seconds) AS seconds, SUM(bytes) AS bytes
-      FROM rollups_1m WHERE cluster = ? AND node = ? AND minute >= ? GROUP BY minute / 86400000 ORDER BY 1`),
+    dailyTotals: db.prepare(`SELECT (minute / ${DAY_MS}) * ${DAY_MS} AS minute, SUM(seconds) AS seconds, SUM(bytes) AS bytes
+      FROM rollups_1m WHERE cluster = ? AND node = ? AND minute >= ? GROUP BY minute / ${DAY_MS} ORDER BY 1`),
     eventsBetween: db.prepare(`SELECT cluster, node, at, kind, detail FROM events WHERE cluster = ? AND node = ? AND at >= ? AND at <= ? ORDER BY at`),
     recentEvents: db.prepare(`SELECT cluster, node, at, kind, detail FROM events WHERE at >= ? ORDER BY at DESC LIMIT ?`),
     recentClusterEvents: db.prepare(`SELECT cluster, node, at, kind, detail FROM events WHERE cluster = ? AND at >= ? ORDER BY at DESC LIMIT ?`),
@@ -100,7 +101,7 @@ export class SampleRepository extends Repository<ReturnType<typeof prepareStatem
         this.stmts.upsertRollup.run({
           cluster: sample.cluster,
           node: sample.node,
-          minute: Math.floor(sample.takenAt / 60_000) * 60_000,
+          minute: Math.floor(sample.takenAt / MINUTE_MS) * MINUTE_MS,
           epoch: sample.epoch,
           seconds: delta.seconds,
           bytes: delta.bytes,

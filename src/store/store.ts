@@ -14,12 +14,14 @@ import type Database from 'better-sqlite3';
 import type { SampleDelta } from '../sampler/epoch.js';
 import type { NodeOutcome } from '../sampler/sampler.js';
 import type { ClusterAnalysis } from '../analysis/cluster-analysis.js';
+import type { Logger } from '../log/logger.js';
 import { StoreDatabase, type CheckpointOwner, type WriteHealth } from './database.js';
 import { SampleRepository, type MinuteRollup, type NodeSettings, type StoredEvent, type StoredFailure, type StoredSample } from './samples.js';
 import { AnalysisRepository } from './analyses.js';
 import { AlertRepository, type StoredAlert } from './alerts.js';
 import { OutboxRepository, type OutboxEntry } from './outbox.js';
 import { RetentionRepository, type RetentionCutoffs, type RetentionTask } from './retention.js';
+import { BackgroundCheckpointer } from './checkpointer.js';
 
 export type { WriteHealth } from './database.js';
 export type { MinuteRollup, NodeSettings, StoredEvent, StoredFailure, StoredSample } from './samples.js';
@@ -92,6 +94,16 @@ export class Store {
   /** Where checkpoints run, for the background checkpointer (checkpointer.ts). */
   get checkpoints(): CheckpointOwner {
     return this.#database.checkpoints;
+  }
+
+  /**
+   * Starts a background checkpointer for the store's file, which takes this connection's
+   * checkpoints over until it is closed (checkpointer.ts); null in memory, where no file is synced.
+   * Call it once: each call starts a worker.
+   */
+  startCheckpointer(log: Logger): BackgroundCheckpointer | null {
+    const file = this.#database.file;
+    return file === null ? null : new BackgroundCheckpointer(file, this.checkpoints, log);
   }
 
   close(): void {

@@ -7,6 +7,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { loadRules } from '../../src/rules/rule-file.ts';
 import { fingerprintOf, RuleEngine } from '../../src/rules/engine.ts';
@@ -60,4 +62,38 @@ test('alerts keep their labels and fingerprint across evaluations, resolve when 
   assert.equal(again?.state, 'pending');
   assert.deepEqual(again.labels, firing.labels);
   assert.equal(again.fingerprint, firing.fingerprint);
+});
+
+test('a reload (SIGHUP) gives its rules their own alerts: a changed rule labels anew, a removed one lets go of its alert', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rules-reload-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.cpSync(path.join(import.meta.dirname, '..', '..', 'rules'), dir, { recursive: true });
+  const cycles = replayWithAbsence('node3', 24);
+  const store = new Store(':memory:');
+  t.after(() => store.close());
+  const engine = RuleEngine.fromConfig({ ...replayConfig(), rules: { dir } }, store, createLogger({ level: 'error', write: () => undefined }));
+  for (const c of cycles.filter((c) => c.index <= 46)) engine.evaluate([c.analysis], context(c.missedCycles), c.now);
+  const lost = () => engine.openAlerts().filter((a) => a.rule === LOST && a.labels.node === 'node3');
+  assert.deepEqual(
+    lost().map((a) => [a.severity, a.state]),
+    [['warning', 'firing']],
+  );
+  const at46 = cycles.find((c) => c.index === 46)!;
+  const evaluateLater = (ms: number) => engine.evaluate([at46.analysis], context(at46.missedCycles), at46.now + ms);
+
+  const file = path.join(dir, 'ist-lost.yaml');
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('severity: warning', 'severity: critical'));
+  assert.deepEqual(engine.reload(), { ok: true, rules: rules.length });
+  evaluateLater(5000);
+  assert.deepEqual(
+    lost().map((a) => [a.severity, a.labels.severity, a.state]),
+    [['critical', 'critical', 'pending']],
+    'the warning resolved, and the reloaded rule opened its own alert',
+  );
+  assert.ok(store.alertHistory(0, 100).some((a) => a.rule === LOST && a.severity === 'warning' && a.state === 'resolved'));
+
+  fs.rmSync(file);
+  assert.deepEqual(engine.reload(), { ok: true, rules: rules.length - 1 });
+  evaluateLater(10_000);
+  assert.deepEqual(lost(), [], 'the removed rule holds no alert');
 });

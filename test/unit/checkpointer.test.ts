@@ -30,7 +30,8 @@ test('commits leave the WAL to the worker, which moves all of it into the databa
   const store = new Store(file);
   const lines: string[] = [];
   const log = createLogger({ level: 'debug', write: (line: string) => void lines.push(line) });
-  const checkpointer = new BackgroundCheckpointer(file, store.checkpoints, log);
+  const checkpointer = store.startCheckpointer(log);
+  assert.ok(checkpointer, 'a store on disk starts its checkpointer');
   try {
     assert.equal(store.db.pragma('wal_autocheckpoint', { simple: true }), 0, 'the daemon connection no longer checkpoints on commit');
     writeRows(store, 30_000);
@@ -96,5 +97,15 @@ test('after a failed checkpoint the store is not writable, and the worker not as
     await checkpointer.close();
     store.close();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a store in memory has no file to sync: no checkpointer, and SQLite keeps its own checkpoints', () => {
+  const store = new Store(':memory:');
+  try {
+    assert.equal(store.startCheckpointer(createLogger({ level: 'error', write: () => {} })), null);
+    assert.equal(store.db.pragma('wal_autocheckpoint', { simple: true }), 1000);
+  } finally {
+    store.close();
   }
 });

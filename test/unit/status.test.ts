@@ -114,3 +114,12 @@ test('a copy whose number was changed no longer uses the stale exact value', () 
   const { exact: _dropped, ...reloaded } = s; // as read back from SQLite: numbers only
   assert.equal(exactCounter(reloaded, 'lastCommitted'), BigInt(s.lastCommitted));
 });
+
+test('status variables are found whatever case the server spells them in', () => {
+  const rows = fixture.node2.afterWrites.rows as Row[];
+  const expected = parseStatusRows(rows);
+  for (const spell of [(n: string) => n.toUpperCase(), (n: string) => n.toLowerCase()]) {
+    const status = parseStatusRows(rows.map((r) => ({ ...r, Variable_name: spell(r.Variable_name) })));
+    assert.deepEqual(status, expected, spell('Uptime'));
+  }
+});

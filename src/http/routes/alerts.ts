@@ -5,6 +5,7 @@ import { LimitQuery, limitParam, parseTime, TimeQuery } from '../params.js';
 import { AlertView, apiErrors, StringEnum, StringMap } from '../schemas.js';
 import { alertView } from '../views.js';
 import { SEVERITIES } from '../../rules/rule-file.js';
+import { DAY_MS } from '../../units/time.js';
 
 const Alerts = Type.Object({ alerts: Type.Array(AlertView) }, { description: 'Alerts with their labels, annotations and times' });
 
@@ -35,7 +36,7 @@ export function alertRoutes(app: Api, { engine, store }: ServerDeps): void {
       },
     },
     async (req) => {
-      const since = req.query.since === undefined ? Date.now() - 7 * 86400_000 : parseTime('since', req.query.since);
+      const since = req.query.since === undefined ? Date.now() - 7 * DAY_MS : parseTime('since', req.query.since);
       return { alerts: store.alertHistory(since, limitParam(req.query.limit, 100)).map(alertView) };
     },
   );

@@ -5,6 +5,7 @@ import type { Lookup } from '../lookup.js';
 import { LimitQuery, limitParam, parseTime, TimeQuery } from '../params.js';
 import { apiErrors, EventView } from '../schemas.js';
 import { eventView } from '../views.js';
+import { DAY_MS } from '../../units/time.js';
 
 export function eventRoutes(app: Api, { store }: ServerDeps, lookup: Lookup): void {
   app.get(
@@ -22,7 +23,7 @@ export function eventRoutes(app: Api, { store }: ServerDeps, lookup: Lookup): vo
     },
     async (req) => {
       if (req.query.cluster !== undefined) lookup.cluster(req.query.cluster);
-      const since = req.query.since === undefined ? Date.now() - 86400_000 : parseTime('since', req.query.since);
+      const since = req.query.since === undefined ? Date.now() - DAY_MS : parseTime('since', req.query.since);
       return { events: store.recentEvents(req.query.cluster ?? null, since, limitParam(req.query.limit, 100)).map(eventView) };
     },
   );

@@ -6,6 +6,7 @@ import { BadParameter, ClusterParams, DurationQuery, durationParam, NodeParams, 
 import { apiErrors, HistoryPoint, MaintenanceView, NodeAnalysisView, NodeSummary, RejoinView, Time, WindowViewWithForecast } from '../schemas.js';
 import { historyPointView, maintenanceView, nodeSummaries, nodeSummary, rejoinView, windowView } from '../views.js';
 import { maintenanceCheck, ringCapacityOf } from '../../analysis/maintenance.js';
+import { HOUR_MS, MINUTE_MS } from '../../units/time.js';
 
 /** Maximum points a history query may return, as in Prometheus' range queries. */
 export const MAX_POINTS = 11_000;
@@ -65,8 +66,8 @@ export function nodeRoutes(app: Api, { analyzer, store }: ServerDeps, lookup: Lo
     async (req) => {
       lookup.node(req.params.cluster, req.params.node);
       const to = req.query.to === undefined ? Date.now() : parseTime('to', req.query.to);
-      const from = req.query.from === undefined ? to - 3600_000 : parseTime('from', req.query.from);
-      const stepMs = req.query.step === undefined ? 60_000 : durationParam('step', req.query.step) * 1000;
+      const from = req.query.from === undefined ? to - HOUR_MS : parseTime('from', req.query.from);
+      const stepMs = req.query.step === undefined ? MINUTE_MS : durationParam('step', req.query.step) * 1000;
       if (from >= to) throw new BadParameter('from', 'a time before "to"', req.query.from);
       if (stepMs < 1000) throw new BadParameter('step', 'a duration of at least 1s', req.query.step);
       if ((to - from) / stepMs > MAX_POINTS) throw new BadParameter('step', `a step giving at most ${MAX_POINTS} points between from and to`, req.query.step);
