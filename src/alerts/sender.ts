@@ -9,6 +9,7 @@
 import { sinkDefinition, type SinkType } from '../sinks/registry.js';
 import type { SinkDefinition } from '../sinks/definition.js';
 import { scrubSecrets } from '../log/logger.js';
+import { HOUR_MS } from '../units/time.js';
 
 export interface SinkTarget {
   name: string;
@@ -23,7 +24,7 @@ export interface SinkTarget {
 export type SendResult = { ok: true } | { ok: false; retry: true; error: string; retryAfterMs: number | null } | { ok: false; retry: false; error: string };
 
 /** The longest a receiver's Retry-After may hold a notification back. */
-export const MAX_RETRY_AFTER_MS = 60 * 60 * 1000;
+export const MAX_RETRY_AFTER_MS = HOUR_MS;
 
 /** How much of a response body is read (and thrown away) before the stream is cancelled. */
 export const MAX_RESPONSE_BODY_BYTES = 64 * 1024;

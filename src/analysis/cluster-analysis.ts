@@ -15,6 +15,7 @@ import type { DailyRate } from './trend.js';
 import { forecastTime, UNCALIBRATED, type Calibration, type TimeForecast } from './forecast.js';
 import { rejoinCountdown, type Away, type RejoinCountdown, type RejoinVerdict } from './rejoin.js';
 import type { ByteSeries } from './write-history.js';
+import { MINUTE_MS } from '../units/time.js';
 
 export interface ClusterPoint extends NodePoint {
   synced: boolean;
@@ -156,7 +157,7 @@ export function analyzeCluster(input: ClusterInput): ClusterAnalysis {
     const points = asSeries(n.points);
     const short = rateBetween(points, now - input.shortHorizonSeconds * 1000, now);
     const longFrom = now - input.longHorizonSeconds * 1000;
-    const long = n.incremental ? n.incremental.long : rateOf(n.minutes.filter((m) => m.minute + 60_000 > longFrom));
+    const long = n.incremental ? n.incremental.long : rateOf(n.minutes.filter((m) => m.minute + MINUTE_MS > longFrom));
     const distribution = n.incremental ? n.incremental.distribution : minuteRateDistribution(n.minutes);
     const rateForSize = long ?? short;
     const averageWriteSetBytes = rateForSize && rateForSize.writeSetsPerSecond > 0 ? rateForSize.bytesPerSecond / rateForSize.writeSetsPerSecond : null;

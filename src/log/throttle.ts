@@ -3,8 +3,9 @@
  * full disk or a locked database fails every cycle, and one line a minute says as much.
  */
 import type { Logger } from './logger.js';
+import { MINUTE_MS } from '../units/time.js';
 
-export function throttled(log: Logger, intervalMs = 60_000, now: () => number = Date.now) {
+export function throttled(log: Logger, intervalMs = MINUTE_MS, now: () => number = Date.now) {
   const last = new Map<string, { at: number; suppressed: number }>();
   return (key: string, msg: string, fields: Record<string, unknown> = {}): void => {
     const t = now();

@@ -8,8 +8,9 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import { performance } from 'node:perf_hooks';
 import { retentionCutoffs, type RetentionTask, type Store } from '../store/store.js';
+import { HOUR_MS } from '../units/time.js';
 
-const ROUND_EVERY_MS = 3600_000;
+const ROUND_EVERY_MS = HOUR_MS;
 /** Wall time one slice may take; the event loop is blocked for no longer than this. */
 export const RETENTION_SLICE_MS = 20;
 

@@ -4,6 +4,7 @@
  * the pause on every further failed attempt up to a cap. The jitter spreads the retries of many
  * nodes that failed together (a network partition) over several cycles. Pure.
  */
+import { MINUTE_MS } from '../units/time.js';
 
 export interface BackoffPolicy {
   /** The pause after the first failed attempt: one sampling interval. */
@@ -13,7 +14,7 @@ export interface BackoffPolicy {
   jitter: number;
 }
 
-export const DEFAULT_MAX_BACKOFF_MS = 5 * 60_000;
+export const DEFAULT_MAX_BACKOFF_MS = 5 * MINUTE_MS;
 export const DEFAULT_BACKOFF_JITTER = 0.2;
 
 /** The pause after `failedAttempts` consecutive failed attempts (1 or more); `random` is in [0, 1). */

@@ -7,6 +7,7 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import { DeadlineError } from './deadline.js';
+import { MINUTE_MS } from '../units/time.js';
 
 export type LookupFn = (host: string) => Promise<{ address: string }>;
 
@@ -18,7 +19,7 @@ export interface HostResolverOptions {
   now?: () => number;
 }
 
-export const DEFAULT_RESOLVE_TTL_MS = 60_000;
+export const DEFAULT_RESOLVE_TTL_MS = MINUTE_MS;
 
 export class HostResolver {
   private readonly cache = new Map<string, { address: string; expiresAt: number }>();

@@ -21,6 +21,7 @@ import { classifyFailure, type Failure } from './failure.js';
 import { backoffDelayMs, DEFAULT_BACKOFF_JITTER, DEFAULT_MAX_BACKOFF_MS, type BackoffPolicy } from './backoff.js';
 import { mapWithConcurrency } from './limiter.js';
 import type { NodeStatus } from './status.js';
+import { MINUTE_MS } from '../units/time.js';
 
 export type NodeOutcome =
   | {
@@ -296,7 +297,7 @@ export function scheduleIntervalMs(schedule: string): number {
   try {
     const runs = task.getNextRuns(6).map((d) => d.getTime());
     const gaps = runs.slice(1).map((t, i) => t - runs[i]!);
-    return gaps.length > 0 ? Math.min(...gaps) : 60_000;
+    return gaps.length > 0 ? Math.min(...gaps) : MINUTE_MS;
   } finally {
     void task.destroy();
   }

@@ -16,6 +16,7 @@ import { IncomingAddressesSource } from './incoming-source.js';
 import { describeError, type Listing, type MemberSource } from './listing.js';
 import { MemberSession } from './member-session.js';
 import { Presence } from './presence.js';
+import { MINUTE_MS } from '../../units/time.js';
 
 export interface MembershipOptions {
   /** Deadline of each query and DNS lookup. */
@@ -52,7 +53,7 @@ export class Membership {
     this.discovery = cluster.discovery;
     this.now = options.now ?? Date.now;
     this.log = options.log.child({ cluster: cluster.name });
-    this.logProblem = throttled(this.log, 60_000, this.now);
+    this.logProblem = throttled(this.log, MINUTE_MS, this.now);
     this.resolver = options.resolver ?? new HostResolver({ timeoutMs: options.timeoutMs, now: this.now });
     this.presence = new Presence(this.discovery.departAfterSeconds * 1000);
     this.source =
