@@ -6,7 +6,7 @@
  * answer (and the config, for the address and token, when one is given).
  */
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfigFile } from '../config/load.js';
+import { ConfigError, loadHttpSettings } from '../config/load.js';
 import { registerSecret, scrubSecrets } from '../log/logger.js';
 import { parseDuration } from '../units/parse.js';
 import { formatBytes, formatDuration } from '../units/format.js';
@@ -35,7 +35,7 @@ Options:
       --token-env NAME   the environment variable holding the API's bearer token (default:
                          the config's http.tokenEnv/tokenFile when one is given)
   -c, --config FILE      the daemon's config file (or GCACHE_ADVISOR_CONFIG), for the
-                         address and token; its password variables must then be set too
+                         address and token (the nodes' passwords are not read)
       --json             print the daemon's answer as JSON
   -h, --help             show this help
 `;
@@ -109,9 +109,9 @@ function parseRequest(argv: string[], env: NodeJS.ProcessEnv): Request | 'help' 
   }
 
   const configFile = values.config ?? env.GCACHE_ADVISOR_CONFIG;
-  const config = configFile ? loadConfigFile(configFile, env) : null;
-  const address = values.url ?? (config ? listenUrl(config.http.host, config.http.port) : DEFAULT_DAEMON_URL);
-  let token = config?.http.token?.reveal() ?? null;
+  const http = configFile ? loadHttpSettings(configFile, env) : null;
+  const address = values.url ?? (http ? listenUrl(http.host, http.port) : DEFAULT_DAEMON_URL);
+  let token = http?.token?.reveal() ?? null;
   if (values['token-env'] !== undefined) {
     const name = values['token-env'];
     token = env[name] || null;

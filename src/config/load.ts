@@ -98,16 +98,32 @@ export interface Config {
 export const ENV_PREFIX = 'GCACHE_ADVISOR_';
 
 export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.env): Config {
-  let text: string;
+  return parseConfig(readConfigText(file), file, env);
+}
+
+/**
+ * Only what a client of the daemon needs (can-leave): the address it listens on and its API
+ * token. The whole file is still checked, but no node's password or sink's secret is read, so
+ * the machine that asks need not hold them.
+ */
+export function loadHttpSettings(file: string, env: NodeJS.ProcessEnv = process.env): Config['http'] {
+  return resolveHttp(validateConfig(readConfigText(file), file, env).http, path.dirname(path.resolve(file)), env);
+}
+
+function readConfigText(file: string): string {
   try {
-    text = fs.readFileSync(file, 'utf8');
+    return fs.readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError(`config error: cannot read ${displayPath(file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  return parseConfig(text, file, env);
 }
 
 export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): Config {
+  return resolve(validateConfig(text, source, env), source, env);
+}
+
+/** The YAML with the environment's overrides applied, checked against the schema; nothing resolved yet. */
+function validateConfig(text: string, source: string, env: NodeJS.ProcessEnv): ParsedConfig {
   let raw: unknown;
   try {
     raw = YAML.parse(text, { prettyErrors: true, uniqueKeys: true });
@@ -126,7 +142,7 @@ export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv
     const issue = result.error.issues[0]!;
     throw new ConfigError(`config error: ${source}: ${describeIssue(issue)}`);
   }
-  return resolve(result.data, source, env);
+  return result.data;
 }
 
 /**
@@ -220,6 +236,12 @@ export function formatPath(segments: PropertyKey[]): string {
   return segments.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? String(s) : `.${String(s)}`)).join('');
 }
 
+function resolveHttp(http: ParsedConfig['http'], baseDir: string, env: NodeJS.ProcessEnv): Config['http'] {
+  const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(http.listen)!;
+  const token = http.tokenEnv || http.tokenFile ? readSecret(`http.${http.tokenEnv ? 'tokenEnv' : 'tokenFile'}`, http.tokenEnv, http.tokenFile, env, baseDir) : null;
+  return { host: host!, port: Number(port), token };
+}
+
 function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): Config {
   const baseDir = path.dirname(path.resolve(source));
   const clusters = parsed.clusters.map((c, ci) => ({
@@ -244,7 +266,6 @@ function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): 
       };
     }),
   }));
-  const [, host, port] = /^\[?(.*?)\]?:(\d+)$/.exec(parsed.http.listen)!;
   const mine = clusters.filter((c) => shardOf(c.name, parsed.sharding.count) === parsed.sharding.index);
   return {
     source,
@@ -257,14 +278,7 @@ function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): 
       retention: { rawSeconds: parsed.storage.retention.raw, rollupSeconds: parsed.storage.retention.rollups },
       cacheSize: parsed.storage.cacheSize,
     },
-    http: {
-      host: host!,
-      port: Number(port),
-      token:
-        parsed.http.tokenEnv || parsed.http.tokenFile
-          ? readSecret(`http.${parsed.http.tokenEnv ? 'tokenEnv' : 'tokenFile'}`, parsed.http.tokenEnv, parsed.http.tokenFile, env, baseDir)
-          : null,
-    },
+    http: resolveHttp(parsed.http, baseDir, env),
     log: parsed.log,
     rules: { dir: path.resolve(parsed.rules.dir) },
     alerting: {

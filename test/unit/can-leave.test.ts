@@ -156,9 +156,17 @@ test('the token: from --token-env or the config, refused without it, never print
   const fromConfig = await run(['accuracy/node1', '2m', '-c', file], { PW: 'pw', DAEMON_TOKEN: TOKEN });
   assert.equal(fromConfig.code, 1, fromConfig.stderr);
   assert.match(fromConfig.stdout, /RISKY/);
+  // The nodes' passwords are the daemon's business: asking needs only the address and the token.
+  const withoutPasswords = await run(['accuracy/node1', '2m', '-c', file], { DAEMON_TOKEN: TOKEN });
+  assert.equal(withoutPasswords.code, 1, withoutPasswords.stderr);
+  assert.match(withoutPasswords.stdout, /RISKY/);
+  const noToken = await run(['accuracy/node1', '2m', '-c', file], { PW: 'pw' });
+  assert.equal(noToken.code, 2);
+  assert.match(noToken.stderr, /^config error: .*http\.tokenEnv/m);
+  fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('nodes: [', 'nodez: ['));
   const badConfig = await run(['accuracy/node1', '2m', '-c', file], { DAEMON_TOKEN: TOKEN });
   assert.equal(badConfig.code, 2);
-  assert.match(badConfig.stderr, /^config error: .*passwordEnv/m);
+  assert.match(badConfig.stderr, /^config error: .*nodez: unknown key/m);
 
   for (const o of outputs) assert.ok(!o.includes(TOKEN), `the token printed: ${o}`);
 });
