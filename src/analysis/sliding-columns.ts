@@ -33,8 +33,6 @@ export interface ColumnReader {
 
 interface Column extends ColumnReader {
   readonly bytesPerRow: number;
-  /** The value in slot j (see `SlidingColumns.slotOf`). */
-  get(j: number): number;
   /** Stores v in slot j, which holds a live row of the table or the next one. */
   set(j: number, v: number): void;
   copy(from: number, to: number): void;
@@ -56,9 +54,6 @@ class PlainColumn implements Column {
   }
   at(i: number): number {
     return this.values[this.rows.slotOf(i)]!;
-  }
-  get(j: number): number {
-    return this.values[j]!;
   }
   set(j: number, v: number): void {
     this.values[j] = v;

@@ -107,7 +107,7 @@ export function loadConfigFile(file: string, env: NodeJS.ProcessEnv = process.en
  * the machine that asks need not hold them.
  */
 export function loadHttpSettings(file: string, env: NodeJS.ProcessEnv = process.env): Config['http'] {
-  return resolveHttp(validateConfig(readConfigText(file), file, env).http, path.dirname(path.resolve(file)), env);
+  return resolveHttp(validateConfig(readConfigText(file), file, env).http, baseDirOf(file), env);
 }
 
 function readConfigText(file: string): string {
@@ -242,8 +242,13 @@ function resolveHttp(http: ParsedConfig['http'], baseDir: string, env: NodeJS.Pr
   return { host: host!, port: Number(port), token };
 }
 
+/** The folder that the config's relative paths (password files, TLS files) are relative to. */
+function baseDirOf(source: string): string {
+  return path.dirname(path.resolve(source));
+}
+
 function resolve(parsed: ParsedConfig, source: string, env: NodeJS.ProcessEnv): Config {
-  const baseDir = path.dirname(path.resolve(source));
+  const baseDir = baseDirOf(source);
   const clusters = parsed.clusters.map((c, ci) => ({
     name: c.name,
     targetWindowSeconds: c.targetWindow,
