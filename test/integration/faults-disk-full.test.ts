@@ -166,8 +166,14 @@ test('a full disk: sampling, API and metrics carry on, /readyz says why, the err
     () => ready.body,
   );
   await waitFor('new samples stored', () => queryDatabase<{ n: number }>(db, SAMPLES)[0]!.n >= storedBefore + 3, 20_000);
-  const recovered = await get(url, '/metrics');
-  assert.equal(metricValue(recovered.text, 'gcache_advisor_store_writable'), 1);
+  // /metrics is rendered once a cycle, so the gauge can read the cycle before the recovery: waited for.
+  let writable: number | undefined;
+  await waitFor(
+    'gcache_advisor_store_writable 1 in /metrics',
+    async () => (writable = metricValue((await get(url, '/metrics')).text, 'gcache_advisor_store_writable')) === 1,
+    20_000,
+    () => writable,
+  );
 
   const exit = await daemon.stop();
   assert.deepEqual(exit, { code: 0, signal: null }, daemon.logText().slice(-3000));
@@ -185,6 +191,8 @@ test('a full disk: sampling, API and metrics carry on, /readyz says why, the err
 });
 
 test('while the disk is full, an alert that arises is shown from memory at once and notified once space returns', async () => {
+  // If the test before failed midway its daemon still runs, writing to the same small disk.
+  await daemon?.stop('SIGKILL');
   const db = path.join(disk!.dir, 'alerts.db');
   const hook = await webhookReceiver(26250);
   const configFile = path.join(tmp, 'alerts.yaml');
