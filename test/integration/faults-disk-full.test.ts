@@ -167,7 +167,7 @@ test('a full disk: sampling, API and metrics carry on, /readyz says why, the err
   );
   await waitFor('new samples stored', () => queryDatabase<{ n: number }>(db, SAMPLES)[0]!.n >= storedBefore + 3, 20_000);
   // /metrics is rendered once a cycle, so the gauge can read the cycle before the recovery: waited for.
-  let writable: number | undefined;
+  let writable: number | null = null;
   await waitFor(
     'gcache_advisor_store_writable 1 in /metrics',
     async () => (writable = metricValue((await get(url, '/metrics')).text, 'gcache_advisor_store_writable')) === 1,
