@@ -9,11 +9,16 @@
  * `packed32` column keeps them as offsets from a base in 32 bits, exact, and moves the base when
  * a value falls outside the range; only when the live values themselves span more than the range
  * (or one is not an integer) does the column widen to doubles for good.
+ *
+ * A minute's seconds and write-sets are Float32 figures that are nearly always small whole
+ * numbers of milliseconds or of write-sets: `seconds16` and `count16` columns keep those in 16
+ * bits (reading back the same Float32, to the bit) and the few others aside. An `int16` column
+ * does the same for integers read back exactly, such as a node's counter epoch.
  * Pure: no I/O.
  */
 import { capacityFor } from './capacity.js';
 
-export type ColumnKind = 'packed32' | 'float32' | 'int32' | 'uint8';
+export type ColumnKind = 'packed32' | 'float32' | 'int32' | 'uint8' | 'seconds16' | 'count16' | 'int16';
 
 /** Where a table's live rows are: row i (0 the oldest) in slot `slotOf(i)`. */
 interface Rows {
@@ -33,6 +38,8 @@ export interface ColumnReader {
 
 interface Column extends ColumnReader {
   readonly bytesPerRow: number;
+  /** Bytes held beside the rows (values a narrow column keeps aside). */
+  readonly asideBytes?: number;
   /** Stores v in slot j, which holds a live row of the table or the next one. */
   set(j: number, v: number): void;
   copy(from: number, to: number): void;
@@ -40,7 +47,7 @@ interface Column extends ColumnReader {
   relocate(capacity: number): void;
 }
 
-type PlainArray = Float32Array | Int32Array | Uint8Array;
+type PlainArray = Float32Array | Int32Array | Uint8Array | Uint16Array;
 
 // `at` is written out in each class of column, not inherited: a shared one would see both classes.
 class PlainColumn implements Column {
@@ -158,6 +165,114 @@ class PackedColumn implements Column {
   }
 }
 
+/**
+ * Values that are whole multiples of 1/scale in 16 bits (seconds as milliseconds up to 65.534 s,
+ * counts up to 65,534), read back as they would be from the wide column: the same Float32 for a
+ * Float32 column, the value itself for a Float64 one. A value that is not one (a minute that spans
+ * a gap in sampling, a burst of write-sets) is kept aside, its slot marked; when such values pass
+ * an eighth of the rows, the column turns wide for good.
+ */
+class NarrowColumn implements Column {
+  private narrow: Uint16Array | null;
+  private wide: Float32Array | Float64Array | null = null;
+  /** The values kept aside, by slot; an entry may outlive its row until the slot is written again. */
+  private aside = new Map<number, number>();
+  private static readonly ASIDE = 0xffff;
+  /** What V8 takes for a Map entry of two small numbers, about (hash table slot and chain). */
+  private static readonly ASIDE_ENTRY_BYTES = 32;
+
+  constructor(
+    private readonly rows: Rows,
+    capacity: number,
+    private readonly scale: number,
+    /** What a value reads back as: Math.fround for Float32 figures, the value itself for exact ones. */
+    private readonly round: (v: number) => number,
+    private readonly makeWide: (n: number) => Float32Array | Float64Array,
+  ) {
+    this.narrow = new Uint16Array(capacity);
+  }
+
+  get bytesPerRow(): number {
+    return this.narrow ? 2 : this.wide!.BYTES_PER_ELEMENT;
+  }
+
+  get asideBytes(): number {
+    return this.aside.size * NarrowColumn.ASIDE_ENTRY_BYTES;
+  }
+
+  at(i: number): number {
+    return this.get(this.rows.slotOf(i));
+  }
+
+  private get(j: number): number {
+    const narrow = this.narrow;
+    if (narrow === null) return this.wide![j]!;
+    const units = narrow[j]!;
+    return units === NarrowColumn.ASIDE ? this.aside.get(j)! : this.round(units / this.scale);
+  }
+
+  set(j: number, v: number): void {
+    const narrow = this.narrow;
+    if (narrow === null) {
+      this.wide![j] = v;
+      return;
+    }
+    // + 0: a Uint16 holds no -0, so -0 (like NaN) fails the check below and is kept aside as it is.
+    const units = Math.round(v * this.scale) + 0;
+    if (units >= 0 && units < NarrowColumn.ASIDE && Object.is(this.round(units / this.scale), this.round(v))) {
+      narrow[j] = units;
+      if (this.aside.size > 0) this.aside.delete(j);
+      return;
+    }
+    if (this.aside.size + 1 > narrow.length / 8) {
+      this.widen();
+      this.wide![j] = v;
+      return;
+    }
+    narrow[j] = NarrowColumn.ASIDE;
+    this.aside.set(j, this.round(v));
+  }
+
+  copy(from: number, to: number): void {
+    if (this.narrow === null) {
+      this.wide![to] = this.wide![from]!;
+      return;
+    }
+    const units = this.narrow[from]!;
+    this.narrow[to] = units;
+    if (units === NarrowColumn.ASIDE) this.aside.set(to, this.aside.get(from)!);
+    else if (this.aside.size > 0) this.aside.delete(to);
+  }
+
+  relocate(capacity: number): void {
+    if (this.narrow === null) {
+      this.wide = moveRows(this.wide!, capacity, this.rows, this.makeWide);
+      return;
+    }
+    // The live rows move to slots 0…length-1: what is kept aside moves with them, and nothing else stays.
+    const aside = new Map<number, number>();
+    if (this.aside.size > 0) {
+      for (let i = 0; i < this.rows.length; i++) {
+        const j = this.rows.slotOf(i);
+        if (this.narrow[j] === NarrowColumn.ASIDE) aside.set(i, this.aside.get(j)!);
+      }
+    }
+    this.narrow = moveRows(this.narrow, capacity, this.rows, (n) => new Uint16Array(n));
+    this.aside = aside;
+  }
+
+  private widen(): void {
+    const wide = this.makeWide(this.narrow!.length);
+    for (let i = 0; i < this.rows.length; i++) {
+      const j = this.rows.slotOf(i);
+      wide[j] = this.get(j);
+    }
+    this.wide = wide;
+    this.narrow = null;
+    this.aside.clear();
+  }
+}
+
 /** The live rows of `col`, in order, at the start of a column of `capacity` (a new one). */
 function moveRows<T extends PlainArray | Float64Array>(col: T, capacity: number, rows: Rows, make: (n: number) => T): T {
   const next = make(capacity);
@@ -184,6 +299,18 @@ function makeColumn(kind: ColumnKind, capacity: number, rows: Rows): Column {
       return new PlainColumn(rows, new Int32Array(capacity), (n) => new Int32Array(n));
     case 'uint8':
       return new PlainColumn(rows, new Uint8Array(capacity), (n) => new Uint8Array(n));
+    case 'seconds16':
+      return new NarrowColumn(rows, capacity, 1000, Math.fround, (n) => new Float32Array(n));
+    case 'count16':
+      return new NarrowColumn(rows, capacity, 1, Math.fround, (n) => new Float32Array(n));
+    case 'int16':
+      return new NarrowColumn(
+        rows,
+        capacity,
+        1,
+        (v) => v,
+        (n) => new Float64Array(n),
+      );
   }
 }
 
@@ -205,8 +332,12 @@ export class SlidingColumns implements Rows {
   /** Bytes of memory the columns take. */
   get byteSize(): number {
     let perRow = 0;
-    for (const c of this.columns) perRow += c.bytesPerRow;
-    return perRow * this.capacity;
+    let aside = 0;
+    for (const c of this.columns) {
+      perRow += c.bytesPerRow;
+      aside += c.asideBytes ?? 0;
+    }
+    return perRow * this.capacity + aside;
   }
 
   slotOf(i: number): number {

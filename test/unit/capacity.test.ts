@@ -4,8 +4,8 @@ import { capacityFor, slackFor } from '../../src/analysis/capacity.ts';
 import { ColumnSeries } from '../../src/analysis/series.ts';
 import { WriteHistory } from '../../src/analysis/write-history.ts';
 
-// Four 32-bit offsets (time, seqno, bytes, cached_downto), the epoch (32 bits) and the Synced flag.
-const POINT_BYTES = 21;
+// Four 32-bit offsets (time, seqno, bytes, cached_downto), the epoch (16 bits) and the Synced flag.
+const POINT_BYTES = 19;
 const point = (i: number) => ({ t: i * 10_000, seqno: i, bytes: i * 100, epoch: 1, downto: i > 50 ? i - 50 : null, synced: true });
 
 test('a steady series (one point in, one out) keeps about an eighth of room, and its points', () => {

@@ -38,7 +38,7 @@ test('three days through a one-hour horizon: every hour the same figures as from
     // A load that changes every quarter of an hour, with a pause of ten minutes every six hours.
     const paused = (t - start) % (6 * 3600_000) < 10 * MINUTE;
     const bytes = paused ? 0 : Math.round((1 + ((Math.floor((t - start) / (15 * MINUTE)) * 7) % 11)) * 1000 * (0.5 + random()));
-    const d = { seconds: 10, bytes, writeSets: bytes / 500 };
+    const d = { seconds: 10, bytes, writeSets: Math.round(bytes / 500) };
     rates.add(t, 1, d);
     rates.long(t); // as a cycle does: what has left the horizon leaves the ring
     addTo(buckets, t, 1, d);

@@ -110,3 +110,58 @@ test('a column the table does not have is refused, naming it', () => {
   const table = new SlidingColumns(['packed32', 'packed32']);
   assert.throws(() => table.column(2), { name: 'RangeError', message: 'no column 2: the table has 2' });
 });
+
+test('narrow columns read back the Float32 of every value: whole milliseconds and counts in 16 bits, the rest kept aside', () => {
+  const table = new SlidingColumns(['seconds16', 'count16'], 64);
+  // A minute's seconds summed from sample-to-sample deltas of whole milliseconds, as doubles; its write-sets.
+  const deltas = [10.002, 9.998, 10.001, 10, 9.999, 10.003];
+  const values: Array<[number, number]> = [];
+  for (let k = 0; k < 50; k++) values.push([deltas.slice(0, 1 + (k % 6)).reduce((a, b) => a + b, 0), 1000 * k]);
+  values[7] = [125.25, 70_000]; // a minute across a gap in sampling, a burst of write-sets
+  values[9] = [-0, Number.NaN];
+  values[11] = [60.0125, 3];
+  for (const [s, w] of values) table.push(s, w);
+  const expected = values.map(([s, w]) => [Math.fround(s), Math.fround(w)]);
+  const same = (a: number[][], b: number[][]) => a.length === b.length && a.every((row, i) => row.every((v, c) => Object.is(v, b[i]![c])));
+  assert.ok(same(rowsOf(table, 2), expected), 'every value the Float32 it would be, -0 and NaN included');
+  assert.equal(table.byteSize, 64 * (2 + 2) + 5 * 32, '16 bits a row, 5 values aside');
+
+  // Rows dropped, the ring wrapping over the slots that held values aside, thinning moving rows.
+  table.dropFront(20);
+  expected.splice(0, 20);
+  for (let k = 0; k < 20; k++) {
+    table.push(60, k);
+    expected.push([60, k]);
+  }
+  const seconds = table.column(0);
+  table.keepWhere((i) => i % 2 === 0 || seconds.at(i) !== 60);
+  const kept = expected.filter((row, i) => i % 2 === 0 || row[0] !== 60);
+  assert.ok(same(rowsOf(table, 2), kept));
+
+  // Growing the ring moves the rows, and what is aside with them.
+  for (let k = 0; k < 100; k++) {
+    table.push(k === 50 ? 0.0001 : 60, 5);
+    kept.push([Math.fround(k === 50 ? 0.0001 : 60), 5]);
+  }
+  assert.ok(same(rowsOf(table, 2), kept));
+});
+
+test('a narrow column with more than an eighth of its rows aside turns to Float32, every value unchanged', () => {
+  const table = new SlidingColumns(['seconds16'], 16);
+  const values = [60, 120.5, 59.9995, 75.0001, 60.001];
+  for (const v of values.slice(0, 3)) table.push(v);
+  assert.equal(table.byteSize, 16 * 2 + 2 * 32);
+  for (const v of values.slice(3)) table.push(v);
+  assert.equal(table.byteSize, 16 * 4, 'Float32 for good');
+  assert.deepEqual(rowsOf(table, 1).flat(), values.map(Math.fround));
+});
+
+test('an int16 column reads back integers exactly: small ones in 16 bits, the rest aside, then in doubles', () => {
+  const table = new SlidingColumns(['int16'], 16);
+  const values = [1, 2, 65_534, 70_000, 2 ** 40 + 1];
+  for (const v of values) table.push(v);
+  assert.deepEqual(rowsOf(table, 1).flat(), values);
+  for (const v of [2 ** 41 + 3, 5]) table.push(v);
+  assert.equal(table.byteSize, 16 * 8, 'a third value aside of 16 rows: doubles');
+  assert.deepEqual(rowsOf(table, 1).flat(), [...values, 2 ** 41 + 3, 5]);
+});
