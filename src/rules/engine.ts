@@ -197,9 +197,13 @@ export class RuleEngine {
    */
   private forgetUnseenSeries(): void {
     // A reload (SIGHUP) makes new rules: the old ones' series go.
+    // A reload during an evaluation (it yields between clusters) takes away series it met: both counts drop.
     for (const [rule, byCluster] of this.series) {
       if (this.rules.includes(rule)) continue;
-      for (const byNode of byCluster.values()) this.seriesHeld -= byNode.size;
+      for (const byNode of byCluster.values()) {
+        this.seriesHeld -= byNode.size;
+        for (const s of byNode.values()) if (s.seenIn === this.evaluation) this.seriesMet--;
+      }
       this.series.delete(rule);
     }
     const unseen = this.seriesHeld - this.seriesMet;
