@@ -31,8 +31,8 @@ interface Bucket {
  * Columns of the closed buckets, oldest first (sliding-columns.ts): a bucket's seconds, bytes and
  * write-sets as Float32, exact to seven digits, which is what a rate over them can mean. Seconds
  * and write-sets take 16 bits each while they are whole milliseconds and whole write-sets that
- * fit (a minute sampled without a gap, fewer than 65,536 write-sets), so 8 bytes a bucket rather
- * than 12, with the same values. The running sums over them are kept in doubles. Their minutes
+ * fit (under 65.5 s: at sampling intervals up to a minute, every bucket but one after a missed
+ * sample; at most 65,534 write-sets), so 8 bytes a bucket rather than 12, with the same values. The running sums over them are kept in doubles. Their minutes
  * are kept as runs.
  */
 const SECONDS = 0;
