@@ -187,10 +187,12 @@ export function detectHistoryDrop(nodePoints: SeriesLike, clusterSeqnoPoints: Se
   const before = held(prev);
   const after = held(cur);
   const dropped = before !== null && after !== null ? before - after : null;
-  // When the history before the purge is not on record, the jump itself tells: every write-set
-  // cached at the previous sample is gone, though less than a ring's worth was written since.
+  // The jump itself tells too: every write-set cached at the previous sample is gone, though less
+  // than a ring's worth was written since. It decides alone, because the held bytes are
+  // interpolated: when the big write-set came early in the interval, the bytes after it are
+  // overstated, and a purge in a nearly full 8 MiB ring measured as a drop just under a quarter.
   const everythingGone = cur.downto > prev.seqno && cur.bytes - prev.bytes < gcacheSizeBytes;
-  const purged = dropped !== null ? dropped > PURGE_SHARE_OF_GCACHE * gcacheSizeBytes : everythingGone;
+  const purged = everythingGone || (dropped !== null && dropped > PURGE_SHARE_OF_GCACHE * gcacheSizeBytes);
   if (!purged) return null;
   return {
     kind: 'page_store_purge',

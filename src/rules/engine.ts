@@ -76,9 +76,6 @@ export class RuleEngine {
   private readonly alertmanagerSentAt = new Map<string, number>();
   /** The one index of the series: by rule, cluster and node ('' for a cluster rule), found without building a key string. */
   private readonly series = new Map<Rule, Map<string, Map<string, AlertSeries>>>();
-  /** How many series the index holds, and how many of them the current evaluation has met: when to drop the others, without counting them every cycle. */
-  private seriesHeld = 0;
-  private seriesMet = 0;
   /** Counts evaluations; a series or open alert met in the current one has `seenIn` equal to it. */
   private evaluation = 0;
 
@@ -125,7 +122,6 @@ export class RuleEngine {
 
   evaluate(analyses: readonly ClusterAnalysis[], contextOf: (cluster: string, node: string) => NodeContext, now: number): void {
     this.evaluation++;
-    this.seriesMet = 0;
     const rules = this.rules;
     for (const a of analyses) this.evaluateCluster(rules, a, contextOf, now);
     this.resolveUnseen(rules, analyses, now);
@@ -144,7 +140,6 @@ export class RuleEngine {
     sliceMs = 10,
   ): Promise<{ longestSliceMs: number }> {
     this.evaluation++;
-    this.seriesMet = 0;
     const rules = this.rules; // a reload (SIGHUP) in between takes effect next cycle
     const longestSliceMs = await inSlices(analyses, sliceMs, (a) => this.evaluateCluster(rules, a, contextOf, now));
     // The alerts' bookkeeping is a slice of its own.
@@ -167,7 +162,6 @@ export class RuleEngine {
   }
 
   private evaluateOne(rule: Rule, series: AlertSeries, values: Record<string, Value>, now: number): void {
-    if (series.seenIn !== this.evaluation) this.seriesMet++;
     series.seenIn = this.evaluation;
     const active = truthy(evaluate(rule.condition, values));
     this.advance(rule, series.fingerprint, series.labels, active ? annotationsFor(rule, values) : null, now);
@@ -186,35 +180,23 @@ export class RuleEngine {
       // Two rules of the same name and labels have equal series, hence one fingerprint and one alert.
       series = { labels, fingerprint: fingerprintOf(labels), seenIn: 0 };
       byNode.set(node ?? '', series);
-      this.seriesHeld++;
     }
     return series;
   }
 
   /**
-   * Drops the series the last evaluation did not meet (a rule reloaded away, a departed node),
-   * once they are as many as those it met: the cache follows the fleet without a sweep every cycle.
+   * Drops the series the last evaluation did not meet (a departed node, a cluster no longer
+   * analysed) and those of rules a reload (SIGHUP) took away, even if met before the reload. A walk
+   * over the index once a cycle costs about what evaluating it did, and needs no counts kept.
    */
   private forgetUnseenSeries(): void {
-    // A reload (SIGHUP) makes new rules: the old ones' series go.
-    // A reload during an evaluation (it yields between clusters) takes away series it met: both counts drop.
     for (const [rule, byCluster] of this.series) {
-      if (this.rules.includes(rule)) continue;
-      for (const byNode of byCluster.values()) {
-        this.seriesHeld -= byNode.size;
-        for (const s of byNode.values()) if (s.seenIn === this.evaluation) this.seriesMet--;
+      if (!this.rules.includes(rule)) {
+        this.series.delete(rule);
+        continue;
       }
-      this.series.delete(rule);
-    }
-    const unseen = this.seriesHeld - this.seriesMet;
-    if (unseen <= Math.max(64, this.seriesMet)) return;
-    for (const [rule, byCluster] of this.series) {
       for (const [cluster, byNode] of byCluster) {
-        for (const [node, s] of byNode) {
-          if (s.seenIn === this.evaluation) continue;
-          byNode.delete(node);
-          this.seriesHeld--;
-        }
+        for (const [node, s] of byNode) if (s.seenIn !== this.evaluation) byNode.delete(node);
         if (byNode.size === 0) byCluster.delete(cluster);
       }
       if (byCluster.size === 0) this.series.delete(rule);

@@ -10,11 +10,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { GaleraSandbox, sleep } from '../../tools/sandbox/galera-sandbox.ts';
+import { GaleraSandbox } from '../../tools/sandbox/galera-sandbox.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startDaemon, type Daemon } from '../../src/daemon.ts';
 import { ADVISOR_USER, ADVISOR_PASSWORD, PASSWORD_ENV } from './helpers.ts';
+import { waitFor } from '../support/wait.ts';
 
 let sandbox: GaleraSandbox;
 let daemon: Daemon;
@@ -50,24 +51,14 @@ async function get(p: string): Promise<any> {
   return p === '/metrics' ? res.text() : res.json();
 }
 
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
-}
-
 const nodesOf = async () => (await get('/api/v1/clusters/disc/nodes')).nodes as Array<{ name: string; reachable: boolean; departed: boolean; discovered: boolean }>;
 
 test('one seed is enough: every member is sampled, named by its wsrep_node_name', async () => {
-  const nodes = await until(
+  const nodes = await waitFor(
     'three members sampled',
     async () => {
       const n = await nodesOf();
-      return n.length === 3 && n.every((x) => x.reachable) && n;
+      return n.length === 3 && n.every((x) => x.reachable) ? n : null;
     },
     15_000,
   );
@@ -83,18 +74,18 @@ test('a member started later appears in the API and the metrics within two cycle
   // startNode returns once the node is Synced: it is in the membership from here on.
   const cyclesDone = () => logLines.filter((l) => l.includes('"msg":"cycle done"')).length;
   const joinedAtCycle = cyclesDone();
-  await until('node4 sampled', async () => (await nodesOf()).some((n) => n.name === 'node4' && n.reachable), 10_000);
+  await waitFor('node4 sampled', async () => (await nodesOf()).some((n) => n.name === 'node4' && n.reachable), 10_000);
   const cycles = cyclesDone() - joinedAtCycle;
   // Counted in cycles, not seconds: the one in flight when the node joined, then at most two.
   assert.ok(cycles <= 3, `node4 appeared after ${cycles} cycles`);
   // /metrics is rendered at the end of a cycle, so it may show the node a moment after the API does.
-  await until('node4 in /metrics', async () => /galera_gcache_size_bytes\{cluster="disc",node="node4"\} 8388608/.test(await get('/metrics')), 5_000);
+  await waitFor('node4 in /metrics', async () => /galera_gcache_size_bytes\{cluster="disc",node="node4"\} 8388608/.test(await get('/metrics')), 5_000);
 });
 
 test('a member that leaves alerts while in its grace period, then is departed: series gone, alert resolved, history kept', async () => {
   await sandbox.stopNode(3);
   // Down but (for departAfter) still counted a member: reported unreachable, and the not-sampled rule fires.
-  await until(
+  await waitFor(
     'node3 alert firing',
     async () => (await get('/api/v1/alerts')).alerts.some((a: any) => a.labels.node === 'node3' && a.alertname === 'GcacheAdvisorNodeNotSampled' && a.state === 'firing'),
     15_000,
@@ -103,13 +94,13 @@ test('a member that leaves alerts while in its grace period, then is departed: s
   assert.equal(down.reachable, false);
   assert.equal(down.departed, false);
   // After the grace period: departed.
-  await until('node3 departed', async () => (await nodesOf()).find((n) => n.name === 'node3')?.departed, 20_000);
-  await until('node3 alert resolved', async () => !(await get('/api/v1/alerts')).alerts.some((a: any) => a.labels.node === 'node3'), 5_000);
-  const metrics = await until(
+  await waitFor('node3 departed', async () => (await nodesOf()).find((n) => n.name === 'node3')?.departed, 20_000);
+  await waitFor('node3 alert resolved', async () => !(await get('/api/v1/alerts')).alerts.some((a: any) => a.labels.node === 'node3'), 5_000);
+  const metrics = await waitFor(
     'node3 series gone',
     async () => {
       const m: string = await get('/metrics');
-      return !m.includes('node="node3"') && m;
+      return m.includes('node="node3"') ? null : m;
     },
     5_000,
   );

@@ -60,13 +60,27 @@ async function cycle(): Promise<ClusterAnalysis> {
 
 const nodeOf = (a: ClusterAnalysis, name: string): NodeAnalysis => a.nodes.find((n) => n.node === name)!;
 
-/** Samples every INTERVAL_MS until `done` says so or `maxMs` passes; returns the last analysis. */
-async function sampleUntil(done: (a: ClusterAnalysis) => boolean, maxMs: number, each?: (a: ClusterAnalysis) => void): Promise<ClusterAnalysis> {
+/**
+ * Samples every INTERVAL_MS until `done` says so and returns that analysis. At `maxMs` it fails,
+ * naming what it waited for and node2's last figures (hand-run cycles, so not test/support's waitFor,
+ * which polls every 250 ms and takes a throw for "not yet").
+ */
+async function sampleUntil(what: string, done: (a: ClusterAnalysis) => boolean, maxMs: number, each?: (a: ClusterAnalysis) => void): Promise<ClusterAnalysis> {
   const deadline = Date.now() + maxMs;
   for (;;) {
     const a = await cycle();
     each?.(a);
-    if (done(a) || Date.now() > deadline) return a;
+    if (done(a)) return a;
+    if (Date.now() > deadline) {
+      const n = nodeOf(a, 'node2');
+      const seen = {
+        measuredSeconds: n.measured.measuredSeconds,
+        ring: n.measured.ring,
+        historyDrop: n.historyDrop,
+        tail: store.samples('sandbox', 'node2', Date.now() - 20_000, Date.now()).slice(-5),
+      };
+      throw new Error(`timed out after ${maxMs / 1000} s waiting for ${what}; node2 last seen: ${JSON.stringify(seen)}`);
+    }
     await sleep(INTERVAL_MS);
   }
 }
@@ -82,6 +96,7 @@ test('the measured window matches the ground truth within one sampling interval 
     const started = Date.now();
     let phase = -1;
     await sampleUntil(
+      '25 checkpoints with a full ring',
       () => errors.length >= 25,
       6 * 60_000,
       (a) => {
@@ -149,10 +164,14 @@ async function awayAndBack(share: number): Promise<{
   let leftAtSeqno: number;
   try {
     // The budget is known once every donor's ring is full (evicting) and its history on record.
-    const a = await sampleUntil((x) => {
-      const b = nodeOf(x, 'node3').istBudget.current;
-      return b?.bytes != null && ['node1', 'node2'].every((d) => nodeOf(x, d).measured.ring === 'full' && nodeOf(x, d).measured.measuredSeconds !== null);
-    }, 180_000);
+    const a = await sampleUntil(
+      "node3's IST budget, with both donors' rings full",
+      (x) => {
+        const b = nodeOf(x, 'node3').istBudget.current;
+        return b?.bytes != null && ['node1', 'node2'].every((d) => nodeOf(x, d).measured.ring === 'full' && nodeOf(x, d).measured.measuredSeconds !== null);
+      },
+      180_000,
+    );
     const budget = nodeOf(a, 'node3').istBudget.current!;
     assert.ok(budget.bytes && budget.bytes > 0, `budget ${JSON.stringify(budget)}`);
     assert.ok(budget.donor === 'node1' || budget.donor === 'node2');
@@ -189,7 +208,7 @@ async function awayAndBack(share: number): Promise<{
   const logOffset = sandbox.errorLogSize(3);
   await sandbox.startNode(3, { timeoutMs: 180_000 });
   const backFrom = Date.now();
-  const back = await sampleUntil((a) => (nodeOf(a, 'node3').lastRejoin?.at ?? 0) >= backFrom, 60_000);
+  const back = await sampleUntil('node3 rejoined', (a) => (nodeOf(a, 'node3').lastRejoin?.at ?? 0) >= backFrom, 60_000);
   return { method: sandbox.joinMethodSince(3, logOffset), budgetBytes, written, away, trueLostAt, rejoin: nodeOf(back, 'node3').lastRejoin };
 }
 
@@ -226,19 +245,24 @@ test('IST budget: a node away while 110% of it is written needs an SST, and its 
   assert.equal(r.rejoin?.expected, 'ist-lost');
 });
 
-test('a page-store purge collapses the measured window, is recorded, and the byte-rate estimate misses it', async () => {
+test('a page-store purge collapses the measured window, is recorded, and the byte-rate estimate misses it', async (t) => {
   const load = [1, 2, 3].map((i) => new SysbenchRun(sandbox, i, { rate: 15, threads: 1, tables: 4, tableSize: 1000 }));
   try {
-    const settled = await sampleUntil((a) => (nodeOf(a, 'node2').measured.measuredSeconds ?? 0) > 20, 120_000);
+    const settled = await sampleUntil('a window over 20 s on node2', (a) => (nodeOf(a, 'node2').measured.measuredSeconds ?? 0) > 20, 120_000);
     const before = nodeOf(settled, 'node2');
     assert.ok(before.measured.measuredSeconds! > 20, `window before: ${before.measured.measuredSeconds}`);
     // One write-set of 5 MiB: more than gcache.size/2, so it goes to a page file.
     await writeOneBigWriteSet(sandbox, 1, 5 * 2 ** 20);
     const sinceBig = Date.now();
-    const afterPurge = await sampleUntil(() => store.events('sandbox', 'node2', sinceBig - 1000, Date.now()).some((e) => e.kind === 'page_store_purge'), 30_000);
+    const afterPurge = await sampleUntil(
+      'the purge recorded on node2',
+      () => store.events('sandbox', 'node2', sinceBig - 1000, Date.now()).some((e) => e.kind === 'page_store_purge'),
+      30_000,
+    );
     const n = nodeOf(afterPurge, 'node2');
     const events = store.events('sandbox', 'node2', sinceBig - 1000, Date.now()).filter((e) => e.kind === 'page_store_purge');
     assert.equal(events.length, 1, 'the purge is recorded once');
+    t.diagnostic(`purge: ${JSON.stringify(events[0]!.detail)}`);
     assert.ok(n.measured.measuredSeconds! < before.measured.measuredSeconds! / 3, `window ${before.measured.measuredSeconds} → ${n.measured.measuredSeconds}`);
     const classic = n.estimated.long.classicSeconds!;
     assert.ok(

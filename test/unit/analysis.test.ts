@@ -102,6 +102,12 @@ test('history drops: a page-store purge, a reset across a restart, and steady ev
   assert.ok(drop.droppedBytes! > 25_000);
   assert.ok(drop.windowAfterSeconds! < drop.windowBeforeSeconds! / 5);
   assert.equal(ringIsEvicting(purged), true, 'earlier intervals still show eviction');
+  // The big write-set came first in the interval: interpolated, the bytes held after it look like
+  // 81% of the ring (a drop under a quarter), but nothing cached at the previous sample is left.
+  const early: NodePoint[] = [...full, { t: last.t + 10_000, seqno: last.seqno + 10, bytes: last.bytes + 90_000, epoch: 1, downto: last.seqno + 1 }];
+  const earlyDrop = detectHistoryDrop(early, early, 100_000)!;
+  assert.equal(earlyDrop?.kind, 'page_store_purge');
+  assert.ok(earlyDrop.droppedBytes! < 25_000, `dropped ${earlyDrop.droppedBytes} B, interpolated`);
 
   const restartedEmpty: NodePoint[] = [...full, { t: last.t + 10_000, seqno: last.seqno + 10, bytes: 100, epoch: 2, downto: null }];
   assert.equal(detectHistoryDrop(restartedEmpty, restartedEmpty, 100_000)!.kind, 'gcache_reset');
