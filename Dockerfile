@@ -7,6 +7,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json tsconfig.json ./
 COPY src ./src
+# npm run build bundles the daemon with this script after tsc (the image runs the bundle).
+COPY tools/build ./tools/build
 RUN npm ci --no-audit --no-fund \
  && npm run build \
  && npm prune --omit=dev
@@ -39,5 +41,5 @@ VOLUME ["/var/lib/gcache-advisor"]
 EXPOSE 9106
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s \
   CMD node -e "fetch('http://127.0.0.1:9106/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-ENTRYPOINT ["node", "dist/cli/main.js"]
+ENTRYPOINT ["node", "dist/gcache-advisor.js"]
 CMD ["serve"]

@@ -260,7 +260,7 @@ async function run(o: Options, cleanup: Cleanup): Promise<BenchFigures> {
   say(
     `${nodeCount} nodes (${clusters} clusters × ${o.nodesPerCluster}), ${formatDuration(o.historySeconds)} of history, measuring ${formatDuration(o.durationSeconds)} at ${formatDuration(o.intervalSeconds)} sampling, REST at ${o.restRate}/s`,
   );
-  ensureBuild(o.root, o.build, say);
+  const entry = ensureBuild(o.root, o.build, say);
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gcache-fleet-bench-'));
   cleanup.add('remove the temporary folder', () => (o.keep ? say(`kept ${tmp}`) : fs.rmSync(tmp, { recursive: true, force: true })));
@@ -296,15 +296,11 @@ async function run(o: Options, cleanup: Cleanup): Promise<BenchFigures> {
     }),
   );
   const daemonStarted = Date.now();
-  const daemon = startChild(
-    'daemon',
-    withDescriptorLimit([process.execPath, ...o.nodeFlags, path.join(o.root, 'dist', 'cli', 'main.js'), 'serve', '-c', configFile], nodeCount + 256),
-    {
-      cwd: tmp,
-      env: { ...process.env, ...o.daemonEnv, [DEFAULT_PASSWORD_ENV]: PASSWORD },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
+  const daemon = startChild('daemon', withDescriptorLimit([process.execPath, ...o.nodeFlags, entry, 'serve', '-c', configFile], nodeCount + 256), {
+    cwd: tmp,
+    env: { ...process.env, ...o.daemonEnv, [DEFAULT_PASSWORD_ENV]: PASSWORD },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const log = new DaemonLog(daemon.process.stderr!, path.join(tmp, 'daemon.log'));
   cleanup.add('stop the daemon', async () => {
     const exit = await daemon.stop(30_000);

@@ -30,8 +30,15 @@ test('the entry point is what the build produces', () => {
     .split(',')
     .map((s) => JSON.parse(s.trim()) as string);
   assert.equal(entry[0], 'node');
+  // npm run build: tsc, then the bundle the image runs.
   execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(root, 'tsconfig.json')], { stdio: 'pipe' });
+  execFileSync(process.execPath, ['--import', 'tsx', path.join(root, 'tools', 'build', 'bundle.ts')], { stdio: 'pipe', cwd: root });
   assert.ok(fs.existsSync(path.join(root, entry[1]!)), `${entry[1]} is built`);
+  assert.equal(
+    entry[1],
+    (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin['gcache-advisor'],
+    'the image runs the binary of package.json',
+  );
   const help = execFileSync(process.execPath, [path.join(root, entry[1]!), 'serve', '--help'], { encoding: 'utf8' });
   assert.match(help, /Usage: gcache-advisor serve/);
 });
