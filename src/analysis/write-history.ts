@@ -81,7 +81,7 @@ const CUM = 1;
  * The daemon's write history of one cluster, in sliding typed-array columns (sliding-columns.ts).
  * Appends at the end, drops points older than its reach, and thins old points (once a minute): a
  * day at 10 s sampling with an hour at full resolution is about 1,800 points, 14 kB while the
- * bytes written over the reach fit in 32 bits, 22 kB when not.
+ * bytes written over the reach fit in 32 bits, 18 kB when they need 48.
  */
 export class WriteHistory implements ByteSeries {
   private readonly rows = new SlidingColumns(['packed32', 'packed32']);

@@ -45,7 +45,7 @@ test('thinning across the end of the ring keeps the chosen rows in order', () =>
   assert.ok(kept.every(([t, u]) => u === -t!));
 });
 
-test('packed values that outgrow their offsets move the base, and widen to doubles only when the live ones cannot fit', () => {
+test('packed values that outgrow their offsets move the base, and widen to 48 bits only when the live ones cannot fit', () => {
   const table = new SlidingColumns(['packed32'], 16);
   // Byte counters 1.5 GB apart: every other push leaves the 32-bit range of the last base; the live ones fit.
   const step = 1_500_000_000;
@@ -58,10 +58,44 @@ test('packed values that outgrow their offsets move the base, and widen to doubl
     rowsOf(table, 1).flat(),
     [198, 199].map((k) => 9_000_000_000_000 + k * step),
   );
-  // A live span wider than 32 bits can say: doubles, with every value kept.
+  // A live span wider than 32 bits can say: 48 bits, with every value kept.
   table.push(9_000_000_000_000 + 202 * step);
-  assert.equal(table.byteSize, 16 * 8);
+  assert.equal(table.byteSize, 16 * 6);
   assert.deepEqual(rowsOf(table, 1).flat(), [...[198, 199].map((k) => 9_000_000_000_000 + k * step), 9_000_000_000_000 + 202 * step]);
+});
+
+test('48-bit packed values read back exactly, NaN and overwrites included, and turn to doubles past 48 bits', () => {
+  const table = new SlidingColumns(['packed32'], 16);
+  // Cumulative bytes of a busy cluster: 2^32 apart and more, up to about 2^47 - 2^33 of span.
+  const values = [1e12, Number.NaN, 1e12 + 2 ** 32 + 7, 1e12 + 3 * 2 ** 40 - 1, 1e12 + 2 ** 47 - 2 ** 33, 1e12 - 1];
+  for (const v of values) table.push(v);
+  assert.equal(table.byteSize, 16 * 6);
+  assert.deepEqual(rowsOf(table, 1).flat(), values);
+  table.set(0, 1, 1e12 + 12_345);
+  table.set(0, 2, Number.NaN);
+  assert.deepEqual(rowsOf(table, 1).flat(), [1e12, 1e12 + 12_345, Number.NaN, 1e12 + 3 * 2 ** 40 - 1, 1e12 + 2 ** 47 - 2 ** 33, 1e12 - 1]);
+  // Wrapping, growing and dropping keep them.
+  for (let k = 0; k < 30; k++) table.push(1e12 + 2 ** 46 + k * 2 ** 33);
+  table.dropFront(20);
+  const kept = rowsOf(table, 1).flat();
+  assert.deepEqual(
+    kept.slice(-3),
+    [27, 28, 29].map((k) => 1e12 + 2 ** 46 + k * 2 ** 33),
+  );
+  // Values far above the first ones still fit; a span past 48 bits turns a column to doubles.
+  for (let k = 0; k <= 16; k++) table.push(2e14 + k);
+  table.dropFront(table.length - 17);
+  assert.deepEqual(
+    rowsOf(table, 1).flat(),
+    Array.from({ length: 17 }, (_, k) => 2e14 + k),
+  );
+  const small = new SlidingColumns(['packed32'], 4);
+  small.push(0);
+  small.push(2 ** 33);
+  assert.equal(small.byteSize, 4 * 6);
+  small.push(2 ** 50);
+  assert.equal(small.byteSize, 4 * 8);
+  assert.deepEqual(rowsOf(small, 1).flat(), [0, 2 ** 33, 2 ** 50]);
 });
 
 test('packed columns keep NaN, negative steps and overwrites; a fraction widens them', () => {
