@@ -48,8 +48,8 @@ interface Notice {
 /**
  * The fingerprint of one rule's alert for one node (or cluster), made once and reused by every
  * evaluation: it costs a sort and a few strings, times rules × nodes each cycle. The labels are
- * made again only while the rule holds (few series): kept for every series, they were 1.5 MB of a
- * 1,000-node fleet's heap.
+ * made again only while the rule holds (few series), not kept for every series: a heap snapshot at
+ * 1,002 nodes had the engine holding 3.7 MB, 3.0 MB of it its series with their labels.
  */
 interface AlertSeries {
   fingerprint: string;
