@@ -88,6 +88,12 @@ export class WriteHistory implements ByteSeries {
   private readonly times = this.rows.column(T);
   private readonly cums = this.rows.column(CUM);
   private lastThinned = 0;
+  /**
+   * Bytes written since the history began, unrounded (a cycle's bytes are a rate × an interval).
+   * The points hold it rounded to whole bytes, within half a byte of it and never drifting from
+   * it, so that the column stays integers: 32 bits, or 48 past 4 GiB, rather than doubles.
+   */
+  private total = 0;
 
   constructor(
     /** How far back the history reaches. */
@@ -118,7 +124,8 @@ export class WriteHistory implements ByteSeries {
   /** Appends without trimming; false when the point merged into the last one. */
   private append(t: number, bytes: number): boolean {
     const last = this.rows.length - 1;
-    const cum = (last >= 0 ? this.cum(last) : 0) + Math.max(0, bytes);
+    this.total += Math.max(0, bytes);
+    const cum = Math.round(this.total);
     if (last >= 0 && t <= this.t(last)) {
       this.rows.set(CUM, last, cum);
       return false;

@@ -52,3 +52,19 @@ test('capacityFor: slides while the room is between one and four slacks', () => 
   assert.equal(capacityFor(800, 1200), 850);
   assert.equal(capacityFor(0, 64), 64);
 });
+
+test('the write history keeps whole bytes, within half a byte of what was written, so its column stays integers', () => {
+  // A cycle's bytes are a rate times an interval: fractions. 100 MB and more each 10 s: past 4 GiB over the hour, 48 bits.
+  const fractional = new WriteHistory(3600_000, 600_000);
+  const whole = new WriteHistory(3600_000, 600_000);
+  let written = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const bytes = 100_000_000.37 * (1 + (i % 7));
+    written += bytes;
+    fractional.add(i * 10_000, bytes);
+    whole.add(i * 10_000, Math.round(bytes));
+  }
+  const last = fractional.cum(fractional.length - 1);
+  assert.ok(Number.isInteger(last) && Math.abs(last - written) <= 0.5, `${last} for ${written}`);
+  assert.equal(fractional.byteSize, whole.byteSize, 'the same room as whole bytes: not doubles');
+});
