@@ -19,7 +19,7 @@ import { build, type BuildOptions } from 'esbuild';
 const root = path.join(import.meta.dirname, '..', '..');
 
 /** The two outputs: their names matter, the checkpointer finds the worker next to itself. */
-export const BUNDLES = [
+const BUNDLES = [
   { entry: 'src/cli/main.ts', out: 'dist/gcache-advisor.js' },
   { entry: 'src/store/checkpoint-worker.ts', out: 'dist/checkpoint-worker.js' },
 ] as const;
