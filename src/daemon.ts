@@ -68,7 +68,12 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
   const analyzer = new Analyzer(config, store, log);
   const metrics = new Metrics(VERSION);
   metrics.declareNodes(config);
-  const checkpointer = store.startCheckpointer(log);
+  const checkpointer = store.startCheckpointer(log, {
+    // The database file may lack pages SQLite counts as written: stop at once, without closing
+    // the store (its last connection would checkpoint and delete the WAL), so that the next
+    // start replays the WAL (checkpointer.ts).
+    onSyncLost: () => process.abort(),
+  });
   const pipeline = new CyclePipeline({
     config,
     store,
@@ -78,7 +83,7 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
     outbox,
     log,
     skippedCycles: () => sampler.skippedCycles,
-    afterCommit: () => void checkpointer?.request(),
+    afterCommit: () => checkpointer?.request(),
   });
   sampler.onCycle(async (result) => {
     await pipeline.run(result);

@@ -32,8 +32,8 @@ export interface CycleDeps {
   log: Logger;
   skippedCycles: () => number;
   now?: () => number;
-  /** Called after the cycle's transaction commits (the daemon checkpoints the WAL off the event loop then). */
-  afterCommit?: () => void;
+  /** Called after the cycle's transaction commits (the daemon checkpoints the WAL then); what it resolves to says how long it held the event loop. */
+  afterCommit?: () => Promise<{ loopMs: number } | null> | undefined;
 }
 
 export class CyclePipeline {
@@ -175,7 +175,8 @@ export class CyclePipeline {
       });
       await slice(analyses, (chunk) => this.recorder.record(chunk));
       this.timed('commit', () => store.commitCycle());
-      this.deps.afterCommit?.();
+      // Its copy runs after the syncs, a turn or more later: noted in the cycle it ends in.
+      void this.deps.afterCommit?.()?.then((done) => done && this.note('checkpoint', done.loopMs));
       this.recorder.committed();
       return true;
     } catch (err) {
@@ -202,8 +203,13 @@ export class CyclePipeline {
     try {
       return fn();
     } finally {
-      this.stepMs[name] = Math.max(this.stepMs[name] ?? 0, Math.round(performance.now() - started));
+      this.note(name, performance.now() - started);
     }
+  }
+
+  /** Notes a stretch of `ms` that a step held the event loop: the longest of each is logged with the cycle. */
+  private note(name: string, ms: number): void {
+    this.stepMs[name] = Math.max(this.stepMs[name] ?? 0, Math.round(ms));
   }
 
   private step<T>(name: string, fn: () => T): T | undefined {
@@ -215,7 +221,7 @@ export class CyclePipeline {
       return undefined;
     } finally {
       // The longest synchronous stretch of each step: what an HTTP request may wait behind.
-      this.stepMs[name] = Math.max(this.stepMs[name] ?? 0, Math.round(performance.now() - started));
+      this.note(name, performance.now() - started);
     }
   }
 }

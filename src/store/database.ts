@@ -32,15 +32,29 @@ const RESUME_FREE_BYTES = 4 * 1024 * 1024;
 const AUTOCHECKPOINT_PAGES = 1000;
 
 /**
- * Where the store's checkpoints run, as checkpointer.ts sees it: it takes them over, reports a
- * failed one, and gives them back when its worker is gone.
+ * Where the store's checkpoints run, as checkpointer.ts sees it: it takes them over, copies the
+ * WAL through this connection with its own syncs around, reports a failed one, and gives them
+ * back when it closes.
  */
 export interface CheckpointOwner {
   handOver(): void;
   failedInBackground(code: string): void;
   takeBack(): void;
-  /** A background checkpoint failed and none has succeeded since: the worker is not asked meanwhile. */
+  /** A checkpoint or a write failed for want of disk and none has succeeded since: the checkpointer is not used meanwhile. */
   owed(): boolean;
+  /** Changes whenever a write may have added frames to the WAL: a change on this connection, another connection's commit. */
+  writeMark(): string;
+  /** A transaction is open on this connection, inside which no checkpoint can run. */
+  inTransaction(): boolean;
+  /** Copies the WAL's frames into the database file, syncing neither file: the checkpointer syncs both, off the event loop. */
+  copyWithoutSync(): CheckpointRow;
+}
+
+/** What `PRAGMA wal_checkpoint` answers: frames in the WAL, frames now in the database file, and whether a lock stopped it. */
+export interface CheckpointRow {
+  busy: number;
+  log: number;
+  checkpointed: number;
 }
 
 /** How the most recent write went, for readiness and the store-error counter. */
@@ -57,6 +71,8 @@ export class StoreDatabase {
   readonly #db: Database.Database;
   /** Transaction control, prepared once: `exec` would compile the SQL text on every call. */
   readonly #control: { begin: Statement; beginImmediate: Statement; commit: Statement; rollback: Statement };
+  /** This connection's changes since it opened, and the count of other connections' commits it has seen. */
+  readonly #writeMarks: { changes: Statement; dataVersion: Statement };
   #health: WriteHealth = { ok: true, reason: null, since: null };
   /** Failed writes by SQLite error code, since start. */
   readonly writeErrors = new Map<string, number>();
@@ -96,6 +112,7 @@ export class StoreDatabase {
       commit: this.#db.prepare('COMMIT'),
       rollback: this.#db.prepare('ROLLBACK'),
     };
+    this.#writeMarks = { changes: this.#db.prepare('SELECT total_changes()').pluck(), dataVersion: this.#db.prepare('PRAGMA data_version').pluck() };
   }
 
   /** Repositories prepare each of their statements once, when they are built. */
@@ -169,7 +186,7 @@ export class StoreDatabase {
     this.#db.close();
   }
 
-  /** Where checkpoints run, for the background checkpointer. */
+  /** Where checkpoints run, for the checkpointer. */
   readonly checkpoints: CheckpointOwner = {
     handOver: () => this.#setAutoCheckpoint(0),
     failedInBackground: (code) => {
@@ -178,6 +195,16 @@ export class StoreDatabase {
     },
     takeBack: () => this.#setAutoCheckpoint(AUTOCHECKPOINT_PAGES),
     owed: () => this.#checkpointOwed,
+    writeMark: () => `${this.#writeMarks.changes.get()}:${this.#writeMarks.dataVersion.get()}`,
+    inTransaction: () => this.#db.inTransaction,
+    copyWithoutSync: () => {
+      this.#db.pragma('synchronous = OFF');
+      try {
+        return (this.#db.pragma('wal_checkpoint(PASSIVE)') as CheckpointRow[])[0]!;
+      } finally {
+        this.#db.pragma('synchronous = NORMAL');
+      }
+    },
   };
 
   /** The checkpoint owed since a write failed for want of disk; throws while it still fails, stays owed while a reader holds part of the WAL. */

@@ -21,7 +21,7 @@ import { AnalysisRepository } from './analyses.js';
 import { AlertRepository, type StoredAlert } from './alerts.js';
 import { OutboxRepository, type OutboxEntry } from './outbox.js';
 import { RetentionRepository, type RetentionCutoffs, type RetentionTask } from './retention.js';
-import { BackgroundCheckpointer } from './checkpointer.js';
+import { Checkpointer, type CheckpointerOptions } from './checkpointer.js';
 
 export type { WriteHealth } from './database.js';
 export type { MinuteRollup, NodeSettings, StoredEvent, StoredFailure, StoredSample } from './samples.js';
@@ -91,19 +91,19 @@ export class Store {
     return this.#database.writeHealth();
   }
 
-  /** Where checkpoints run, for the background checkpointer (checkpointer.ts). */
+  /** Where checkpoints run, for the checkpointer (checkpointer.ts). */
   get checkpoints(): CheckpointOwner {
     return this.#database.checkpoints;
   }
 
   /**
-   * Starts a background checkpointer for the store's file, which takes this connection's
-   * checkpoints over until it is closed (checkpointer.ts); null in memory, where no file is synced.
-   * Call it once: each call starts a worker.
+   * Starts a checkpointer for the store's file, which takes this connection's checkpoints over
+   * until it is closed and syncs off the event loop (checkpointer.ts); null in memory, where no
+   * file is synced. Call it once.
    */
-  startCheckpointer(log: Logger): BackgroundCheckpointer | null {
+  startCheckpointer(log: Logger, options?: CheckpointerOptions): Checkpointer | null {
     const file = this.#database.file;
-    return file === null ? null : new BackgroundCheckpointer(file, this.checkpoints, log);
+    return file === null ? null : new Checkpointer(file, this.checkpoints, log, options);
   }
 
   close(): void {

@@ -1,6 +1,5 @@
 /**
- * Bundles the daemon for production: dist/gcache-advisor.js (the binary) and, next to it,
- * dist/checkpoint-worker.js (the worker thread it starts), each one file of minified ESM. Run by
+ * Bundles the daemon for production: dist/gcache-advisor.js, one file of minified ESM. Run by
  * `npm run build` after tsc, whose typechecked dist/ modules the tests and tools keep using.
  *
  * Why: V8 keeps the source text of every module it loads. Loaded module by module, the daemon's
@@ -11,18 +10,15 @@
  *
  * better-sqlite3 stays a package (its native module is loaded from node_modules), and bundled
  * CommonJS code gets a `require` for Node.js's built-in modules. Licence comments of the bundled
- * packages go to dist/*.LEGAL.txt.
+ * packages go to dist/gcache-advisor.LEGAL.txt.
  */
 import path from 'node:path';
 import { build, type BuildOptions } from 'esbuild';
 
 const root = path.join(import.meta.dirname, '..', '..');
 
-/** The two outputs: their names matter, the checkpointer finds the worker next to itself. */
-const BUNDLES = [
-  { entry: 'src/cli/main.ts', out: 'dist/gcache-advisor.js' },
-  { entry: 'src/store/checkpoint-worker.ts', out: 'dist/checkpoint-worker.js' },
-] as const;
+const ENTRY = 'src/cli/main.ts';
+const OUT = 'dist/gcache-advisor.js';
 
 const options: BuildOptions = {
   bundle: true,
@@ -40,7 +36,7 @@ const options: BuildOptions = {
 };
 
 export async function bundle(): Promise<void> {
-  for (const { entry, out } of BUNDLES) await build({ ...options, entryPoints: [entry], outfile: out });
+  await build({ ...options, entryPoints: [ENTRY], outfile: OUT });
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.join(root, 'tools', 'build', 'bundle.ts')) {
