@@ -166,7 +166,7 @@ export class RuleEngine {
     const series = this.seriesOf(rule, cluster, node);
     series.seenIn = this.evaluation;
     const active = truthy(evaluate(rule.condition, values));
-    this.advance(rule, series.fingerprint, active ? { labels: alertLabels(rule, cluster, node), annotations: annotationsFor(rule, values) } : null, now);
+    this.advance(series.fingerprint, active ? { rule, labels: alertLabels(rule, cluster, node), annotations: annotationsFor(rule, values) } : null, now);
   }
 
   /** The alert series of a rule for a node (null: the cluster itself), made the first time it is met. */
@@ -214,12 +214,12 @@ export class RuleEngine {
       if (seenIn === this.evaluation) continue;
       const cluster = alert.labels.cluster ?? '';
       const ruleGone = !rules.some((r) => r.name === alert.rule);
-      if (ruleGone || analysed.has(cluster) || !configured.has(cluster)) this.advance(null, fingerprint, null, now);
+      if (ruleGone || analysed.has(cluster) || !configured.has(cluster)) this.advance(fingerprint, null, now);
     }
   }
 
-  /** One step of an alert's lifecycle: `holding` (its labels and annotations) while its rule holds, null when not. */
-  private advance(rule: Rule | null, fingerprint: string, holding: { labels: Record<string, string>; annotations: Record<string, string> } | null, now: number): void {
+  /** One step of an alert's lifecycle: `holding` (the rule, the alert's labels and annotations) while its rule holds, null when not. */
+  private advance(fingerprint: string, holding: { rule: Rule; labels: Record<string, string>; annotations: Record<string, string> } | null, now: number): void {
     const held = this.open.get(fingerprint);
     const prev = held?.alert ?? null;
     const prevState: AlertState | null = prev && {
@@ -228,9 +228,10 @@ export class RuleEngine {
       firedAt: prev.firedAt,
       lastNotifiedAt: prev.lastNotifiedAt,
     };
-    const { next, transition } = step(prevState, holding !== null, now, rule?.forSeconds ?? 0, this.config.alerting.repeatIntervalSeconds);
+    const { next, transition } = step(prevState, holding !== null, now, holding?.rule.forSeconds ?? 0, this.config.alerting.repeatIntervalSeconds);
 
-    if (!next) {
+    // A rule that does not hold has no next state: `!holding` only says so to the type checker.
+    if (!next || !holding) {
       if (!held || !prev) return;
       this.open.delete(fingerprint);
       this.alertmanagerSentAt.delete(fingerprint);
@@ -247,10 +248,10 @@ export class RuleEngine {
     const alert: StoredAlert = {
       id: -1, // the row's id lives in the identity
       fingerprint,
-      rule: rule!.name,
-      severity: rule!.severity,
-      labels: holding!.labels,
-      annotations: holding!.annotations,
+      rule: holding.rule.name,
+      severity: holding.rule.severity,
+      labels: holding.labels,
+      annotations: holding.annotations,
       state: next.state,
       activeAt: next.activeAt,
       firedAt: next.firedAt,

@@ -32,6 +32,7 @@
  * replays it (PostgreSQL likewise stops on a failed fsync rather than retry it).
  */
 import fs from 'node:fs/promises';
+import fsSync from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from '../log/logger.js';
@@ -53,6 +54,8 @@ export interface CheckpointResult {
 export interface CheckpointerOptions {
   /** Syncs a file to disk; fsync through libuv's thread pool unless a test says otherwise. */
   syncFile?: (file: string) => Promise<void>;
+  /** The same, at once: at exit, when a copy's sync has not ended. */
+  syncFileNow?: (file: string) => void;
   /** Syncing the database file failed after a copy (see above). */
   onSyncLost?: (err: unknown) => void;
 }
@@ -75,6 +78,15 @@ async function fsyncFile(file: string): Promise<void> {
   }
 }
 
+function fsyncFileNow(file: string): void {
+  const fd = fsSync.openSync(file, 'r');
+  try {
+    fsSync.fsyncSync(fd);
+  } finally {
+    fsSync.closeSync(fd);
+  }
+}
+
 export class Checkpointer {
   readonly #owner: CheckpointOwner;
   readonly #log: Logger;
@@ -90,6 +102,9 @@ export class Checkpointer {
   #closed = false;
   /** Syncing the database file failed after a copy: the WAL stays pinned and nothing more is checkpointed here. */
   #lost = false;
+  /** Frames were copied into the database file, which is not yet synced. */
+  #copiedUnsynced = false;
+  readonly #syncNow: (file: string) => void;
   /** A full disk fails every checkpoint: one line a minute says so. */
   readonly #logFailure: ReturnType<typeof throttled>;
 
@@ -100,6 +115,8 @@ export class Checkpointer {
     this.#files = { db, wal: `${db}-wal` };
     this.#sync = options.syncFile ?? fsyncFile;
     this.#onSyncLost = options.onSyncLost ?? (() => undefined);
+    this.#syncNow = options.syncFileNow ?? fsyncFileNow;
+    process.on('exit', this.#syncBeforeExit);
     this.#logFailure = throttled(log);
     this.#pin = new Database(db, { fileMustExist: true });
     // The pin never waits for a lock: when it cannot read, that checkpoint is skipped.
@@ -132,6 +149,7 @@ export class Checkpointer {
     this.#closed = true;
     await this.#running;
     if (this.#lost) return; // the pin stays: closing it could be what checkpoints and deletes the WAL
+    process.off('exit', this.#syncBeforeExit);
     this.#pin.close();
     this.#owner.takeBack();
   }
@@ -140,17 +158,44 @@ export class Checkpointer {
     while (this.#waiting.length > 0) {
       const answering = this.#waiting;
       this.#waiting = [];
-      const result = this.#closed || this.#lost || this.#owner.owed() ? null : await this.#checkpoint();
+      let result: CheckpointResult | null = null;
+      if (!this.#closed && !this.#lost && !this.#owner.owed()) {
+        try {
+          result = await this.#checkpoint();
+        } catch (err) {
+          // Reading the write mark can fail too (an I/O error): a failed checkpoint, not a
+          // checkpointer that never answers again.
+          if (!this.#lost) this.#unpin();
+          result = this.#failed((err as { code?: string }).code ?? 'SQLITE_ERROR', err);
+        }
+      }
       for (const resolve of answering) resolve(result);
     }
     this.#running = null;
   }
+
+  /**
+   * On exit between the copy and the database file's sync (an uncaught error ends the process),
+   * better-sqlite3 closes the connections, and the last one to close deletes the WAL, which SQLite
+   * counts as moved. The file is synced first, here, before they close.
+   */
+  readonly #syncBeforeExit = (): void => {
+    if (!this.#copiedUnsynced) return;
+    try {
+      this.#syncNow(this.#files.db);
+    } catch {
+      // Nothing more can be done at exit; the log has said what failed before.
+    }
+  };
 
   async #checkpoint(): Promise<CheckpointResult | null> {
     const started = performance.now();
     const owner = this.#owner;
     let synced = false;
     for (let attempt = 0; attempt < WAL_SYNC_ATTEMPTS && !synced; attempt++) {
+      // A transaction open now may commit during the sync (its frames join the WAL only then),
+      // and no checkpoint can run on a connection inside one.
+      const openAtMark = owner.inTransaction();
       const mark = owner.writeMark();
       try {
         await this.#sync(this.#files.wal);
@@ -158,9 +203,7 @@ export class Checkpointer {
         return this.#failed(SYNC_FAILED, err);
       }
       if (this.#closed || owner.owed()) return null;
-      // A transaction open on the daemon's connection (the next cycle's) may also have spilled
-      // frames, and no checkpoint can run on a connection inside one.
-      synced = !owner.inTransaction() && owner.writeMark() === mark;
+      synced = !openAtMark && !owner.inTransaction() && owner.writeMark() === mark;
     }
     if (!synced) return null;
 
@@ -175,8 +218,10 @@ export class Checkpointer {
     }
     const loopMs = performance.now() - copyStarted;
     if (row.checkpointed > 0) {
+      this.#copiedUnsynced = true;
       try {
         await this.#sync(this.#files.db);
+        this.#copiedUnsynced = false;
       } catch (err) {
         this.#lost = true;
         owner.failedInBackground(SYNC_FAILED);

@@ -42,7 +42,7 @@ export interface CheckpointOwner {
   takeBack(): void;
   /** A checkpoint or a write failed for want of disk and none has succeeded since: the checkpointer is not used meanwhile. */
   owed(): boolean;
-  /** Changes whenever a write may have added frames to the WAL: a change on this connection, another connection's commit. */
+  /** Changes whenever a write may have added frames to the WAL: a commit or a change on this connection, another connection's commit. */
   writeMark(): string;
   /** A transaction is open on this connection, inside which no checkpoint can run. */
   inTransaction(): boolean;
@@ -71,8 +71,14 @@ export class StoreDatabase {
   readonly #db: Database.Database;
   /** Transaction control, prepared once: `exec` would compile the SQL text on every call. */
   readonly #control: { begin: Statement; beginImmediate: Statement; commit: Statement; rollback: Statement };
-  /** This connection's changes since it opened, and the count of other connections' commits it has seen. */
+  /**
+   * What the write mark is made of: this connection's changes since it opened (a statement run
+   * outside a transaction commits itself), and the count of other connections' commits it has
+   * seen. Neither moves when a transaction commits, though that is when its frames join the WAL:
+   * `#commits` counts those.
+   */
   readonly #writeMarks: { changes: Statement; dataVersion: Statement };
+  #commits = 0;
   #health: WriteHealth = { ok: true, reason: null, since: null };
   /** Failed writes by SQLite error code, since start. */
   readonly writeErrors = new Map<string, number>();
@@ -146,7 +152,7 @@ export class StoreDatabase {
       this.#control.begin.run();
       try {
         const result = fn();
-        this.#control.commit.run();
+        this.#commit();
         return result;
       } catch (err) {
         this.#rollback();
@@ -164,7 +170,7 @@ export class StoreDatabase {
   }
 
   commitCycle(): void {
-    this.#track(() => this.#control.commit.run());
+    this.#track(() => this.#commit());
   }
 
   rollbackCycle(): void {
@@ -195,7 +201,7 @@ export class StoreDatabase {
     },
     takeBack: () => this.#setAutoCheckpoint(AUTOCHECKPOINT_PAGES),
     owed: () => this.#checkpointOwed,
-    writeMark: () => `${this.#writeMarks.changes.get()}:${this.#writeMarks.dataVersion.get()}`,
+    writeMark: () => `${this.#commits}:${this.#writeMarks.changes.get()}:${this.#writeMarks.dataVersion.get()}`,
     inTransaction: () => this.#db.inTransaction,
     copyWithoutSync: () => {
       this.#db.pragma('synchronous = OFF');
@@ -222,6 +228,11 @@ export class StoreDatabase {
 
   #setAutoCheckpoint(pages: number): void {
     this.#db.pragma(`wal_autocheckpoint = ${pages}`);
+  }
+
+  #commit(): void {
+    this.#control.commit.run();
+    this.#commits++;
   }
 
   #rollback(): void {

@@ -11,6 +11,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { Store } from '../../src/store/store.ts';
 import { Checkpointer } from '../../src/store/checkpointer.ts';
@@ -75,6 +77,12 @@ test('commits leave the WAL to the checkpointer, which syncs it, moves all of it
       assert.deepEqual(synced, ['store.db-wal', 'store.db'], 'the WAL synced before the copy, the database file after');
       assert.ok(result.loopMs <= result.ms);
       assert.equal(store.db.pragma('synchronous', { simple: true }), 1, 'the connection is back to synchronous=NORMAL');
+      // The database file alone, without its WAL, holds every row.
+      const alone = path.join(path.dirname(file), 'alone.db');
+      fs.copyFileSync(file, alone);
+      const copy = new Database(alone);
+      assert.equal((copy.prepare('SELECT count(*) AS n FROM filler').get() as { n: number }).n, 30_000);
+      copy.close();
       // Requests made while one runs are answered by one more: all of them.
       writeRows(store, 5_000);
       const answers = await Promise.all([checkpointer.request(), checkpointer.request(), checkpointer.request()]);
@@ -164,6 +172,93 @@ test('frames committed while the WAL syncs are synced again before they are copi
       await checkpointer.close();
     }
   });
+});
+
+test('a transaction that commits while the WAL syncs has it synced again before the copy', async () => {
+  await withStore(async (store) => {
+    const synced: string[] = [];
+    const sync = recordingSync(synced);
+    let commitDuringSync: (() => void) | null = null;
+    const checkpointer = store.startCheckpointer(quiet(), {
+      syncFile: async (f) => {
+        await sync(f);
+        if (f.endsWith('-wal')) commitDuringSync?.();
+        commitDuringSync = null;
+      },
+    })!;
+    try {
+      writeRows(store, 2_000);
+      // A cycle's transaction, its statements all run, only its commit to come: a commit moves
+      // no change count, yet it is what puts the frames in the WAL.
+      store.beginCycle();
+      store.recordEvent({ at: Date.now(), cluster: 'c', node: 'n', kind: 'test', detail: {} });
+      commitDuringSync = () => store.commitCycle();
+      const result = await checkpointer.request();
+      assert.deepEqual(synced, ['store.db-wal', 'store.db-wal', 'store.db'], 'the WAL synced again after the commit');
+      assert.ok(result && result.checkpointed === result.log, JSON.stringify(result));
+    } finally {
+      if (store.db.inTransaction) store.rollbackCycle();
+      await checkpointer.close();
+    }
+  });
+});
+
+test('a checkpoint that throws is a failed one, and the next request is answered', async () => {
+  await withStore(async (store, file) => {
+    let failing = true;
+    const owner = {
+      ...store.checkpoints,
+      writeMark: () => {
+        if (failing) throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_READ' });
+        return store.checkpoints.writeMark();
+      },
+    };
+    const checkpointer = new Checkpointer(file, owner, quiet());
+    try {
+      writeRows(store, 2_000);
+      assert.equal(await checkpointer.request(), null);
+      assert.equal(store.writeHealth().reason, 'SQLITE_IOERR_READ');
+      failing = false;
+      store.recordEvent({ at: Date.now(), cluster: 'c', node: 'n', kind: 'test', detail: {} });
+      assert.equal(store.writeHealth().ok, true, "the store's own checkpoint was paid");
+      writeRows(store, 100);
+      const result = await checkpointer.request();
+      assert.ok(result && result.checkpointed === result.log, `answered again (${JSON.stringify(result)})`);
+    } finally {
+      await checkpointer.close();
+    }
+  });
+});
+
+test('a process that exits between the copy and its sync syncs the database file before the store closes', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'checkpointer-'));
+  const file = path.join(dir, 'store.db');
+  const marker = path.join(dir, 'marker');
+  const modules = (name: string) => JSON.stringify(pathToFileURL(path.join(import.meta.dirname, '..', '..', 'src', name)).href);
+  // The database file's sync is where an uncaught error ends the process (exit code 3).
+  const code = `
+    import fs from 'node:fs';
+    import path from 'node:path';
+    import { Store } from ${modules('store/store.ts')};
+    import { createLogger } from ${modules('log/logger.ts')};
+    const store = new Store(${JSON.stringify(file)});
+    const note = (line) => fs.appendFileSync(${JSON.stringify(marker)}, line + '\\n');
+    const checkpointer = store.startCheckpointer(createLogger({ level: 'error', write: () => {} }), {
+      syncFile: async (f) => { if (!f.endsWith('-wal')) { note('copied'); process.exit(3); } },
+      syncFileNow: (f) => note('synced at exit ' + path.basename(f)),
+    });
+    store.db.exec('CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT)');
+    const insert = store.db.prepare('INSERT INTO filler (body) VALUES (?)');
+    store.db.transaction(() => { for (let i = 0; i < 2000; i++) insert.run('x'.repeat(200) + i); })();
+    await checkpointer.request();
+  `;
+  try {
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8' });
+    assert.equal(child.status, 3, child.stderr);
+    assert.equal(fs.readFileSync(marker, 'utf8'), 'copied\nsynced at exit store.db\n');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const ioError = () => Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' });
