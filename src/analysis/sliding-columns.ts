@@ -210,7 +210,7 @@ class PackedColumn implements Column {
 class NarrowColumn implements Column {
   private narrow: Uint16Array | null;
   private wide: Float32Array | Float64Array | null = null;
-  /** The values kept aside, by slot; an entry may outlive its row until the slot is written again. */
+  /** The values kept aside, by slot; an entry may outlive its row until the slot is written again, or the column is about to widen. */
   private aside = new Map<number, number>();
   private static readonly ASIDE = 0xffff;
   /** What V8 takes for a Map entry of two small numbers, about (hash table slot and chain). */
@@ -259,7 +259,8 @@ class NarrowColumn implements Column {
       if (this.aside.size > 0) this.aside.delete(j);
       return;
     }
-    if (this.aside.size + 1 > narrow.length / 8) {
+    // Entries of rows since dropped count only until they are found out, here.
+    if (this.aside.size + 1 > narrow.length / 8 && this.forgetDeadAside() + 1 > narrow.length / 8) {
       this.widen();
       this.wide![j] = v;
       return;
@@ -294,6 +295,17 @@ class NarrowColumn implements Column {
     }
     this.narrow = moveRows(this.narrow, capacity, this.rows, (n) => new Uint16Array(n));
     this.aside = aside;
+  }
+
+  /** Drops what is kept aside for slots no live row holds (rows dropped or thinned since); returns how many entries are left. */
+  private forgetDeadAside(): number {
+    const live = new Map<number, number>();
+    for (let i = 0; i < this.rows.length; i++) {
+      const j = this.rows.slotOf(i);
+      if (this.narrow![j] === NarrowColumn.ASIDE) live.set(j, this.aside.get(j)!);
+    }
+    this.aside = live;
+    return live.size;
   }
 
   private widen(): void {

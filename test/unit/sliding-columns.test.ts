@@ -190,6 +190,16 @@ test('a narrow column with more than an eighth of its rows aside turns to Float3
   assert.deepEqual(rowsOf(table, 1).flat(), values.map(Math.fround));
 });
 
+test('values aside in rows since dropped do not count toward turning a column wide', () => {
+  const table = new SlidingColumns(['seconds16'], 16);
+  for (const v of [120.5, 59.9995, 60, 60]) table.push(v);
+  // The two rows with values aside go; their slots are not written again before the next two come.
+  table.dropFront(2);
+  for (const v of [75.0001, 60.0005]) table.push(v);
+  assert.equal(table.byteSize, 16 * 2 + 2 * 32, 'still 16 bits a row, the two live values aside');
+  assert.deepEqual(rowsOf(table, 1).flat(), [60, 60, 75.0001, 60.0005].map(Math.fround));
+});
+
 test('an int16 column reads back integers exactly: small ones in 16 bits, the rest aside, then in doubles', () => {
   const table = new SlidingColumns(['int16'], 16);
   const values = [1, 2, 65_534, 70_000, 2 ** 40 + 1];
