@@ -83,7 +83,7 @@ export async function startDaemon(config: Config, log: Logger = createLogger({ l
     outbox,
     log,
     skippedCycles: () => sampler.skippedCycles,
-    afterCommit: () => checkpointer?.request(),
+    afterCommittedCycle: () => checkpointer?.request(),
   });
   sampler.onCycle(async (result) => {
     await pipeline.run(result);

@@ -286,26 +286,25 @@ class NarrowColumn implements Column {
       return;
     }
     // The live rows move to slots 0…length-1: what is kept aside moves with them, and nothing else stays.
-    const aside = new Map<number, number>();
-    if (this.aside.size > 0) {
-      for (let i = 0; i < this.rows.length; i++) {
-        const j = this.rows.slotOf(i);
-        if (this.narrow[j] === NarrowColumn.ASIDE) aside.set(i, this.aside.get(j)!);
-      }
-    }
+    const aside = this.aside.size > 0 ? this.liveAside((i) => i) : new Map<number, number>();
     this.narrow = moveRows(this.narrow, capacity, this.rows, (n) => new Uint16Array(n));
     this.aside = aside;
   }
 
   /** Drops what is kept aside for slots no live row holds (rows dropped or thinned since); returns how many entries are left. */
   private forgetDeadAside(): number {
+    this.aside = this.liveAside((_, j) => j);
+    return this.aside.size;
+  }
+
+  /** The live rows' values kept aside, keyed by `key(row, slot)`. */
+  private liveAside(key: (i: number, j: number) => number): Map<number, number> {
     const live = new Map<number, number>();
     for (let i = 0; i < this.rows.length; i++) {
       const j = this.rows.slotOf(i);
-      if (this.narrow![j] === NarrowColumn.ASIDE) live.set(j, this.aside.get(j)!);
+      if (this.narrow![j] === NarrowColumn.ASIDE) live.set(key(i, j), this.aside.get(j)!);
     }
-    this.aside = live;
-    return live.size;
+    return live;
   }
 
   private widen(): void {

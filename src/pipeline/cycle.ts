@@ -33,7 +33,7 @@ export interface CycleDeps {
   skippedCycles: () => number;
   now?: () => number;
   /** Called at the end of a cycle whose transaction committed (the daemon checkpoints the WAL then); what it resolves to says how long it held the event loop. */
-  afterCommit?: () => Promise<{ loopMs: number } | null> | undefined;
+  afterCommittedCycle?: () => Promise<{ loopMs: number } | null> | undefined;
 }
 
 export class CyclePipeline {
@@ -141,11 +141,11 @@ export class CyclePipeline {
       this.logFailure('metrics', 'cycle step failed: metrics', { err });
     }
     // The WAL is checkpointed once the cycle's work is done (the retention's deletes and the
-    // outbox's writes included): its copy, a stretch of 10-20 ms at 1,000 nodes, then falls in
+    // outbox's writes included): its copy, a stretch of 13-20 ms at 1,002 nodes, then falls in
     // the idle rest of the interval rather than next to a slice of rules or rendering, where a
     // request would wait behind both. It ends after the syncs, a turn or more later, and is
     // noted in the cycle it ends in.
-    if (saved) void this.deps.afterCommit?.()?.then((done) => done && this.note('checkpoint', done.loopMs));
+    if (saved) void this.deps.afterCommittedCycle?.()?.then((done) => done && this.note('checkpoint', done.loopMs));
     log.debug('cycle done', {
       nodes: result.outcomes.length,
       ok: result.outcomes.filter((o) => o.ok).length,

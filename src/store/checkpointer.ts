@@ -13,14 +13,16 @@
  * 2. at once, on the event loop: a second connection opens a read transaction, which pins the WAL
  *    where it ends (SQLite starts the WAL over only once no reader uses it), and the daemon's
  *    connection copies the frames into the database file with `synchronous = OFF`, syncing
- *    nothing (about 10 ms for 7 MB of frames on the benchmark's machine);
+ *    nothing (13-20 ms a cycle at 1,002 nodes: `checkpoint` among `npm run bench:fleet`'s
+ *    longest blocks);
  * 3. sync the database file, then end the read transaction: only now may a commit write over the
  *    WAL from its start.
  *
  * That is the order SQLite keeps with synchronous=NORMAL (the WAL synced before any frame is
  * copied, the file synced before the WAL starts over), so a power loss loses no more than it
- * would there. It replaced a worker thread that checkpointed on a connection of its own: an idle
- * worker is a Node.js environment of its own, 13-14 MB of resident memory (measured).
+ * would there. It replaced a worker thread that checkpointed on a connection of its own, a
+ * Node.js environment of its own: at 1,002 nodes the daemon with it read 202 MB resident, without
+ * it 192-193 MB (`npm run bench:fleet`, within the same hour).
  *
  * A failed sync or copy is a failed write (the store owes a checkpoint, see database.ts): the
  * store is not writable until a checkpoint on the daemon's connection, with SQLite's own syncs,
@@ -37,7 +39,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from '../log/logger.js';
 import { throttled } from '../log/throttle.js';
-import type { CheckpointOwner } from './database.js';
+import { errorCode, type CheckpointOwner } from './database.js';
 
 export interface CheckpointResult {
   /** Frames in the WAL, and how many of them are now in the database file. */
@@ -166,7 +168,7 @@ export class Checkpointer {
           // Reading the write mark can fail too (an I/O error): a failed checkpoint, not a
           // checkpointer that never answers again.
           if (!this.#lost) this.#unpin();
-          result = this.#failed((err as { code?: string }).code ?? 'SQLITE_ERROR', err);
+          result = this.#failed(errorCode(err), err);
         }
       }
       for (const resolve of answering) resolve(result);
@@ -214,7 +216,7 @@ export class Checkpointer {
       row = owner.copyWithoutSync();
     } catch (err) {
       this.#unpin();
-      return this.#failed((err as { code?: string }).code ?? 'SQLITE_ERROR', err);
+      return this.#failed(errorCode(err), err);
     }
     const loopMs = performance.now() - copyStarted;
     if (row.checkpointed > 0) {
@@ -225,7 +227,7 @@ export class Checkpointer {
       } catch (err) {
         this.#lost = true;
         owner.failedInBackground(SYNC_FAILED);
-        this.#log.error('syncing the database file failed after a checkpoint; the WAL is kept for the next start to replay', { err: describe(err) });
+        this.#log.error('syncing the database file failed after a checkpoint; the WAL is kept for the next start to replay', { err });
         this.#onSyncLost(err);
         return null;
       }
@@ -242,7 +244,7 @@ export class Checkpointer {
       return true;
     } catch (err) {
       if (this.#pin.inTransaction) this.#pinStatements.end.run();
-      this.#log.debug('checkpoint skipped: the WAL could not be pinned', { err: describe(err) });
+      this.#log.debug('checkpoint skipped: the WAL could not be pinned', { err });
       return false;
     }
   }
@@ -253,11 +255,7 @@ export class Checkpointer {
 
   #failed(code: string, err: unknown): null {
     this.#owner.failedInBackground(code);
-    this.#logFailure('checkpoint', 'checkpoint failed', { err: `${code}: ${describe(err)}` });
+    this.#logFailure('checkpoint', 'checkpoint failed', { reason: code, err });
     return null;
   }
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

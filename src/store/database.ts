@@ -67,6 +67,11 @@ export interface WriteHealth {
 
 export type Statement = Database.Statement;
 
+/** The SQLite error code of a failed statement (SQLITE_FULL, SQLITE_BUSY...), as readiness and the error counter name it. */
+export function errorCode(err: unknown): string {
+  return (err as { code?: string }).code ?? 'SQLITE_ERROR';
+}
+
 export class StoreDatabase {
   readonly #db: Database.Database;
   /** Transaction control, prepared once: `exec` would compile the SQL text on every call. */
@@ -253,7 +258,7 @@ export class StoreDatabase {
       if (!this.#health.ok && !this.#checkpointOwed && proves(result)) this.#health = { ok: true, reason: null, since: null };
       return result;
     } catch (err) {
-      this.#failed((err as { code?: string }).code ?? 'SQLITE_ERROR');
+      this.#failed(errorCode(err));
       throw err;
     }
   }
